@@ -1,0 +1,253 @@
+//! Configuration: the command line (every flag also an environment variable) turned into one
+//! [`Config`] that is passed down; MailHog's and Mailpit's variables are honoured as fallbacks.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::smtp::SessionConfig;
+use crate::store::StoreLimits;
+
+/// Everything the server needs, resolved from flags, environment and defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SMTP listen address (`host:port`, `:port` meaning all interfaces).
+    pub smtp_addr: String,
+    /// HTTP listen address.
+    pub http_addr: String,
+    pub session: SessionConfig,
+    /// Most concurrent SMTP connections; more are answered 421 and closed.
+    pub max_connections: u32,
+    /// An SMTP client silent for this long is sent 421 and disconnected.
+    pub idle_timeout: Duration,
+    pub store: StoreLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            smtp_addr: DEFAULT_SMTP.into(),
+            http_addr: DEFAULT_HTTP.into(),
+            session: SessionConfig::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Duration::from_secs(300),
+            store: StoreLimits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests: both listeners on 127.0.0.1 port 0.
+    pub fn ephemeral() -> Config {
+        Config {
+            smtp_addr: "127.0.0.1:0".into(),
+            http_addr: "127.0.0.1:0".into(),
+            ..Config::default()
+        }
+    }
+}
+
+pub const DEFAULT_SMTP: &str = "127.0.0.1:1025";
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8025";
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+
+/// A mail-capture test server: real SMTP in, nothing ever relayed, every message browsable over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "mailsnare", version, about, long_about = None)]
+pub struct Cli {
+    /// SMTP listen address [default: 127.0.0.1:1025; falls back to MP_SMTP_BIND_ADDR, MH_SMTP_BIND_ADDR]
+    #[arg(long, env = "MAILSNARE_SMTP", value_name = "ADDR")]
+    pub smtp: Option<String>,
+
+    /// HTTP (API and UI) listen address [default: 127.0.0.1:8025; falls back to MP_UI_BIND_ADDR, MH_UI_BIND_ADDR]
+    #[arg(long, env = "MAILSNARE_HTTP", value_name = "ADDR")]
+    pub http: Option<String>,
+
+    /// Name the SMTP server gives itself in its greeting [falls back to MH_HOSTNAME]
+    #[arg(long, env = "MAILSNARE_HOSTNAME", value_name = "NAME")]
+    pub hostname: Option<String>,
+
+    /// Largest message accepted (advertised as SIZE); larger ones get 552. Accepts 10MiB, 500k, 1048576
+    #[arg(long, env = "MAILSNARE_MAX_MESSAGE_SIZE", value_name = "BYTES", default_value = "50MiB", value_parser = parse_size)]
+    pub max_message_size: u64,
+
+    /// Most recipients per message; more get 452 (RFC 5321 requires at least 100)
+    #[arg(long, env = "MAILSNARE_MAX_RECIPIENTS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub max_recipients: u32,
+
+    /// Most messages kept; the oldest are evicted first
+    #[arg(long, env = "MAILSNARE_MAX_MESSAGES", value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_messages: u64,
+
+    /// Most bytes of raw mail kept; the oldest messages are evicted first. Accepts 512MiB, 2G, 1073741824
+    #[arg(long, env = "MAILSNARE_MAX_BYTES", value_name = "BYTES", default_value = "512MiB", value_parser = parse_size)]
+    pub max_bytes: u64,
+
+    /// Most concurrent SMTP connections; more are answered 421 and closed
+    #[arg(long, env = "MAILSNARE_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Disconnect SMTP clients idle this long (421). Accepts 300, 300s, 5m
+    #[arg(long, env = "MAILSNARE_IDLE_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+}
+
+impl Cli {
+    /// Resolves defaults and the MailHog/Mailpit fallback variables through `env`.
+    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let fallback = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()));
+        let smtp_addr = self
+            .smtp
+            .or_else(|| fallback(&["MP_SMTP_BIND_ADDR", "MH_SMTP_BIND_ADDR"]))
+            .unwrap_or_else(|| DEFAULT_SMTP.into());
+        let http_addr = self
+            .http
+            .or_else(|| fallback(&["MP_UI_BIND_ADDR", "MH_UI_BIND_ADDR", "MH_API_BIND_ADDR"]))
+            .unwrap_or_else(|| DEFAULT_HTTP.into());
+        let hostname = self
+            .hostname
+            .or_else(|| fallback(&["MH_HOSTNAME"]))
+            .unwrap_or_else(|| "mailsnare".into());
+        if hostname.is_empty() || hostname.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("invalid hostname {hostname:?}"));
+        }
+        // A message larger than the whole store could never be kept, so it is refused at SIZE.
+        let max_message_size = self.max_message_size.min(self.max_bytes);
+        let max_message_size = usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
+        Ok(Config {
+            smtp_addr,
+            http_addr,
+            session: SessionConfig {
+                hostname,
+                max_message_size,
+                max_recipients: self.max_recipients as usize,
+            },
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            store: StoreLimits {
+                max_messages: usize::try_from(self.max_messages).unwrap_or(usize::MAX),
+                max_bytes: self.max_bytes,
+            },
+        })
+    }
+}
+
+/// Parses a byte size: a plain integer, or a number with a K, M or G suffix (binary multiples;
+/// `KB`, `KiB` and `k` all mean 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size like 1048576, 500k or 10MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown size unit in {s:?}: use K, M or G")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Parses a duration: seconds as a plain integer, or with an `s`, `m` or `h` suffix.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 300, 30s or 5m"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number.saturating_mul(60),
+        "h" => number.saturating_mul(3600),
+        _ => return Err(format!("unknown duration unit in {s:?}: use s, m or h")),
+    };
+    if seconds == 0 {
+        return Err("duration must be at least one second".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Turns Go-style `:1025` into an address the OS can bind.
+pub fn bind_address(addr: &str) -> String {
+    match addr.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => addr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut argv = vec!["mailsnare"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv) {
+            Ok(cli) => cli,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("500k"), Ok(500 << 10));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5T").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("42"), Ok(Duration::from_secs(42)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("1d").is_err());
+    }
+
+    #[test]
+    fn defaults_and_mailhog_mailpit_fallbacks() {
+        let none = |_: &str| None;
+        let config = cli(&[]).into_config(none).expect("valid config");
+        assert_eq!(config.smtp_addr, "127.0.0.1:1025");
+        assert_eq!(config.http_addr, "127.0.0.1:8025");
+        assert_eq!(config.session.max_message_size, 50 << 20);
+        assert_eq!(config.store.max_messages, 50_000);
+
+        let mailhog = |name: &str| match name {
+            "MH_SMTP_BIND_ADDR" => Some("0.0.0.0:1025".to_string()),
+            "MH_UI_BIND_ADDR" => Some("0.0.0.0:8025".to_string()),
+            "MH_HOSTNAME" => Some("mailhog.example".to_string()),
+            _ => None,
+        };
+        let config = cli(&[]).into_config(mailhog).expect("valid config");
+        assert_eq!((config.smtp_addr.as_str(), config.http_addr.as_str()), ("0.0.0.0:1025", "0.0.0.0:8025"));
+        assert_eq!(config.session.hostname, "mailhog.example");
+        // Mailpit's variables win over MailHog's; our own flags win over both.
+        let both = |name: &str| match name {
+            "MP_SMTP_BIND_ADDR" => Some("[::]:2525".to_string()),
+            other => mailhog(other),
+        };
+        assert_eq!(cli(&[]).into_config(both).expect("valid config").smtp_addr, "[::]:2525");
+        let config = cli(&["--smtp", "127.0.0.1:0"]).into_config(both).expect("valid config");
+        assert_eq!(config.smtp_addr, "127.0.0.1:0");
+    }
+
+    #[test]
+    fn limits_from_flags() {
+        let config = cli(&["--max-bytes", "1M", "--max-message-size", "5M", "--max-messages", "7"])
+            .into_config(|_| None)
+            .expect("valid config");
+        assert_eq!(config.session.max_message_size, 1 << 20, "clamped to the store's size");
+        assert_eq!(config.store.max_messages, 7);
+        assert!(Cli::try_parse_from(["mailsnare", "--max-recipients", "10"]).is_err(), "RFC minimum is 100");
+        assert!(Cli::try_parse_from(["mailsnare", "--max-messages", "0"]).is_err());
+        assert!(cli(&["--hostname", "bad name"]).into_config(|_| None).is_err());
+    }
+
+    #[test]
+    fn go_style_addresses() {
+        assert_eq!(bind_address(":1025"), "0.0.0.0:1025");
+        assert_eq!(bind_address("[::1]:25"), "[::1]:25");
+    }
+}

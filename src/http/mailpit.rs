@@ -1,0 +1,353 @@
+//! Mailpit's v1 wire format (../shared/spec/mailpit-api.md): the JSON shapes of message summaries,
+//! lists and full messages, built from stored messages. Key names and nesting are the contract.
+
+use md5::Md5;
+use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use serde::Serialize;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::message::{Address, StoredMessage, addresses, is_inline_part};
+use crate::store::Counts;
+
+/// RFC 3339 with fractional seconds, as Go's `time.Time` marshals it.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MessageSummary<'a> {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "MessageID")]
+    pub message_id: &'a str,
+    pub read: bool,
+    pub from: Option<&'a Address>,
+    pub to: &'a [Address],
+    pub cc: &'a [Address],
+    pub bcc: &'a [Address],
+    pub reply_to: &'a [Address],
+    pub subject: &'a str,
+    pub created: String,
+    pub username: &'a str,
+    pub tags: [&'a str; 0],
+    pub size: usize,
+    pub attachments: usize,
+    pub snippet: &'a str,
+}
+
+impl<'a> MessageSummary<'a> {
+    pub fn new(m: &'a StoredMessage) -> MessageSummary<'a> {
+        let s = &m.summary;
+        MessageSummary {
+            id: m.id.to_string(),
+            message_id: &s.message_id,
+            read: m.is_read(),
+            from: s.from.as_ref(),
+            to: &s.to,
+            cc: &s.cc,
+            bcc: &s.bcc,
+            reply_to: &s.reply_to,
+            subject: &s.subject,
+            created: rfc3339(m.created),
+            username: m.envelope.auth_user.as_deref().unwrap_or_default(),
+            tags: [],
+            size: m.size(),
+            attachments: s.attachments,
+            snippet: &s.snippet,
+        }
+    }
+}
+
+/// The list wrapper; its keys are snake_case on the wire.
+#[derive(Debug, Serialize)]
+pub struct MessagesSummary<'a> {
+    pub total: usize,
+    pub unread: usize,
+    pub count: usize,
+    pub messages_count: usize,
+    pub start: usize,
+    pub tags: [&'a str; 0],
+    pub messages: Vec<MessageSummary<'a>>,
+}
+
+impl<'a> MessagesSummary<'a> {
+    /// A page of the whole store: `messages_count` is the total stored.
+    pub fn page(messages: &'a [std::sync::Arc<StoredMessage>], counts: Counts, start: usize) -> MessagesSummary<'a> {
+        MessagesSummary {
+            total: counts.total,
+            unread: counts.unread,
+            count: messages.len(),
+            messages_count: counts.total,
+            start,
+            tags: [],
+            messages: messages.iter().map(|m| MessageSummary::new(m)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Message {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "MessageID")]
+    pub message_id: String,
+    pub from: Option<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    pub return_path: String,
+    pub subject: String,
+    pub list_unsubscribe: ListUnsubscribe,
+    pub date: String,
+    pub tags: Vec<String>,
+    pub username: String,
+    pub text: String,
+    #[serde(rename = "HTML")]
+    pub html: String,
+    pub size: usize,
+    pub inline: Vec<Attachment>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListUnsubscribe {
+    pub header: String,
+    pub links: Vec<String>,
+    pub errors: String,
+    pub header_post: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attachment {
+    #[serde(rename = "PartID")]
+    pub part_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    #[serde(rename = "ContentID")]
+    pub content_id: String,
+    pub size: usize,
+    pub checksums: Checksums,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Checksums {
+    #[serde(rename = "MD5")]
+    pub md5: String,
+    #[serde(rename = "SHA1")]
+    pub sha1: String,
+    #[serde(rename = "SHA256")]
+    pub sha256: String,
+}
+
+impl Message {
+    /// The full message. Parses the stored bytes again: one message, on demand, never for lists.
+    pub fn new(m: &StoredMessage) -> Message {
+        let s = &m.summary;
+        let date = s
+            .date
+            .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
+            .unwrap_or(m.created);
+        let mut message = Message {
+            id: m.id.to_string(),
+            message_id: s.message_id.clone(),
+            from: s.from.clone(),
+            to: s.to.clone(),
+            cc: s.cc.clone(),
+            bcc: s.bcc.clone(),
+            reply_to: s.reply_to.clone(),
+            return_path: m.envelope.mail_from.clone(),
+            subject: s.subject.clone(),
+            list_unsubscribe: ListUnsubscribe::default(),
+            date: rfc3339(date),
+            tags: Vec::new(),
+            username: m.envelope.auth_user.clone().unwrap_or_default(),
+            text: String::new(),
+            html: String::new(),
+            size: m.size(),
+            inline: Vec::new(),
+            attachments: Vec::new(),
+        };
+        let Some(parsed) = MessageParser::default().parse(&m.raw[..]) else {
+            return message;
+        };
+        message.text = parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        message.html = parsed
+            .html_bodies()
+            .find_map(|part| match &part.body {
+                PartType::Html(html) => Some(html.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        message.list_unsubscribe = list_unsubscribe(&parsed);
+        let paths = part_paths(&parsed);
+        for &id in &parsed.attachments {
+            let Some(part) = parsed.parts.get(id as usize) else {
+                continue;
+            };
+            let attachment = Attachment::new(part, paths.get(id as usize).cloned().unwrap_or_default());
+            if is_inline_part(part) {
+                message.inline.push(attachment);
+            } else {
+                message.attachments.push(attachment);
+            }
+        }
+        // Recompute From when the summary had none but a Sender exists (mailing-list mail).
+        if message.from.is_none() {
+            message.from = addresses(parsed.sender()).into_iter().next();
+        }
+        message
+    }
+}
+
+impl Attachment {
+    fn new(part: &MessagePart<'_>, part_id: String) -> Attachment {
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let bytes = part.contents();
+        Attachment {
+            part_id,
+            file_name: part.attachment_name().unwrap_or_default().to_string(),
+            content_type,
+            content_id: part.content_id().unwrap_or_default().to_string(),
+            size: bytes.len(),
+            checksums: Checksums {
+                md5: hex(&Md5::digest(bytes)),
+                sha1: hex(&Sha1::digest(bytes)),
+                sha256: hex(&Sha256::digest(bytes)),
+            },
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The MIME path of every part, indexed like `message.parts`: the root's children are `1`, `2`, …,
+/// theirs `2.1`, `2.2`, …; a single-part message's body is `1`.
+pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
+    let mut paths = vec![String::new(); message.parts.len()];
+    let mut stack = vec![(0usize, String::new())];
+    while let Some((id, path)) = stack.pop() {
+        let Some(part) = message.parts.get(id) else {
+            continue;
+        };
+        if let PartType::Multipart(children) = &part.body {
+            for (i, &child) in children.iter().enumerate() {
+                let child_path = if path.is_empty() {
+                    (i + 1).to_string()
+                } else {
+                    format!("{path}.{}", i + 1)
+                };
+                stack.push((child as usize, child_path));
+            }
+        }
+        if let Some(slot) = paths.get_mut(id) {
+            *slot = if path.is_empty() && id == 0 { "1".to_string() } else { path };
+        }
+    }
+    paths
+}
+
+fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
+    let header = message
+        .header_raw("List-Unsubscribe")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    let links = header
+        .split(',')
+        .filter_map(|item| {
+            let item = item.trim();
+            item.strip_prefix('<').and_then(|rest| rest.strip_suffix('>')).map(str::to_string)
+        })
+        .collect();
+    let errors = if !header.is_empty() && !header.contains('<') {
+        "No valid unsubscribe links found".to_string()
+    } else {
+        String::new()
+    };
+    ListUnsubscribe {
+        header,
+        links,
+        errors,
+        header_post: message
+            .header_raw("List-Unsubscribe-Post")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Envelope;
+
+    fn stored(raw: &[u8], rcpts: &[&str]) -> StoredMessage {
+        let envelope = Envelope {
+            mail_from: "sender@example.com".into(),
+            rcpt_to: rcpts.iter().map(|r| r.to_string()).collect(),
+            auth_user: Some("u1".into()),
+            ..Envelope::default()
+        };
+        StoredMessage::new(envelope, raw.to_vec())
+    }
+
+    #[test]
+    fn summary_json_has_mailpit_keys_and_never_null_arrays() {
+        let m = stored(b"Subject: hi\r\n\r\nbody\r\n", &["x@y"]);
+        let json = serde_json::to_value(MessageSummary::new(&m)).expect("serializes");
+        let keys: Vec<&str> = json.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        for key in [
+            "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags",
+            "Size", "Attachments", "Snippet",
+        ] {
+            assert!(keys.contains(&key), "missing {key} in {json}");
+        }
+        assert_eq!(json["From"], serde_json::Value::Null);
+        assert_eq!(json["To"], serde_json::json!([]));
+        assert_eq!(json["Tags"], serde_json::json!([]));
+        assert_eq!(json["Bcc"], serde_json::json!([{"Name": "", "Address": "x@y"}]));
+        assert_eq!(json["Username"], "u1");
+        assert_eq!(json["Size"], 21);
+        assert!(json["Created"].as_str().is_some_and(|c| c.ends_with('Z') && c.contains('T')));
+    }
+
+    #[test]
+    fn full_message_with_alternative_and_attachments() {
+        let raw = b"From: A <a@x>\r\nTo: b@x\r\nSubject: parts\r\nDate: Mon, 6 May 2024 10:00:00 +0000\r\n\
+            List-Unsubscribe: <mailto:u@x>, <https://x/u>\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
+            --o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n\
+            --i\r\nContent-Type: text/plain\r\n\r\nplain text\r\n--i\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--i--\r\n\
+            --o\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Disposition: attachment; filename=r.pdf\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8=\r\n--o--\r\n";
+        let m = Message::new(&stored(raw, &["b@x"]));
+        assert_eq!(m.text.trim(), "plain text");
+        assert_eq!(m.html.trim(), "<p>html</p>");
+        assert_eq!(m.return_path, "sender@example.com");
+        assert_eq!(m.date, "2024-05-06T10:00:00Z");
+        assert_eq!(m.list_unsubscribe.links, ["mailto:u@x", "https://x/u"]);
+        assert_eq!(m.attachments.len(), 1);
+        let a = &m.attachments[0];
+        assert_eq!((a.part_id.as_str(), a.file_name.as_str(), a.content_type.as_str()), ("2", "r.pdf", "application/pdf"));
+        assert_eq!(a.size, 5);
+        assert_eq!(a.checksums.md5, "8b1a9953c4611296a827abf8c47804d7");
+        assert!(m.bcc.is_empty(), "b@x is in To");
+    }
+}

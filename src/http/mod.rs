@@ -1,0 +1,33 @@
+//! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
+
+pub mod error;
+pub mod mailpit;
+mod messages;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// The whole HTTP application, separate from any socket so tests can call it directly.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/messages",
+            get(messages::list).delete(messages::delete),
+        )
+        .route("/api/v1/message/{id}", get(messages::get_one))
+        .route("/api/v1/message/{id}/raw", get(messages::raw))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

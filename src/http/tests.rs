@@ -1,0 +1,1 @@
+//! Router tests: requests through `router()` with no socket.

@@ -1,0 +1,67 @@
+//! The `mailsnare` binary: parses flags, sets up logging, and runs the library's [`Server`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mailsnare::Server;
+use mailsnare::config::Cli;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Quiet by default: startup lines and warnings. RUST_LOG=debug shows every session and message.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("mailsnare=info,warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let config = match cli.into_config(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("mailsnare: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailsnare: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailsnare: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
+    let server = Server::bind(config).await?;
+    // Scripts and tests read these two lines to find the ports (port 0 picks free ones).
+    tracing::info!("SMTP listening on {}", server.smtp_addr()?);
+    tracing::info!("HTTP listening on {}", server.http_addr()?);
+    server.run(shutdown_signal()).await
+}
+
+/// Completes on SIGINT (ctrl-c) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,248 @@
+//! A captured message: its envelope, its exact bytes, and the summary parsed once at ingest so that
+//! listing never re-parses stored mail.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mail_parser::{Address as ParsedAddress, MessageParser, MimeHeaders};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Longest snippet kept per message, in characters.
+pub const SNIPPET_CHARS: usize = 200;
+
+/// The SMTP envelope and connection facts of one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The HELO/EHLO name the client gave.
+    pub helo: String,
+    /// True when the client said EHLO.
+    pub esmtp: bool,
+    /// MAIL FROM; empty for the null sender `<>`.
+    pub mail_from: String,
+    /// Every accepted RCPT TO, in order.
+    pub rcpt_to: Vec<String>,
+    pub client_addr: Option<SocketAddr>,
+    /// The user name of a successful AUTH, if any.
+    pub auth_user: Option<String>,
+    pub tls: bool,
+    pub smtputf8: bool,
+    pub eight_bit: bool,
+}
+
+/// A display name and an address, as in a From or To header. Serializes as `{"Name", "Address"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Address {
+    pub name: String,
+    pub address: String,
+}
+
+/// What lists and searches need, computed once when the message is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The Message-ID header without angle brackets.
+    pub message_id: String,
+    pub subject: String,
+    pub from: Option<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    /// Bcc header addresses plus envelope recipients named in no To or Cc header.
+    pub bcc: Vec<Address>,
+    pub reply_to: Vec<Address>,
+    /// The Date header as a Unix timestamp, when present and valid.
+    pub date: Option<i64>,
+    /// Parts that are attachments (not inline parts referenced from HTML).
+    pub attachments: usize,
+    pub snippet: String,
+}
+
+/// One message in the store. Immutable but for the read flag.
+#[derive(Debug)]
+pub struct StoredMessage {
+    pub id: Uuid,
+    pub created: OffsetDateTime,
+    pub envelope: Envelope,
+    /// The message exactly as received (after dot-unstuffing).
+    pub raw: Box<[u8]>,
+    pub summary: Summary,
+    read: AtomicBool,
+}
+
+impl StoredMessage {
+    /// Builds the stored form: assigns an id and arrival time and parses the summary.
+    pub fn new(envelope: Envelope, raw: Vec<u8>) -> StoredMessage {
+        let summary = Summary::parse(&raw, &envelope);
+        StoredMessage {
+            id: Uuid::now_v7(),
+            created: OffsetDateTime::now_utc(),
+            envelope,
+            raw: raw.into_boxed_slice(),
+            summary,
+            read: AtomicBool::new(false),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_read(&self) -> bool {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Sets the read flag and returns its previous value.
+    pub(crate) fn set_read(&self, read: bool) -> bool {
+        self.read.swap(read, Ordering::Relaxed)
+    }
+}
+
+impl Summary {
+    /// Summarises `raw`. Never fails: malformed mail gives a best-effort (possibly empty) summary.
+    pub fn parse(raw: &[u8], envelope: &Envelope) -> Summary {
+        let Some(message) = MessageParser::default().parse(raw) else {
+            return Summary {
+                bcc: envelope.rcpt_to.iter().map(|a| Address::bare(a)).collect(),
+                ..Summary::default()
+            };
+        };
+        let to = addresses(message.to());
+        let cc = addresses(message.cc());
+        let mut bcc = addresses(message.bcc());
+        for rcpt in &envelope.rcpt_to {
+            let named = |list: &[Address]| list.iter().any(|a| a.address.eq_ignore_ascii_case(rcpt));
+            if !named(&to) && !named(&cc) && !named(&bcc) {
+                bcc.push(Address::bare(rcpt));
+            }
+        }
+        let attachments = message
+            .attachments()
+            .filter(|part| !is_inline_part(part))
+            .count();
+        let snippet = message
+            .body_text(0)
+            .map(|text| snippet(&text))
+            .unwrap_or_default();
+        Summary {
+            message_id: message.message_id().unwrap_or_default().to_string(),
+            subject: message.subject().unwrap_or_default().to_string(),
+            from: addresses(message.from()).into_iter().next(),
+            to,
+            cc,
+            bcc,
+            reply_to: addresses(message.reply_to()),
+            date: message.date().map(|d| d.to_timestamp()),
+            attachments,
+            snippet,
+        }
+    }
+}
+
+impl Address {
+    pub fn bare(address: &str) -> Address {
+        Address {
+            name: String::new(),
+            address: address.to_string(),
+        }
+    }
+}
+
+/// Flattens an address header (lists and groups) into name/address pairs.
+pub fn addresses(header: Option<&ParsedAddress<'_>>) -> Vec<Address> {
+    header
+        .map(|list| {
+            list.iter()
+                .map(|a| Address {
+                    name: a.name().unwrap_or_default().to_string(),
+                    address: a.address().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An inline part is one shown inside the HTML (`Content-Disposition: inline` with a Content-ID);
+/// everything else in the attachment list is an attachment.
+pub fn is_inline_part(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_id().is_some() && part.content_disposition().is_none_or(|d| d.is_inline())
+}
+
+/// The first [`SNIPPET_CHARS`] characters of `text` with runs of whitespace folded to one space.
+pub fn snippet(text: &str) -> String {
+    let mut out = String::with_capacity(SNIPPET_CHARS.min(text.len()));
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars > 0 {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars >= SNIPPET_CHARS {
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(rcpts: &[&str]) -> Envelope {
+        Envelope {
+            rcpt_to: rcpts.iter().map(|s| s.to_string()).collect(),
+            ..Envelope::default()
+        }
+    }
+
+    #[test]
+    fn summary_of_a_plain_message() {
+        let raw = b"From: Alice <alice@example.com>\r\nTo: Bob <bob@example.net>, carol@example.org\r\n\
+            Cc: dave@example.com\r\nSubject: =?UTF-8?B?SMOpbGxv?=\r\nMessage-ID: <abc@x>\r\n\
+            Date: Mon, 6 May 2024 10:00:00 +0000\r\n\r\nHello   Bob,\r\n\r\nthis is   the body.\r\n";
+        let s = Summary::parse(raw, &envelope(&["bob@example.net", "secret@example.com"]));
+        assert_eq!(s.subject, "Héllo");
+        assert_eq!(s.message_id, "abc@x");
+        assert_eq!(
+            s.from,
+            Some(Address {
+                name: "Alice".into(),
+                address: "alice@example.com".into()
+            })
+        );
+        assert_eq!(s.to.len(), 2);
+        assert_eq!(s.cc[0].address, "dave@example.com");
+        assert_eq!(s.bcc, [Address::bare("secret@example.com")], "envelope-only recipient is Bcc");
+        assert_eq!(s.date, Some(1714989600));
+        assert_eq!(s.snippet, "Hello Bob, this is the body.");
+        assert_eq!(s.attachments, 0);
+    }
+
+    #[test]
+    fn attachments_are_counted_but_inline_images_are_not() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+            --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nPDF\r\n\
+            --b\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\nContent-Disposition: inline\r\n\r\nPNG\r\n--b--\r\n";
+        let s = Summary::parse(raw, &envelope(&[]));
+        assert_eq!(s.attachments, 1);
+        assert_eq!(s.snippet, "hi");
+    }
+
+    #[test]
+    fn garbage_still_summarises() {
+        for raw in [&b""[..], b"\xff\xfe\x00garbage", b"Subject: unterminated"] {
+            let s = Summary::parse(raw, &envelope(&["x@y"]));
+            assert_eq!(s.bcc, [Address::bare("x@y")]);
+        }
+    }
+
+    #[test]
+    fn snippet_is_bounded() {
+        let long = "word ".repeat(100);
+        assert_eq!(snippet(&long).chars().count(), SNIPPET_CHARS);
+        assert_eq!(snippet("  a \r\n b "), "a b");
+    }
+}

@@ -1,0 +1,60 @@
+//! The SMTP accept loop: bounds concurrent connections with a semaphore, gives each its own task
+//! and tracing span, and drains them on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tracing::Instrument;
+
+use super::conn::{self, SHUTDOWN_GRACE, SmtpContext};
+
+/// Accepts connections until `shutdown` turns true, then waits for open sessions to finish.
+pub async fn run(listener: TcpListener, ctx: Arc<SmtpContext>, max_connections: u32, shutdown: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(max_connections as usize));
+    let mut stop = shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!("SMTP accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Replies are small and already batched per read; Nagle would only add latency.
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            tracing::warn!(%peer, "SMTP connection limit of {max_connections} reached; refusing");
+            tokio::spawn(async move {
+                let reply = b"421 4.7.0 Too many connections, try again later\r\n";
+                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(reply)).await;
+            });
+            continue;
+        };
+        let ctx = Arc::clone(&ctx);
+        let shutdown = shutdown.clone();
+        let span = tracing::info_span!("smtp", %peer);
+        tokio::spawn(
+            async move {
+                if let Err(e) = conn::serve(stream, peer, &ctx, shutdown).await {
+                    tracing::debug!("connection ended: {e}");
+                }
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    // Every session answers shutdown within its grace period; wait a little longer than that.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), permits.acquire_many(max_connections)).await;
+    if drained.is_err() {
+        tracing::warn!("some SMTP sessions did not finish before shutdown");
+    }
+}

@@ -1,0 +1,353 @@
+//! The in-memory message store: arrival order, O(1) insert and lookup by id, bounded by message count
+//! and total bytes (oldest evicted first), and a broadcast of every change for live updates.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::message::StoredMessage;
+
+/// How many change events a slow subscriber may fall behind before it is told it lagged.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// Bounds on what the store keeps; both are enforced on every insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    pub max_messages: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            max_messages: 50_000,
+            max_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// A change to the store, published in the order it happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    New(Arc<StoredMessage>),
+    /// Deleted by a client or evicted by a limit.
+    Deleted(Uuid),
+    /// Everything was deleted at once.
+    Cleared,
+    Read { id: Uuid, read: bool },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("message of {size} bytes exceeds the store's byte limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
+}
+
+/// Counts at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    pub unread: usize,
+    pub bytes: u64,
+}
+
+/// A cheap-to-clone handle to the shared store.
+///
+/// The state sits behind a `std::sync::Mutex`: every operation is short and never awaits, so a
+/// blocking mutex is cheaper than an async one and is never held across `.await`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    events: broadcast::Sender<Event>,
+    limits: StoreLimits,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Oldest first; `seq` strictly increases, so positions are found by binary search.
+    order: VecDeque<Entry>,
+    by_id: HashMap<Uuid, Entry>,
+    next_seq: u64,
+    bytes: u64,
+    unread: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    seq: u64,
+    message: Arc<StoredMessage>,
+}
+
+impl State {
+    fn position(&self, seq: u64) -> Option<usize> {
+        self.order.binary_search_by_key(&seq, |e| e.seq).ok()
+    }
+
+    /// Forgets `entry`'s accounting; the caller removes it from `order`.
+    fn forget(&mut self, entry: &Entry) {
+        self.by_id.remove(&entry.message.id);
+        self.bytes -= entry.message.size() as u64;
+        if !entry.message.is_read() {
+            self.unread -= 1;
+        }
+    }
+}
+
+impl Store {
+    pub fn new(limits: StoreLimits) -> Store {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                events,
+                limits,
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> StoreLimits {
+        self.shared.limits
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that matters
+        // more than losing the whole server, so a poisoned lock is used as is.
+        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn publish(&self, event: Event) {
+        // No subscribers is not an error.
+        let _ = self.shared.events.send(event);
+    }
+
+    /// Subscribes to changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stores a message, evicting the oldest ones as the limits require. When this returns `Ok`
+    /// the message is visible to every reader.
+    pub fn insert(&self, message: StoredMessage) -> Result<Arc<StoredMessage>, StoreError> {
+        let limits = self.shared.limits;
+        let size = message.size() as u64;
+        if size > limits.max_bytes {
+            return Err(StoreError::TooLarge {
+                size,
+                limit: limits.max_bytes,
+            });
+        }
+        let message = Arc::new(message);
+        let mut state = self.lock();
+        while state.order.len() >= limits.max_messages.max(1) || state.bytes + size > limits.max_bytes {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            state.forget(&oldest);
+            self.publish(Event::Deleted(oldest.message.id));
+        }
+        let entry = Entry {
+            seq: state.next_seq,
+            message: Arc::clone(&message),
+        };
+        state.next_seq += 1;
+        state.bytes += size;
+        if !message.is_read() {
+            state.unread += 1;
+        }
+        state.by_id.insert(message.id, entry.clone());
+        state.order.push_back(entry);
+        // Published under the lock so subscribers see events in store order.
+        self.publish(Event::New(Arc::clone(&message)));
+        Ok(message)
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<Arc<StoredMessage>> {
+        self.lock().by_id.get(id).map(|e| Arc::clone(&e.message))
+    }
+
+    /// The newest message.
+    pub fn latest(&self) -> Option<Arc<StoredMessage>> {
+        self.lock().order.back().map(|e| Arc::clone(&e.message))
+    }
+
+    pub fn counts(&self) -> Counts {
+        let state = self.lock();
+        Counts {
+            total: state.order.len(),
+            unread: state.unread,
+            bytes: state.bytes,
+        }
+    }
+
+    /// Up to `limit` messages, newest first, skipping the `start` newest; with the counts.
+    pub fn page(&self, start: usize, limit: usize) -> (Vec<Arc<StoredMessage>>, Counts) {
+        let state = self.lock();
+        let page = state
+            .order
+            .iter()
+            .rev()
+            .skip(start)
+            .take(limit)
+            .map(|e| Arc::clone(&e.message))
+            .collect();
+        let counts = Counts {
+            total: state.order.len(),
+            unread: state.unread,
+            bytes: state.bytes,
+        };
+        (page, counts)
+    }
+
+    /// Every message, newest first: a snapshot for searches, which then run without the lock.
+    pub fn snapshot(&self) -> Vec<Arc<StoredMessage>> {
+        self.lock().order.iter().rev().map(|e| Arc::clone(&e.message)).collect()
+    }
+
+    /// Deletes the given messages; returns how many existed.
+    pub fn delete(&self, ids: &[Uuid]) -> usize {
+        let mut state = self.lock();
+        let mut deleted = 0;
+        for id in ids {
+            let Some(entry) = state.by_id.get(id).cloned() else {
+                continue;
+            };
+            if let Some(pos) = state.position(entry.seq) {
+                state.order.remove(pos);
+            }
+            state.forget(&entry);
+            deleted += 1;
+            self.publish(Event::Deleted(*id));
+        }
+        deleted
+    }
+
+    /// Deletes everything; returns how many messages there were.
+    pub fn clear(&self) -> usize {
+        let mut state = self.lock();
+        let count = state.order.len();
+        let next_seq = state.next_seq;
+        *state = State {
+            next_seq,
+            ..State::default()
+        };
+        self.publish(Event::Cleared);
+        count
+    }
+
+    /// Sets the read flag of one message; returns false when it does not exist.
+    pub fn set_read(&self, id: &Uuid, read: bool) -> bool {
+        let mut state = self.lock();
+        let Some(message) = state.by_id.get(id).map(|e| Arc::clone(&e.message)) else {
+            return false;
+        };
+        let was = message.set_read(read);
+        if was != read {
+            if read {
+                state.unread -= 1;
+            } else {
+                state.unread += 1;
+            }
+            self.publish(Event::Read { id: *id, read });
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Envelope;
+
+    fn msg(body: &str) -> StoredMessage {
+        StoredMessage::new(Envelope::default(), body.as_bytes().to_vec())
+    }
+
+    fn store(max_messages: usize, max_bytes: u64) -> Store {
+        Store::new(StoreLimits {
+            max_messages,
+            max_bytes,
+        })
+    }
+
+    #[test]
+    fn insert_get_page_newest_first() {
+        let s = store(10, 1000);
+        let ids: Vec<Uuid> = (0..5).map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id).collect();
+        assert_eq!(ids.len(), 5);
+        assert_eq!(s.get(&ids[2]).map(|m| m.raw.to_vec()), Some(b"m2".to_vec()));
+        let (page, counts) = s.page(1, 2);
+        let bodies: Vec<_> = page.iter().map(|m| m.raw.to_vec()).collect();
+        assert_eq!(bodies, [b"m3".to_vec(), b"m2".to_vec()]);
+        assert_eq!(counts, Counts { total: 5, unread: 5, bytes: 10 });
+        assert_eq!(s.latest().map(|m| m.id), Some(ids[4]));
+        assert!(s.page(5, 10).0.is_empty());
+    }
+
+    #[test]
+    fn evicts_oldest_by_count_and_by_bytes() {
+        let s = store(3, 1000);
+        let first = s.insert(msg("a")).expect("stored").id;
+        for body in ["b", "c", "d"] {
+            assert!(s.insert(msg(body)).is_ok());
+        }
+        assert_eq!(s.counts().total, 3);
+        assert!(s.get(&first).is_none(), "oldest evicted");
+
+        let s = store(100, 10);
+        assert!(s.insert(msg("12345")).is_ok());
+        assert!(s.insert(msg("67890")).is_ok());
+        assert!(s.insert(msg("abc")).is_ok());
+        let (page, counts) = s.page(0, 10);
+        assert_eq!(counts.bytes, 8);
+        assert_eq!(page.len(), 2);
+        assert_eq!(
+            s.insert(msg("this is more than ten bytes")).err(),
+            Some(StoreError::TooLarge { size: 27, limit: 10 })
+        );
+        assert_eq!(s.counts().total, 2, "a rejected message evicts nothing");
+    }
+
+    #[test]
+    fn delete_clear_and_read_keep_counts_right() {
+        let s = store(10, 1000);
+        let ids: Vec<Uuid> = (0..4).map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id).collect();
+        assert!(s.set_read(&ids[0], true));
+        assert!(s.set_read(&ids[0], true), "idempotent");
+        assert_eq!(s.counts().unread, 3);
+        assert_eq!(s.delete(&[ids[0], ids[2], Uuid::nil()]), 2);
+        assert_eq!(s.counts(), Counts { total: 2, unread: 2, bytes: 4 });
+        let remaining: Vec<Uuid> = s.page(0, 10).0.iter().map(|m| m.id).collect();
+        assert_eq!(remaining, [ids[3], ids[1]]);
+        assert!(!s.set_read(&ids[0], false));
+        assert_eq!(s.clear(), 2);
+        assert_eq!(s.counts(), Counts::default());
+        assert!(s.insert(msg("again")).is_ok());
+    }
+
+    #[test]
+    fn events_follow_changes() {
+        let s = store(1, 1000);
+        let mut rx = s.subscribe();
+        let a = s.insert(msg("a")).expect("stored").id;
+        let b = s.insert(msg("b")).expect("stored").id;
+        s.set_read(&b, true);
+        s.clear();
+        let mut seen = Vec::new();
+        while let Ok(event) = rx.try_recv() {
+            seen.push(match event {
+                Event::New(m) => format!("new {}", m.id == a || m.id == b),
+                Event::Deleted(id) => format!("deleted {}", id == a),
+                Event::Read { read, .. } => format!("read {read}"),
+                Event::Cleared => "cleared".into(),
+            });
+        }
+        assert_eq!(seen, ["new true", "deleted true", "new true", "read true", "cleared"]);
+    }
+}
