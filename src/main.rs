@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Quiet by default: startup lines and warnings. RUST_LOG=debug shows every session and message.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("mailsnare=info,warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
 
     let config = match cli.into_config(|name| std::env::var(name).ok()) {
         Ok(config) => config,
