@@ -108,12 +108,17 @@ impl Cli {
             .hostname
             .or_else(|| fallback(&["MH_HOSTNAME"]))
             .unwrap_or_else(|| "mailsnare".into());
-        if hostname.is_empty() || hostname.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if hostname.is_empty()
+            || hostname
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(format!("invalid hostname {hostname:?}"));
         }
         // A message larger than the whole store could never be kept, so it is refused at SIZE.
         let max_message_size = self.max_message_size.min(self.max_bytes);
-        let max_message_size = usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
+        let max_message_size =
+            usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
         Ok(Config {
             smtp_addr,
             http_addr,
@@ -138,7 +143,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(digits);
-    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a size like 1048576, 500k or 10MiB"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1048576, 500k or 10MiB"))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
@@ -156,7 +163,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(digits);
-    let number: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 300, 30s or 5m"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 300, 30s or 5m"))?;
     let seconds = match unit {
         "" | "s" => number,
         "m" => number.saturating_mul(60),
@@ -221,28 +230,54 @@ mod tests {
             _ => None,
         };
         let config = cli(&[]).into_config(mailhog).expect("valid config");
-        assert_eq!((config.smtp_addr.as_str(), config.http_addr.as_str()), ("0.0.0.0:1025", "0.0.0.0:8025"));
+        assert_eq!(
+            (config.smtp_addr.as_str(), config.http_addr.as_str()),
+            ("0.0.0.0:1025", "0.0.0.0:8025")
+        );
         assert_eq!(config.session.hostname, "mailhog.example");
         // Mailpit's variables win over MailHog's; our own flags win over both.
         let both = |name: &str| match name {
             "MP_SMTP_BIND_ADDR" => Some("[::]:2525".to_string()),
             other => mailhog(other),
         };
-        assert_eq!(cli(&[]).into_config(both).expect("valid config").smtp_addr, "[::]:2525");
-        let config = cli(&["--smtp", "127.0.0.1:0"]).into_config(both).expect("valid config");
+        assert_eq!(
+            cli(&[]).into_config(both).expect("valid config").smtp_addr,
+            "[::]:2525"
+        );
+        let config = cli(&["--smtp", "127.0.0.1:0"])
+            .into_config(both)
+            .expect("valid config");
         assert_eq!(config.smtp_addr, "127.0.0.1:0");
     }
 
     #[test]
     fn limits_from_flags() {
-        let config = cli(&["--max-bytes", "1M", "--max-message-size", "5M", "--max-messages", "7"])
-            .into_config(|_| None)
-            .expect("valid config");
-        assert_eq!(config.session.max_message_size, 1 << 20, "clamped to the store's size");
+        let config = cli(&[
+            "--max-bytes",
+            "1M",
+            "--max-message-size",
+            "5M",
+            "--max-messages",
+            "7",
+        ])
+        .into_config(|_| None)
+        .expect("valid config");
+        assert_eq!(
+            config.session.max_message_size,
+            1 << 20,
+            "clamped to the store's size"
+        );
         assert_eq!(config.store.max_messages, 7);
-        assert!(Cli::try_parse_from(["mailsnare", "--max-recipients", "10"]).is_err(), "RFC minimum is 100");
+        assert!(
+            Cli::try_parse_from(["mailsnare", "--max-recipients", "10"]).is_err(),
+            "RFC minimum is 100"
+        );
         assert!(Cli::try_parse_from(["mailsnare", "--max-messages", "0"]).is_err());
-        assert!(cli(&["--hostname", "bad name"]).into_config(|_| None).is_err());
+        assert!(
+            cli(&["--hostname", "bad name"])
+                .into_config(|_| None)
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - [`config`]: command line and environment, resolved into one [`Config`].
 //! - [`smtp`]: the sans-I/O SMTP session and the I/O loop around it.
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
+//! - [`search`]: the search query language and case-insensitive matching.
 //! - [`store`]: the bounded in-memory store and its change events.
+//! - [`stats`]: runtime counters for `/api/v1/info`.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
@@ -15,7 +17,9 @@
 pub mod config;
 pub mod http;
 pub mod message;
+pub mod search;
 pub mod smtp;
+pub mod stats;
 pub mod store;
 
 use std::future::Future;

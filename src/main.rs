@@ -10,7 +10,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Quiet by default: startup lines and warnings. RUST_LOG=debug shows every session and message.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("mailsnare=info,warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("mailsnare=info,warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)

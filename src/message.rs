@@ -55,6 +55,48 @@ pub struct Summary {
     /// Parts that are attachments (not inline parts referenced from HTML).
     pub attachments: usize,
     pub snippet: String,
+    /// From the `X-Tags` header (comma-separated), as Mailpit does.
+    pub tags: Vec<String>,
+    /// The decoded text of each text body (HTML converted to text where there is no plain part),
+    /// for search. Most bodies need no decoding and are kept as a range of the raw bytes.
+    pub bodies: Vec<TextRef>,
+}
+
+/// Decoded text: a range of the raw message when it needed no decoding, else an owned copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextRef {
+    Raw { start: u32, end: u32 },
+    Owned(Box<str>),
+}
+
+impl TextRef {
+    /// Keeps `text` as a range of `raw` when it borrows from it, else copies it.
+    fn new(text: std::borrow::Cow<'_, str>, raw: &[u8]) -> TextRef {
+        if let std::borrow::Cow::Borrowed(s) = &text {
+            // Pointer arithmetic only compares addresses; nothing is dereferenced.
+            let base = raw.as_ptr() as usize;
+            let at = s.as_ptr() as usize;
+            if at >= base && at + s.len() <= base + raw.len() {
+                if let (Ok(start), Ok(end)) =
+                    (u32::try_from(at - base), u32::try_from(at - base + s.len()))
+                {
+                    return TextRef::Raw { start, end };
+                }
+            }
+        }
+        TextRef::Owned(text.into_owned().into_boxed_str())
+    }
+
+    /// The text, resolving a range against the message's raw bytes.
+    pub fn resolve<'a>(&'a self, raw: &'a [u8]) -> &'a str {
+        match self {
+            TextRef::Owned(s) => s,
+            TextRef::Raw { start, end } => raw
+                .get(*start as usize..*end as usize)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// One message in the store. Immutable but for the read flag.
@@ -91,6 +133,11 @@ impl StoredMessage {
         self.read.load(Ordering::Relaxed)
     }
 
+    /// The decoded text bodies, for search.
+    pub fn body_texts(&self) -> impl Iterator<Item = &str> {
+        self.summary.bodies.iter().map(|b| b.resolve(&self.raw))
+    }
+
     /// Sets the read flag and returns its previous value.
     pub(crate) fn set_read(&self, read: bool) -> bool {
         self.read.swap(read, Ordering::Relaxed)
@@ -110,7 +157,8 @@ impl Summary {
         let cc = addresses(message.cc());
         let mut bcc = addresses(message.bcc());
         for rcpt in &envelope.rcpt_to {
-            let named = |list: &[Address]| list.iter().any(|a| a.address.eq_ignore_ascii_case(rcpt));
+            let named =
+                |list: &[Address]| list.iter().any(|a| a.address.eq_ignore_ascii_case(rcpt));
             if !named(&to) && !named(&cc) && !named(&bcc) {
                 bcc.push(Address::bare(rcpt));
             }
@@ -119,10 +167,22 @@ impl Summary {
             .attachments()
             .filter(|part| !is_inline_part(part))
             .count();
-        let snippet = message
-            .body_text(0)
-            .map(|text| snippet(&text))
+        let bodies: Vec<TextRef> = (0..message.text_body_count())
+            .filter_map(|i| message.body_text(i))
+            .map(|text| TextRef::new(text, raw))
+            .collect();
+        let snippet = bodies
+            .first()
+            .map(|b| snippet(b.resolve(raw)))
             .unwrap_or_default();
+        let tags = message
+            .header_values("X-Tags")
+            .filter_map(|v| v.as_text())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect();
         Summary {
             message_id: message.message_id().unwrap_or_default().to_string(),
             subject: message.subject().unwrap_or_default().to_string(),
@@ -134,6 +194,8 @@ impl Summary {
             date: message.date().map(|d| d.to_timestamp()),
             attachments,
             snippet,
+            tags,
+            bodies,
         }
     }
 }
@@ -215,7 +277,11 @@ mod tests {
         );
         assert_eq!(s.to.len(), 2);
         assert_eq!(s.cc[0].address, "dave@example.com");
-        assert_eq!(s.bcc, [Address::bare("secret@example.com")], "envelope-only recipient is Bcc");
+        assert_eq!(
+            s.bcc,
+            [Address::bare("secret@example.com")],
+            "envelope-only recipient is Bcc"
+        );
         assert_eq!(s.date, Some(1714989600));
         assert_eq!(s.snippet, "Hello Bob, this is the body.");
         assert_eq!(s.attachments, 0);

@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::message::StoredMessage;
+use crate::stats::Stats;
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
 pub const EVENT_BUFFER: usize = 4096;
@@ -36,7 +37,10 @@ pub enum Event {
     Deleted(Uuid),
     /// Everything was deleted at once.
     Cleared,
-    Read { id: Uuid, read: bool },
+    Read {
+        id: Uuid,
+        read: bool,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -67,6 +71,7 @@ struct Shared {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
     limits: StoreLimits,
+    stats: Arc<Stats>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +113,7 @@ impl Store {
                 state: Mutex::new(State::default()),
                 events,
                 limits,
+                stats: Arc::new(Stats::default()),
             }),
         }
     }
@@ -116,10 +122,18 @@ impl Store {
         self.shared.limits
     }
 
+    /// The server's runtime counters; the store keeps deletions and evictions up to date.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.shared.stats
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-updated in a way that matters
         // more than losing the whole server, so a poisoned lock is used as is.
-        self.shared.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn publish(&self, event: Event) {
@@ -145,11 +159,14 @@ impl Store {
         }
         let message = Arc::new(message);
         let mut state = self.lock();
-        while state.order.len() >= limits.max_messages.max(1) || state.bytes + size > limits.max_bytes {
+        while state.order.len() >= limits.max_messages.max(1)
+            || state.bytes + size > limits.max_bytes
+        {
             let Some(oldest) = state.order.pop_front() else {
                 break;
             };
             state.forget(&oldest);
+            Stats::add(&self.shared.stats.messages_evicted, 1);
             self.publish(Event::Deleted(oldest.message.id));
         }
         let entry = Entry {
@@ -207,7 +224,12 @@ impl Store {
 
     /// Every message, newest first: a snapshot for searches, which then run without the lock.
     pub fn snapshot(&self) -> Vec<Arc<StoredMessage>> {
-        self.lock().order.iter().rev().map(|e| Arc::clone(&e.message)).collect()
+        self.lock()
+            .order
+            .iter()
+            .rev()
+            .map(|e| Arc::clone(&e.message))
+            .collect()
     }
 
     /// Deletes the given messages; returns how many existed.
@@ -225,6 +247,7 @@ impl Store {
             deleted += 1;
             self.publish(Event::Deleted(*id));
         }
+        Stats::add(&self.shared.stats.messages_deleted, deleted as u64);
         deleted
     }
 
@@ -237,6 +260,7 @@ impl Store {
             next_seq,
             ..State::default()
         };
+        Stats::add(&self.shared.stats.messages_deleted, count as u64);
         self.publish(Event::Cleared);
         count
     }
@@ -279,13 +303,22 @@ mod tests {
     #[test]
     fn insert_get_page_newest_first() {
         let s = store(10, 1000);
-        let ids: Vec<Uuid> = (0..5).map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id).collect();
+        let ids: Vec<Uuid> = (0..5)
+            .map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id)
+            .collect();
         assert_eq!(ids.len(), 5);
         assert_eq!(s.get(&ids[2]).map(|m| m.raw.to_vec()), Some(b"m2".to_vec()));
         let (page, counts) = s.page(1, 2);
         let bodies: Vec<_> = page.iter().map(|m| m.raw.to_vec()).collect();
         assert_eq!(bodies, [b"m3".to_vec(), b"m2".to_vec()]);
-        assert_eq!(counts, Counts { total: 5, unread: 5, bytes: 10 });
+        assert_eq!(
+            counts,
+            Counts {
+                total: 5,
+                unread: 5,
+                bytes: 10
+            }
+        );
         assert_eq!(s.latest().map(|m| m.id), Some(ids[4]));
         assert!(s.page(5, 10).0.is_empty());
     }
@@ -309,7 +342,10 @@ mod tests {
         assert_eq!(page.len(), 2);
         assert_eq!(
             s.insert(msg("this is more than ten bytes")).err(),
-            Some(StoreError::TooLarge { size: 27, limit: 10 })
+            Some(StoreError::TooLarge {
+                size: 27,
+                limit: 10
+            })
         );
         assert_eq!(s.counts().total, 2, "a rejected message evicts nothing");
     }
@@ -317,12 +353,21 @@ mod tests {
     #[test]
     fn delete_clear_and_read_keep_counts_right() {
         let s = store(10, 1000);
-        let ids: Vec<Uuid> = (0..4).map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id).collect();
+        let ids: Vec<Uuid> = (0..4)
+            .map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id)
+            .collect();
         assert!(s.set_read(&ids[0], true));
         assert!(s.set_read(&ids[0], true), "idempotent");
         assert_eq!(s.counts().unread, 3);
         assert_eq!(s.delete(&[ids[0], ids[2], Uuid::nil()]), 2);
-        assert_eq!(s.counts(), Counts { total: 2, unread: 2, bytes: 4 });
+        assert_eq!(
+            s.counts(),
+            Counts {
+                total: 2,
+                unread: 2,
+                bytes: 4
+            }
+        );
         let remaining: Vec<Uuid> = s.page(0, 10).0.iter().map(|m| m.id).collect();
         assert_eq!(remaining, [ids[3], ids[1]]);
         assert!(!s.set_read(&ids[0], false));
@@ -348,6 +393,15 @@ mod tests {
                 Event::Cleared => "cleared".into(),
             });
         }
-        assert_eq!(seen, ["new true", "deleted true", "new true", "read true", "cleared"]);
+        assert_eq!(
+            seen,
+            [
+                "new true",
+                "deleted true",
+                "new true",
+                "read true",
+                "cleared"
+            ]
+        );
     }
 }

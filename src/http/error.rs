@@ -19,6 +19,10 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
         };
-        (status, Json(serde_json::json!({ "Error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "Error": self.to_string() })),
+        )
+            .into_response()
     }
 }

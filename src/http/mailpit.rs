@@ -1,8 +1,8 @@
 //! Mailpit's v1 wire format (../shared/spec/mailpit-api.md): the JSON shapes of message summaries,
 //! lists and full messages, built from stored messages. Key names and nesting are the contract.
 
-use md5::Md5;
 use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use md5::Md5;
 use serde::Serialize;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -76,7 +76,11 @@ pub struct MessagesSummary<'a> {
 
 impl<'a> MessagesSummary<'a> {
     /// A page of the whole store: `messages_count` is the total stored.
-    pub fn page(messages: &'a [std::sync::Arc<StoredMessage>], counts: Counts, start: usize) -> MessagesSummary<'a> {
+    pub fn page(
+        messages: &'a [std::sync::Arc<StoredMessage>],
+        counts: Counts,
+        start: usize,
+    ) -> MessagesSummary<'a> {
         MessagesSummary {
             total: counts.total,
             unread: counts.unread,
@@ -178,7 +182,10 @@ impl Message {
         let Some(parsed) = MessageParser::default().parse(&m.raw[..]) else {
             return message;
         };
-        message.text = parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        message.text = parsed
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
         message.html = parsed
             .html_bodies()
             .find_map(|part| match &part.body {
@@ -192,7 +199,8 @@ impl Message {
             let Some(part) = parsed.parts.get(id as usize) else {
                 continue;
             };
-            let attachment = Attachment::new(part, paths.get(id as usize).cloned().unwrap_or_default());
+            let attachment =
+                Attachment::new(part, paths.get(id as usize).cloned().unwrap_or_default());
             if is_inline_part(part) {
                 message.inline.push(attachment);
             } else {
@@ -234,10 +242,12 @@ impl Attachment {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The MIME path of every part, indexed like `message.parts`: the root's children are `1`, `2`, …,
@@ -260,7 +270,11 @@ pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
             }
         }
         if let Some(slot) = paths.get_mut(id) {
-            *slot = if path.is_empty() && id == 0 { "1".to_string() } else { path };
+            *slot = if path.is_empty() && id == 0 {
+                "1".to_string()
+            } else {
+                path
+            };
         }
     }
     paths
@@ -275,7 +289,9 @@ fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
         .split(',')
         .filter_map(|item| {
             let item = item.trim();
-            item.strip_prefix('<').and_then(|rest| rest.strip_suffix('>')).map(str::to_string)
+            item.strip_prefix('<')
+                .and_then(|rest| rest.strip_suffix('>'))
+                .map(str::to_string)
         })
         .collect();
     let errors = if !header.is_empty() && !header.contains('<') {
@@ -313,20 +329,43 @@ mod tests {
     fn summary_json_has_mailpit_keys_and_never_null_arrays() {
         let m = stored(b"Subject: hi\r\n\r\nbody\r\n", &["x@y"]);
         let json = serde_json::to_value(MessageSummary::new(&m)).expect("serializes");
-        let keys: Vec<&str> = json.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        let keys: Vec<&str> = json
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
         for key in [
-            "ID", "MessageID", "Read", "From", "To", "Cc", "Bcc", "ReplyTo", "Subject", "Created", "Username", "Tags",
-            "Size", "Attachments", "Snippet",
+            "ID",
+            "MessageID",
+            "Read",
+            "From",
+            "To",
+            "Cc",
+            "Bcc",
+            "ReplyTo",
+            "Subject",
+            "Created",
+            "Username",
+            "Tags",
+            "Size",
+            "Attachments",
+            "Snippet",
         ] {
             assert!(keys.contains(&key), "missing {key} in {json}");
         }
         assert_eq!(json["From"], serde_json::Value::Null);
         assert_eq!(json["To"], serde_json::json!([]));
         assert_eq!(json["Tags"], serde_json::json!([]));
-        assert_eq!(json["Bcc"], serde_json::json!([{"Name": "", "Address": "x@y"}]));
+        assert_eq!(
+            json["Bcc"],
+            serde_json::json!([{"Name": "", "Address": "x@y"}])
+        );
         assert_eq!(json["Username"], "u1");
         assert_eq!(json["Size"], 21);
-        assert!(json["Created"].as_str().is_some_and(|c| c.ends_with('Z') && c.contains('T')));
+        assert!(
+            json["Created"]
+                .as_str()
+                .is_some_and(|c| c.ends_with('Z') && c.contains('T'))
+        );
     }
 
     #[test]
@@ -345,7 +384,14 @@ mod tests {
         assert_eq!(m.list_unsubscribe.links, ["mailto:u@x", "https://x/u"]);
         assert_eq!(m.attachments.len(), 1);
         let a = &m.attachments[0];
-        assert_eq!((a.part_id.as_str(), a.file_name.as_str(), a.content_type.as_str()), ("2", "r.pdf", "application/pdf"));
+        assert_eq!(
+            (
+                a.part_id.as_str(),
+                a.file_name.as_str(),
+                a.content_type.as_str()
+            ),
+            ("2", "r.pdf", "application/pdf")
+        );
         assert_eq!(a.size, 5);
         assert_eq!(a.checksums.md5, "8b1a9953c4611296a827abf8c47804d7");
         assert!(m.bcc.is_empty(), "b@x is in To");

@@ -27,7 +27,10 @@ pub struct PageQuery {
 
 impl PageQuery {
     fn start(&self) -> usize {
-        self.start.as_deref().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+        self.start
+            .as_deref()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     fn limit(&self) -> usize {
@@ -57,7 +60,10 @@ fn find(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
 }
 
 /// GET /api/v1/message/{id}: the full message; marks it read.
-pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let message = find(&state, &id)?;
     state.store.set_read(&message.id, true);
     Ok(Json(Message::new(&message)).into_response())
@@ -77,11 +83,14 @@ pub async fn raw(
     let message = find(&state, &id)?;
     let body = Bytes::copy_from_slice(&message.raw);
     let download = query.dl.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let mut response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
     if download {
         let disposition = format!("attachment; filename=\"{}.eml\"", message.id);
         if let Ok(value) = disposition.parse() {
-            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, value);
         }
     }
     Ok(response)
@@ -99,13 +108,18 @@ pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Respon
     let request: DeleteRequest = if body.iter().all(u8::is_ascii_whitespace) {
         DeleteRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))?
     };
     if request.ids.is_empty() {
         state.store.clear();
     } else {
         // An id that is not a UUID names no message, like an unknown one.
-        let ids: Vec<Uuid> = request.ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect();
+        let ids: Vec<Uuid> = request
+            .ids
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect();
         state.store.delete(&ids);
     }
     Ok(().into_response())

@@ -18,13 +18,17 @@ fn store_with(messages: &[&[u8]]) -> Store {
             rcpt_to: vec!["to@example.com".into()],
             ..Envelope::default()
         };
-        store.insert(StoredMessage::new(envelope, raw.to_vec())).expect("stored");
+        store
+            .insert(StoredMessage::new(envelope, raw.to_vec()))
+            .expect("stored");
     }
     store
 }
 
 async fn call(store: &Store, method: &str, uri: &str, body: &str) -> (StatusCode, Vec<u8>) {
-    let app = router(AppState { store: store.clone() });
+    let app = router(AppState {
+        store: store.clone(),
+    });
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -32,7 +36,12 @@ async fn call(store: &Store, method: &str, uri: &str, body: &str) -> (StatusCode
         .expect("valid request");
     let response = app.oneshot(request).await.expect("infallible");
     let status = response.status();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     (status, bytes.to_vec())
 }
 
@@ -43,7 +52,11 @@ async fn get_json(store: &Store, uri: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn list_is_newest_first_with_mailpit_wrapper() {
-    let store = store_with(&[b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n"]);
+    let store = store_with(&[
+        b"Subject: one\r\n\r\n1\r\n",
+        b"Subject: two\r\n\r\n2\r\n",
+        b"Subject: three\r\n\r\n3\r\n",
+    ]);
     let (status, json) = get_json(&store, "/api/v1/messages?limit=2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["total"], 3);
@@ -70,7 +83,10 @@ async fn list_is_newest_first_with_mailpit_wrapper() {
 async fn empty_store_lists_empty_arrays() {
     let store = store_with(&[]);
     let (_, json) = get_json(&store, "/api/v1/messages").await;
-    assert_eq!(json, json!({"total":0,"unread":0,"count":0,"messages_count":0,"start":0,"tags":[],"messages":[]}));
+    assert_eq!(
+        json,
+        json!({"total":0,"unread":0,"count":0,"messages_count":0,"start":0,"tags":[],"messages":[]})
+    );
 }
 
 #[tokio::test]
@@ -78,7 +94,10 @@ async fn get_marks_read_and_raw_is_exact() {
     let raw: &[u8] = b"Subject: caf\xc3\xa9\r\nX-Odd: \xff\r\n\r\nbody\n.\r\n";
     let store = store_with(&[raw]);
     let (_, list) = get_json(&store, "/api/v1/messages").await;
-    let id = list["messages"][0]["ID"].as_str().unwrap_or_default().to_string();
+    let id = list["messages"][0]["ID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(list["messages"][0]["Read"], false);
 
     let (status, message) = get_json(&store, &format!("/api/v1/message/{id}")).await;
@@ -86,7 +105,10 @@ async fn get_marks_read_and_raw_is_exact() {
     assert_eq!(message["ID"], id.as_str());
     assert_eq!(message["Subject"], "café");
     assert_eq!(message["ReturnPath"], "from@example.com");
-    assert_eq!(message["Bcc"], json!([{"Name":"","Address":"to@example.com"}]));
+    assert_eq!(
+        message["Bcc"],
+        json!([{"Name":"","Address":"to@example.com"}])
+    );
     let (_, list) = get_json(&store, "/api/v1/messages").await;
     assert_eq!(list["messages"][0]["Read"], true);
     assert_eq!(list["unread"], 0);
@@ -95,7 +117,10 @@ async fn get_marks_read_and_raw_is_exact() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, raw, "raw must be byte-exact, even invalid UTF-8");
     let (status, latest) = get_json(&store, "/api/v1/message/latest").await;
-    assert_eq!((status, latest["ID"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    assert_eq!(
+        (status, latest["ID"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
 }
 
 #[tokio::test]
@@ -117,7 +142,10 @@ async fn unknown_ids_are_404_json() {
 async fn delete_by_ids_or_all_answers_empty_200() {
     let store = store_with(&[b"a\r\n", b"b\r\n", b"c\r\n"]);
     let (_, list) = get_json(&store, "/api/v1/messages").await;
-    let first = list["messages"][0]["ID"].as_str().unwrap_or_default().to_string();
+    let first = list["messages"][0]["ID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let body = json!({"IDs": [first, "bogus"]}).to_string();
     let (status, bytes) = call(&store, "DELETE", "/api/v1/messages", &body).await;
     assert_eq!((status, bytes.len()), (StatusCode::OK, 0));
@@ -125,10 +153,17 @@ async fn delete_by_ids_or_all_answers_empty_200() {
 
     let (status, json) = {
         let (s, b) = call(&store, "DELETE", "/api/v1/messages", "{not json").await;
-        (s, serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null))
+        (
+            s,
+            serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+        )
     };
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(json["Error"].as_str().is_some_and(|e| e.contains("invalid JSON")));
+    assert!(
+        json["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("invalid JSON"))
+    );
     assert_eq!(store.counts().total, 2, "a bad request deletes nothing");
 
     let (status, bytes) = call(&store, "DELETE", "/api/v1/messages", "").await;

@@ -20,7 +20,10 @@ pub struct Credentials {
 pub enum Secret {
     Password(String),
     /// CRAM-MD5: the challenge we sent and the hex HMAC-MD5 digest the client answered.
-    CramMd5 { challenge: String, digest: String },
+    CramMd5 {
+        challenge: String,
+        digest: String,
+    },
 }
 
 impl std::fmt::Debug for Secret {
@@ -168,7 +171,10 @@ mod tests {
         };
         assert_eq!(reply.to_string(), "334 UGFzc3dvcmQ6\r\n");
         let creds = done(respond(dialogue, &b64("pw")));
-        assert_eq!((creds.user.as_str(), creds.secret), ("carol", Secret::Password("pw".into())));
+        assert_eq!(
+            (creds.user.as_str(), creds.secret),
+            ("carol", Secret::Password("pw".into()))
+        );
     }
 
     #[test]
@@ -177,7 +183,10 @@ mod tests {
             panic!("expected a 334")
         };
         assert_eq!(reply.lines[0], b64("<123.456@snare>"));
-        let creds = done(respond(dialogue, &b64("dave b913a602c7eda7a495b4e6e7334d3890")));
+        let creds = done(respond(
+            dialogue,
+            &b64("dave b913a602c7eda7a495b4e6e7334d3890"),
+        ));
         assert_eq!(creds.user, "dave");
     }
 

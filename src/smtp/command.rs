@@ -5,17 +5,28 @@
 pub enum Command {
     Helo(String),
     Ehlo(String),
-    Mail { from: String, params: MailParams },
-    Rcpt { to: String },
+    Mail {
+        from: String,
+        params: MailParams,
+    },
+    Rcpt {
+        to: String,
+    },
     Data,
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     Rset,
     Noop,
     Quit,
     Vrfy,
     Expn,
     Help,
-    Auth { mechanism: String, initial: Option<String> },
+    Auth {
+        mechanism: String,
+        initial: Option<String>,
+    },
     StartTls,
 }
 
@@ -89,8 +100,9 @@ fn strip_keyword<'a>(args: &'a str, keyword: &str) -> Option<&'a str> {
 }
 
 fn parse_mail(args: &str) -> Result<Command, CommandError> {
-    let rest = strip_keyword(args, "FROM:")
-        .ok_or(CommandError::Syntax("Syntax error: expected MAIL FROM:<address>"))?;
+    let rest = strip_keyword(args, "FROM:").ok_or(CommandError::Syntax(
+        "Syntax error: expected MAIL FROM:<address>",
+    ))?;
     let (from, params) = parse_path(rest)?;
     let mut parsed = MailParams::default();
     for param in params.split_whitespace() {
@@ -120,8 +132,9 @@ fn parse_mail(args: &str) -> Result<Command, CommandError> {
 }
 
 fn parse_rcpt(args: &str) -> Result<Command, CommandError> {
-    let rest = strip_keyword(args, "TO:")
-        .ok_or(CommandError::Syntax("Syntax error: expected RCPT TO:<address>"))?;
+    let rest = strip_keyword(args, "TO:").ok_or(CommandError::Syntax(
+        "Syntax error: expected RCPT TO:<address>",
+    ))?;
     let (to, params) = parse_path(rest)?;
     if to.is_empty() {
         return Err(CommandError::Syntax("Syntax error: empty recipient"));
@@ -181,14 +194,22 @@ fn parse_bdat(args: &str) -> Result<Command, CommandError> {
         .next()
         .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|w| w.parse().ok())
-        .ok_or(CommandError::Syntax("Syntax error: BDAT needs a chunk size"))?;
+        .ok_or(CommandError::Syntax(
+            "Syntax error: BDAT needs a chunk size",
+        ))?;
     let last = match words.next() {
         None => false,
         Some(w) if w.eq_ignore_ascii_case("LAST") => true,
-        Some(_) => return Err(CommandError::Syntax("Syntax error: expected BDAT <size> [LAST]")),
+        Some(_) => {
+            return Err(CommandError::Syntax(
+                "Syntax error: expected BDAT <size> [LAST]",
+            ));
+        }
     };
     if words.next().is_some() {
-        return Err(CommandError::Syntax("Syntax error: expected BDAT <size> [LAST]"));
+        return Err(CommandError::Syntax(
+            "Syntax error: expected BDAT <size> [LAST]",
+        ));
     }
     Ok(Command::Bdat { size, last })
 }
@@ -201,7 +222,9 @@ fn parse_auth(args: &str) -> Result<Command, CommandError> {
         .to_ascii_uppercase();
     let initial = words.next().map(str::to_string);
     if words.next().is_some() {
-        return Err(CommandError::Syntax("Syntax error: expected AUTH <mechanism> [initial-response]"));
+        return Err(CommandError::Syntax(
+            "Syntax error: expected AUTH <mechanism> [initial-response]",
+        ));
     }
     Ok(Command::Auth { mechanism, initial })
 }
@@ -219,7 +242,10 @@ mod tests {
 
     #[test]
     fn verbs_are_case_insensitive() {
-        assert_eq!(Command::parse("ehlo client.example"), Ok(Command::Ehlo("client.example".into())));
+        assert_eq!(
+            Command::parse("ehlo client.example"),
+            Ok(Command::Ehlo("client.example".into()))
+        );
         assert_eq!(Command::parse("QuIt"), Ok(Command::Quit));
         assert_eq!(Command::parse("data"), Ok(Command::Data));
     }
@@ -230,14 +256,26 @@ mod tests {
         assert_eq!(Command::parse("MAIL FROM:<>"), Ok(mail("")));
         assert_eq!(Command::parse("mail from: <a@b.c>"), Ok(mail("a@b.c")));
         assert_eq!(Command::parse("MAIL FROM:a@b.c"), Ok(mail("a@b.c")));
-        assert_eq!(Command::parse("MAIL FROM:<@relay.example:a@b.c>"), Ok(mail("a@b.c")));
+        assert_eq!(
+            Command::parse("MAIL FROM:<@relay.example:a@b.c>"),
+            Ok(mail("a@b.c"))
+        );
         assert_eq!(
             Command::parse(r#"MAIL FROM:<"john > doe"@b.c>"#),
             Ok(mail(r#""john > doe"@b.c"#))
         );
-        assert!(matches!(Command::parse("MAIL FROM:<a@b.c"), Err(CommandError::Syntax(_))));
-        assert!(matches!(Command::parse("MAIL TO:<a@b.c>"), Err(CommandError::Syntax(_))));
-        assert!(matches!(Command::parse("MAIL FROM:"), Err(CommandError::Syntax(_))));
+        assert!(matches!(
+            Command::parse("MAIL FROM:<a@b.c"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            Command::parse("MAIL TO:<a@b.c>"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            Command::parse("MAIL FROM:"),
+            Err(CommandError::Syntax(_))
+        ));
     }
 
     #[test]
@@ -259,13 +297,24 @@ mod tests {
             Command::parse("MAIL FROM:<a@b> RET=HDRS"),
             Err(CommandError::UnsupportedParam("RET=HDRS".into()))
         );
-        assert!(matches!(Command::parse("MAIL FROM:<a@b> SIZE=x"), Err(CommandError::Syntax(_))));
+        assert!(matches!(
+            Command::parse("MAIL FROM:<a@b> SIZE=x"),
+            Err(CommandError::Syntax(_))
+        ));
     }
 
     #[test]
     fn rcpt() {
-        assert_eq!(Command::parse("RCPT TO:<postmaster>"), Ok(Command::Rcpt { to: "postmaster".into() }));
-        assert!(matches!(Command::parse("RCPT TO:<>"), Err(CommandError::Syntax(_))));
+        assert_eq!(
+            Command::parse("RCPT TO:<postmaster>"),
+            Ok(Command::Rcpt {
+                to: "postmaster".into()
+            })
+        );
+        assert!(matches!(
+            Command::parse("RCPT TO:<>"),
+            Err(CommandError::Syntax(_))
+        ));
         assert!(matches!(
             Command::parse("RCPT TO:<a@b> NOTIFY=NEVER"),
             Err(CommandError::UnsupportedParam(_))
@@ -274,8 +323,20 @@ mod tests {
 
     #[test]
     fn bdat_and_auth() {
-        assert_eq!(Command::parse("BDAT 0 LAST"), Ok(Command::Bdat { size: 0, last: true }));
-        assert_eq!(Command::parse("BDAT 12"), Ok(Command::Bdat { size: 12, last: false }));
+        assert_eq!(
+            Command::parse("BDAT 0 LAST"),
+            Ok(Command::Bdat {
+                size: 0,
+                last: true
+            })
+        );
+        assert_eq!(
+            Command::parse("BDAT 12"),
+            Ok(Command::Bdat {
+                size: 12,
+                last: false
+            })
+        );
         assert!(Command::parse("BDAT -1").is_err());
         assert!(Command::parse("BDAT 99999999999999999999999").is_err());
         assert!(Command::parse("BDAT 1 FIRST").is_err());
@@ -292,8 +353,14 @@ mod tests {
     fn unknown_and_argument_errors() {
         assert_eq!(Command::parse("FOO bar"), Err(CommandError::Unknown));
         assert_eq!(Command::parse(""), Err(CommandError::Unknown));
-        assert!(matches!(Command::parse("EHLO"), Err(CommandError::Syntax(_))));
-        assert!(matches!(Command::parse("DATA now"), Err(CommandError::Syntax(_))));
+        assert!(matches!(
+            Command::parse("EHLO"),
+            Err(CommandError::Syntax(_))
+        ));
+        assert!(matches!(
+            Command::parse("DATA now"),
+            Err(CommandError::Syntax(_))
+        ));
         assert_eq!(Command::parse("NOOP anything"), Ok(Command::Noop));
     }
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::session::{Output, Received, Session, SessionConfig};
 use crate::message::StoredMessage;
+use crate::stats::Stats;
 use crate::store::Store;
 
 /// Bytes read per syscall. Small enough that thousands of idle connections stay cheap.
@@ -42,7 +43,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut session = Session::new(Arc::clone(&ctx.session), Some(peer), Uuid::now_v7().simple().to_string());
+    let mut session = Session::new(
+        Arc::clone(&ctx.session),
+        Some(peer),
+        Uuid::now_v7().simple().to_string(),
+    );
     let mut wire = Vec::with_capacity(512);
     session.greeting().write_to(&mut wire);
     writer.write_all(&wire).await?;
@@ -70,7 +75,9 @@ where
         let n = match read {
             Ok(Ok(0)) => {
                 if session.in_transaction() {
-                    tracing::debug!("client left mid-transaction; the partial message is discarded");
+                    tracing::debug!(
+                        "client left mid-transaction; the partial message is discarded"
+                    );
                 }
                 return Ok(());
             }
@@ -97,7 +104,9 @@ where
                     Output::Reply(reply) => reply.write_to(&mut wire),
                     Output::Message(received) => {
                         let id = store(ctx, received).await;
-                        session.delivered(id.as_deref().map_err(String::as_str)).write_to(&mut wire);
+                        session
+                            .delivered(id.as_deref().map_err(String::as_str))
+                            .write_to(&mut wire);
                     }
                     Output::Close => close = true,
                 }
@@ -131,12 +140,16 @@ async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> 
     } else {
         StoredMessage::new(envelope, data)
     };
+    let stats = ctx.store.stats();
     match ctx.store.insert(message) {
         Ok(stored) => {
+            Stats::add(&stats.smtp_accepted, 1);
+            Stats::add(&stats.smtp_accepted_size, stored.size() as u64);
             tracing::debug!(id = %stored.id, size = stored.size(), "message stored");
             Ok(stored.id.to_string())
         }
         Err(e) => {
+            Stats::add(&stats.smtp_rejected, 1);
             tracing::warn!("message refused: {e}");
             Err(e.to_string())
         }

@@ -123,7 +123,12 @@ mod tests {
         for a in 0..=input.len() {
             for b in a..=input.len() {
                 let split = receive(&[&input[..a], &input[a..b], &input[b..]], limit);
-                assert_eq!(split, whole, "split at {a},{b} of {:?}", String::from_utf8_lossy(input));
+                assert_eq!(
+                    split,
+                    whole,
+                    "split at {a},{b} of {:?}",
+                    String::from_utf8_lossy(input)
+                );
             }
         }
         whole

@@ -12,7 +12,12 @@ use tracing::Instrument;
 use super::conn::{self, SHUTDOWN_GRACE, SmtpContext};
 
 /// Accepts connections until `shutdown` turns true, then waits for open sessions to finish.
-pub async fn run(listener: TcpListener, ctx: Arc<SmtpContext>, max_connections: u32, shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    listener: TcpListener,
+    ctx: Arc<SmtpContext>,
+    max_connections: u32,
+    shutdown: watch::Receiver<bool>,
+) {
     let permits = Arc::new(Semaphore::new(max_connections as usize));
     let mut stop = shutdown.clone();
     loop {
@@ -53,7 +58,11 @@ pub async fn run(listener: TcpListener, ctx: Arc<SmtpContext>, max_connections: 
         );
     }
     // Every session answers shutdown within its grace period; wait a little longer than that.
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE + Duration::from_secs(2), permits.acquire_many(max_connections)).await;
+    let drained = tokio::time::timeout(
+        SHUTDOWN_GRACE + Duration::from_secs(2),
+        permits.acquire_many(max_connections),
+    )
+    .await;
     if drained.is_err() {
         tracing::warn!("some SMTP sessions did not finish before shutdown");
     }

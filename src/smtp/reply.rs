@@ -70,8 +70,14 @@ mod tests {
 
     #[test]
     fn renders_single_and_multi_line() {
-        assert_eq!(Reply::new(250, "2.0.0", "OK").to_string(), "250 2.0.0 OK\r\n");
-        assert_eq!(Reply::new(334, "", "VXNlcm5hbWU6").to_string(), "334 VXNlcm5hbWU6\r\n");
+        assert_eq!(
+            Reply::new(250, "2.0.0", "OK").to_string(),
+            "250 2.0.0 OK\r\n"
+        );
+        assert_eq!(
+            Reply::new(334, "", "VXNlcm5hbWU6").to_string(),
+            "334 VXNlcm5hbWU6\r\n"
+        );
         let r = Reply::multi(250, "", vec!["a".into(), "b".into(), "c".into()]);
         assert_eq!(r.to_string(), "250-a\r\n250-b\r\n250 c\r\n");
     }

@@ -111,7 +111,11 @@ pub struct Session {
 impl Session {
     /// A new session for a client at `client_addr`. `nonce` must differ per session (it seeds the
     /// CRAM-MD5 challenge). Call [`Session::greeting`] for the first reply.
-    pub fn new(config: Arc<SessionConfig>, client_addr: Option<SocketAddr>, nonce: String) -> Session {
+    pub fn new(
+        config: Arc<SessionConfig>,
+        client_addr: Option<SocketAddr>,
+        nonce: String,
+    ) -> Session {
         Session {
             config,
             client_addr,
@@ -130,17 +134,32 @@ impl Session {
 
     /// The 220 banner.
     pub fn greeting(&self) -> Reply {
-        Reply::new(220, "", format!("{} ESMTP mailsnare ready", self.config.hostname))
+        Reply::new(
+            220,
+            "",
+            format!("{} ESMTP mailsnare ready", self.config.hostname),
+        )
     }
 
     /// The 421 sent when the I/O loop gives up on an idle client.
     pub fn timeout_reply(&self) -> Reply {
-        Reply::new(421, "4.4.2", format!("{} Idle timeout, closing connection", self.config.hostname))
+        Reply::new(
+            421,
+            "4.4.2",
+            format!("{} Idle timeout, closing connection", self.config.hostname),
+        )
     }
 
     /// The 421 sent when the server shuts down.
     pub fn shutdown_reply(&self) -> Reply {
-        Reply::new(421, "4.3.2", format!("{} Service shutting down, closing connection", self.config.hostname))
+        Reply::new(
+            421,
+            "4.3.2",
+            format!(
+                "{} Service shutting down, closing connection",
+                self.config.hostname
+            ),
+        )
     }
 
     /// Marks the session as running over TLS (implicit TLS or after STARTTLS).
@@ -174,7 +193,8 @@ impl Session {
                     None => i = input.len(),
                 },
                 State::Bdat { remaining, .. } => {
-                    let take = (input.len() - i).min(usize::try_from(*remaining).unwrap_or(usize::MAX));
+                    let take =
+                        (input.len() - i).min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                     *remaining -= take as u64;
                     let chunk_done = *remaining == 0;
                     self.take_chunk(&input[i..i + take]);
@@ -252,7 +272,9 @@ impl Session {
                 self.auth_step(step, out);
             }
             _ => {
-                let is_auth = text.get(..5).is_some_and(|v| v.eq_ignore_ascii_case("AUTH "));
+                let is_auth = text
+                    .get(..5)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("AUTH "));
                 if line.len() + 2 > MAX_COMMAND_LINE && !is_auth {
                     return self.line_too_long(out);
                 }
@@ -261,7 +283,9 @@ impl Session {
                     Err(CommandError::Unknown) => {
                         self.error(out, Reply::new(500, "5.5.2", "Command not recognized"))
                     }
-                    Err(CommandError::Syntax(why)) => self.error(out, Reply::new(501, "5.5.4", why)),
+                    Err(CommandError::Syntax(why)) => {
+                        self.error(out, Reply::new(501, "5.5.4", why))
+                    }
                     Err(CommandError::UnsupportedParam(param)) => self.error(
                         out,
                         Reply::new(555, "5.5.4", format!("Unsupported parameter {param}")),
@@ -283,7 +307,14 @@ impl Session {
         if self.errors >= MAX_ERRORS {
             self.close(
                 out,
-                Reply::new(421, "4.7.0", format!("{} Too many errors, closing connection", self.config.hostname)),
+                Reply::new(
+                    421,
+                    "4.7.0",
+                    format!(
+                        "{} Too many errors, closing connection",
+                        self.config.hostname
+                    ),
+                ),
             );
         }
     }
@@ -305,7 +336,11 @@ impl Session {
                 self.transaction = None;
                 self.helo = Some(name);
                 self.esmtp = false;
-                out.push(Output::Reply(Reply::new(250, "", self.config.hostname.clone())));
+                out.push(Output::Reply(Reply::new(
+                    250,
+                    "",
+                    self.config.hostname.clone(),
+                )));
             }
             Command::Ehlo(name) => {
                 self.transaction = None;
@@ -324,7 +359,11 @@ impl Session {
             }
             Command::Noop => Self::reply(out, 250, "2.0.0", "Ok"),
             Command::Quit => {
-                let bye = Reply::new(221, "2.0.0", format!("{} closing connection", self.config.hostname));
+                let bye = Reply::new(
+                    221,
+                    "2.0.0",
+                    format!("{} closing connection", self.config.hostname),
+                );
                 self.close(out, bye);
             }
             Command::Vrfy | Command::Expn => Self::reply(
@@ -340,7 +379,9 @@ impl Session {
                 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP AUTH",
             ),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial.as_deref(), out),
-            Command::StartTls => self.error(out, Reply::new(502, "5.5.1", "STARTTLS is not available")),
+            Command::StartTls => {
+                self.error(out, Reply::new(502, "5.5.1", "STARTTLS is not available"))
+            }
         }
     }
 
@@ -368,10 +409,17 @@ impl Session {
         if self.transaction.is_some() {
             return self.error(out, Reply::new(503, "5.5.1", "Nested MAIL command"));
         }
-        if params.size.is_some_and(|size| size > self.config.max_message_size as u64) {
+        if params
+            .size
+            .is_some_and(|size| size > self.config.max_message_size as u64)
+        {
             return self.error(
                 out,
-                Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+                Reply::new(
+                    552,
+                    "5.3.4",
+                    "Message size exceeds fixed maximum message size",
+                ),
             );
         }
         self.transaction = Some(Transaction {
@@ -424,7 +472,11 @@ impl Session {
             t.chunked = true;
             if t.chunks.len() as u64 + size > self.config.max_message_size as u64 {
                 t.chunks = Vec::new();
-                error = Some(Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+                error = Some(Reply::new(
+                    552,
+                    "5.3.4",
+                    "Message size exceeds fixed maximum message size",
+                ));
             }
         }
         self.state = State::Bdat {
@@ -451,7 +503,11 @@ impl Session {
         }
         if !last {
             let received = self.transaction.as_ref().map_or(0, |t| t.chunks.len());
-            out.push(Output::Reply(Reply::new(250, "2.0.0", format!("{received} octets received"))));
+            out.push(Output::Reply(Reply::new(
+                250,
+                "2.0.0",
+                format!("{received} octets received"),
+            )));
             return;
         }
         if let Some(t) = self.transaction.take() {
@@ -470,12 +526,23 @@ impl Session {
             Ok(data) => self.deliver(data, t.from, t.params, t.rcpts, out),
             Err(_) => self.error(
                 out,
-                Reply::new(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+                Reply::new(
+                    552,
+                    "5.3.4",
+                    "Message size exceeds fixed maximum message size",
+                ),
             ),
         }
     }
 
-    fn deliver(&mut self, data: Vec<u8>, from: String, params: MailParams, rcpts: Vec<String>, out: &mut Vec<Output>) {
+    fn deliver(
+        &mut self,
+        data: Vec<u8>,
+        from: String,
+        params: MailParams,
+        rcpts: Vec<String>,
+        out: &mut Vec<Output>,
+    ) {
         let envelope = Envelope {
             helo: self.helo.clone().unwrap_or_default(),
             esmtp: self.esmtp,
@@ -499,7 +566,10 @@ impl Session {
             return self.error(out, Reply::new(503, "5.5.1", "Already authenticated"));
         }
         if self.transaction.is_some() {
-            return self.error(out, Reply::new(503, "5.5.1", "AUTH not allowed during a mail transaction"));
+            return self.error(
+                out,
+                Reply::new(503, "5.5.1", "AUTH not allowed during a mail transaction"),
+            );
         }
         let step = auth::start(mechanism, initial, &self.nonce, &self.config.hostname);
         self.auth_step(step, out);

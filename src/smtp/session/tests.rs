@@ -63,20 +63,29 @@ impl Client {
 
 /// The reply codes in a reply stream, one per final line.
 fn codes(wire: &str) -> Vec<&str> {
-    wire.lines().filter(|l| l.as_bytes().get(3) == Some(&b' ')).map(|l| &l[..3]).collect()
+    wire.lines()
+        .filter(|l| l.as_bytes().get(3) == Some(&b' '))
+        .map(|l| &l[..3])
+        .collect()
 }
 
 #[test]
 fn greeting_and_ehlo_advertise_what_works() {
     let mut c = Client::new();
-    assert_eq!(c.session.greeting().to_string(), "220 mailsnare ESMTP mailsnare ready\r\n");
+    assert_eq!(
+        c.session.greeting().to_string(),
+        "220 mailsnare ESMTP mailsnare ready\r\n"
+    );
     let ehlo = c.send("EHLO client.example\r\n");
     assert_eq!(
         ehlo,
         "250-mailsnare greets client.example\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n\
          250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n"
     );
-    assert!(!ehlo.contains("STARTTLS"), "TLS is not configured, so it must not be offered");
+    assert!(
+        !ehlo.contains("STARTTLS"),
+        "TLS is not configured, so it must not be offered"
+    );
 }
 
 #[test]
@@ -92,12 +101,27 @@ fn helo_gives_a_one_line_reply() {
 #[test]
 fn full_transaction_stores_exact_bytes_and_envelope() {
     let mut c = Client::new().hello();
-    assert_eq!(c.send("MAIL FROM:<alice@example.com>\r\n"), "250 2.1.0 Ok\r\n");
+    assert_eq!(
+        c.send("MAIL FROM:<alice@example.com>\r\n"),
+        "250 2.1.0 Ok\r\n"
+    );
     assert_eq!(c.send("RCPT TO:<bob@example.net>\r\n"), "250 2.1.5 Ok\r\n");
-    assert_eq!(c.send("RCPT TO:<carol@example.org>\r\n"), "250 2.1.5 Ok\r\n");
-    assert_eq!(c.send("DATA\r\n"), "354 End data with <CR><LF>.<CR><LF>\r\n");
-    assert_eq!(c.send("Subject: hi\r\n\r\n..dots\r\nbody\r\n.\r\n"), "250 2.0.0 Ok: queued as m1\r\n");
-    assert_eq!(c.send("QUIT\r\n"), "221 2.0.0 mailsnare closing connection\r\n");
+    assert_eq!(
+        c.send("RCPT TO:<carol@example.org>\r\n"),
+        "250 2.1.5 Ok\r\n"
+    );
+    assert_eq!(
+        c.send("DATA\r\n"),
+        "354 End data with <CR><LF>.<CR><LF>\r\n"
+    );
+    assert_eq!(
+        c.send("Subject: hi\r\n\r\n..dots\r\nbody\r\n.\r\n"),
+        "250 2.0.0 Ok: queued as m1\r\n"
+    );
+    assert_eq!(
+        c.send("QUIT\r\n"),
+        "221 2.0.0 mailsnare closing connection\r\n"
+    );
     assert!(c.closed);
     let m = &c.stored[0];
     assert_eq!(m.data, b"Subject: hi\r\n\r\n.dots\r\nbody\r\n");
@@ -111,7 +135,9 @@ fn full_transaction_stores_exact_bytes_and_envelope() {
 #[test]
 fn null_sender_and_params_are_accepted() {
     let mut c = Client::new().hello();
-    let wire = c.send("MAIL FROM:<> SIZE=10 BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<ü@例え.jp>\r\nDATA\r\nx\r\n.\r\n");
+    let wire = c.send(
+        "MAIL FROM:<> SIZE=10 BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<ü@例え.jp>\r\nDATA\r\nx\r\n.\r\n",
+    );
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
     let env = &c.stored[0].envelope;
     assert_eq!(env.mail_from, "");
@@ -126,8 +152,16 @@ fn pipelined_commands_get_replies_in_order() {
         "EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\nm1\r\n.\r\n\
          MAIL FROM:<d@x>\r\nRCPT TO:<e@x>\r\nDATA\r\nm2\r\n.\r\nQUIT\r\n",
     );
-    assert_eq!(codes(&wire), ["250", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"]);
-    assert!(wire.contains("queued as m1\r\n250 2.1.0"), "the 250 for m1 precedes the next MAIL's reply");
+    assert_eq!(
+        codes(&wire),
+        [
+            "250", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"
+        ]
+    );
+    assert!(
+        wire.contains("queued as m1\r\n250 2.1.0"),
+        "the 250 for m1 precedes the next MAIL's reply"
+    );
     assert_eq!(c.stored.len(), 2);
     assert_eq!(c.stored[0].data, b"m1\r\n");
     assert_eq!(c.stored[1].data, b"m2\r\n");
@@ -171,12 +205,21 @@ fn empty_message_is_accepted() {
 #[test]
 fn bad_sequences_get_503_or_554() {
     let mut c = Client::new();
-    assert_eq!(c.send("MAIL FROM:<a@x>\r\n"), "503 5.5.1 Send HELO or EHLO first\r\n");
+    assert_eq!(
+        c.send("MAIL FROM:<a@x>\r\n"),
+        "503 5.5.1 Send HELO or EHLO first\r\n"
+    );
     c.send("EHLO x\r\n");
-    assert_eq!(c.send("RCPT TO:<b@x>\r\n"), "503 5.5.1 Need MAIL before RCPT\r\n");
+    assert_eq!(
+        c.send("RCPT TO:<b@x>\r\n"),
+        "503 5.5.1 Need MAIL before RCPT\r\n"
+    );
     assert_eq!(c.send("DATA\r\n"), "503 5.5.1 Need MAIL command\r\n");
     c.send("MAIL FROM:<a@x>\r\n");
-    assert_eq!(c.send("MAIL FROM:<a@x>\r\n"), "503 5.5.1 Nested MAIL command\r\n");
+    assert_eq!(
+        c.send("MAIL FROM:<a@x>\r\n"),
+        "503 5.5.1 Nested MAIL command\r\n"
+    );
     assert_eq!(c.send("DATA\r\n"), "554 5.5.1 No valid recipients\r\n");
     assert!(c.stored.is_empty());
 }
@@ -186,7 +229,10 @@ fn syntax_and_unknown_commands() {
     let mut c = Client::new().hello();
     assert_eq!(c.send("FOO\r\n"), "500 5.5.2 Command not recognized\r\n");
     assert!(c.send("MAIL FROM:<broken\r\n").starts_with("501 "));
-    assert!(c.send("MAIL FROM:<a@x> RET=FULL\r\n").starts_with("555 5.5.4"));
+    assert!(
+        c.send("MAIL FROM:<a@x> RET=FULL\r\n")
+            .starts_with("555 5.5.4")
+    );
     assert!(c.send("EHLO\r\n").starts_with("501 "));
     // Syntax is checked before sequence.
     assert!(c.send("RCPT TO:<>\r\n").starts_with("501 "));
@@ -200,7 +246,11 @@ fn rset_noop_vrfy_expn_help() {
     let mut c = Client::new().hello();
     c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n");
     assert_eq!(c.send("RSET\r\n"), "250 2.0.0 Ok\r\n");
-    assert_eq!(c.send("DATA\r\n"), "503 5.5.1 Need MAIL command\r\n", "RSET dropped the transaction");
+    assert_eq!(
+        c.send("DATA\r\n"),
+        "503 5.5.1 Need MAIL command\r\n",
+        "RSET dropped the transaction"
+    );
     assert_eq!(c.send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
     assert!(c.send("VRFY bob\r\n").starts_with("252 2.5.0"));
     assert!(c.send("EXPN staff\r\n").starts_with("252 2.5.0"));
@@ -212,7 +262,9 @@ fn rset_noop_vrfy_expn_help() {
 fn several_messages_per_session_are_separate() {
     let mut c = Client::new().hello();
     for i in 0..3 {
-        let wire = c.send(format!("MAIL FROM:<s{i}@x>\r\nRCPT TO:<r{i}@x>\r\nDATA\r\nmsg {i}\r\n.\r\n"));
+        let wire = c.send(format!(
+            "MAIL FROM:<s{i}@x>\r\nRCPT TO:<r{i}@x>\r\nDATA\r\nmsg {i}\r\n.\r\n"
+        ));
         assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
         c.send("RSET\r\n");
     }
@@ -237,8 +289,12 @@ fn message_over_the_size_limit_is_drained_then_552_and_the_session_goes_on() {
         ..SessionConfig::default()
     })
     .hello();
-    assert!(c.send("MAIL FROM:<a@x> SIZE=11\r\n").starts_with("552 5.3.4"));
-    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n0123456789ABCDEF\r\n.\r\nNOOP\r\n");
+    assert!(
+        c.send("MAIL FROM:<a@x> SIZE=11\r\n")
+            .starts_with("552 5.3.4")
+    );
+    let wire =
+        c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n0123456789ABCDEF\r\n.\r\nNOOP\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "552", "250"]);
     assert!(c.stored.is_empty());
     // The transaction is over; a new one works.
@@ -261,9 +317,15 @@ fn command_line_limit() {
     let chunk = vec![b'A'; 64 * 1024];
     for _ in 0..16 {
         assert_eq!(c.send(&chunk), "");
-        assert!(c.session.line.len() <= MAX_AUTH_LINE, "buffer stays bounded");
+        assert!(
+            c.session.line.len() <= MAX_AUTH_LINE,
+            "buffer stays bounded"
+        );
     }
-    assert_eq!(c.send("\r\nNOOP\r\n"), "500 5.5.6 Line too long\r\n250 2.0.0 Ok\r\n");
+    assert_eq!(
+        c.send("\r\nNOOP\r\n"),
+        "500 5.5.6 Line too long\r\n250 2.0.0 Ok\r\n"
+    );
 }
 
 #[test]
@@ -271,7 +333,10 @@ fn too_many_errors_close_the_session() {
     let mut c = Client::new();
     let garbage = "\u{1}\u{2}junk\r\n".repeat(MAX_ERRORS as usize + 5);
     let wire = c.send(garbage);
-    assert_eq!(codes(&wire).iter().filter(|c| **c == "500").count(), MAX_ERRORS as usize);
+    assert_eq!(
+        codes(&wire).iter().filter(|c| **c == "500").count(),
+        MAX_ERRORS as usize
+    );
     assert!(wire.ends_with("421 4.7.0 mailsnare Too many errors, closing connection\r\n"));
     assert!(c.closed && c.session.is_closed());
 }
@@ -283,7 +348,9 @@ fn recipient_limit_gives_452_and_keeps_the_rest() {
         ..SessionConfig::default()
     })
     .hello();
-    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\nRCPT TO:<3@x>\r\nDATA\r\nx\r\n.\r\n");
+    let wire = c.send(
+        "MAIL FROM:<a@x>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\nRCPT TO:<3@x>\r\nDATA\r\nx\r\n.\r\n",
+    );
     assert_eq!(codes(&wire), ["250", "250", "250", "452", "354", "250"]);
     assert_eq!(c.stored[0].envelope.rcpt_to, ["1@x", "2@x"]);
 }
@@ -291,8 +358,13 @@ fn recipient_limit_gives_452_and_keeps_the_rest() {
 #[test]
 fn bdat_chunks_and_pipelining() {
     let mut c = Client::new().hello();
-    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 5\r\nHelloBDAT 10 LAST\r\n World\r\n\r\nNOOP\r\n");
-    assert_eq!(wire, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as m1\r\n250 2.0.0 Ok\r\n");
+    let wire = c.send(
+        "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 5\r\nHelloBDAT 10 LAST\r\n World\r\n\r\nNOOP\r\n",
+    );
+    assert_eq!(
+        wire,
+        "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as m1\r\n250 2.0.0 Ok\r\n"
+    );
     // BDAT bytes are taken literally: no dot-unstuffing, no terminator.
     assert_eq!(c.stored[0].data, b"Hello World\r\n\r\n");
 }
@@ -300,7 +372,11 @@ fn bdat_chunks_and_pipelining() {
 #[test]
 fn bdat_zero_last_and_split_chunks() {
     let mut c = Client::new().hello();
-    let wire = c.send_chunks(&[b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 6\r\n.\r\n", b"\r\n.", b"BDAT 0 LAST\r\n"]);
+    let wire = c.send_chunks(&[
+        b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 6\r\n.\r\n",
+        b"\r\n.",
+        b"BDAT 0 LAST\r\n",
+    ]);
     assert_eq!(codes(&wire), ["250", "250", "250", "250"]);
     assert_eq!(c.stored[0].data, b".\r\n\r\n.");
 }
@@ -320,7 +396,10 @@ fn bdat_errors_drain_the_chunk_first() {
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 6 LAST\r\n123456NOOP\r\n");
     assert_eq!(codes(&wire), ["250", "250", "552", "250"]);
     assert!(c.stored.is_empty());
-    assert!(c.send("DATA\r\n").starts_with("503 "), "the failed chunk ended the transaction");
+    assert!(
+        c.send("DATA\r\n").starts_with("503 "),
+        "the failed chunk ended the transaction"
+    );
     let mut c = Client::new().hello();
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 1\r\nxDATA\r\n");
     assert!(wire.ends_with("503 5.5.1 DATA cannot follow BDAT\r\n"));
@@ -331,20 +410,32 @@ fn auth_plain_login_cram_md5_record_the_user() {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let mut c = Client::new().hello();
-    assert_eq!(c.send(format!("AUTH PLAIN {}\r\n", b64("\0alice\0pw"))), "235 2.7.0 Authentication successful\r\n");
-    assert!(c.send("AUTH PLAIN\r\n").starts_with("503 "), "already authenticated");
+    assert_eq!(
+        c.send(format!("AUTH PLAIN {}\r\n", b64("\0alice\0pw"))),
+        "235 2.7.0 Authentication successful\r\n"
+    );
+    assert!(
+        c.send("AUTH PLAIN\r\n").starts_with("503 "),
+        "already authenticated"
+    );
     c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
     assert_eq!(c.stored[0].envelope.auth_user.as_deref(), Some("alice"));
 
     let mut c = Client::new().hello();
     assert_eq!(c.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
-    assert_eq!(c.send(format!("{}\r\n", b64("bob"))), "334 UGFzc3dvcmQ6\r\n");
+    assert_eq!(
+        c.send(format!("{}\r\n", b64("bob"))),
+        "334 UGFzc3dvcmQ6\r\n"
+    );
     assert!(c.send(format!("{}\r\n", b64("pw"))).starts_with("235 "));
     assert_eq!(c.session.auth_user.as_deref(), Some("bob"));
 
     let mut c = Client::new().hello();
     assert!(c.send("AUTH CRAM-MD5\r\n").starts_with("334 "));
-    assert!(c.send(format!("{}\r\n", b64("carol 0123abcd"))).starts_with("235 "));
+    assert!(
+        c.send(format!("{}\r\n", b64("carol 0123abcd")))
+            .starts_with("235 ")
+    );
     assert_eq!(c.session.auth_user.as_deref(), Some("carol"));
 }
 
@@ -352,7 +443,10 @@ fn auth_plain_login_cram_md5_record_the_user() {
 fn auth_errors() {
     let mut c = Client::new();
     c.send("HELO x\r\n");
-    assert!(c.send("AUTH PLAIN\r\n").starts_with("503 "), "AUTH needs EHLO");
+    assert!(
+        c.send("AUTH PLAIN\r\n").starts_with("503 "),
+        "AUTH needs EHLO"
+    );
     let mut c = Client::new().hello();
     assert!(c.send("AUTH GSSAPI\r\n").starts_with("504 "));
     assert_eq!(c.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
@@ -360,7 +454,10 @@ fn auth_errors() {
     assert!(c.send("AUTH PLAIN !!notbase64\r\n").starts_with("501 "));
     assert_eq!(c.session.auth_user, None);
     c.send("MAIL FROM:<a@x>\r\n");
-    assert!(c.send("AUTH PLAIN\r\n").starts_with("503 "), "not inside a transaction");
+    assert!(
+        c.send("AUTH PLAIN\r\n").starts_with("503 "),
+        "not inside a transaction"
+    );
 }
 
 #[test]
@@ -369,7 +466,10 @@ fn auth_line_may_exceed_the_command_limit() {
     let user = "u".repeat(2000);
     let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
     let mut c = Client::new().hello();
-    assert!(c.send(format!("AUTH PLAIN {token}\r\n")).starts_with("235 "));
+    assert!(
+        c.send(format!("AUTH PLAIN {token}\r\n"))
+            .starts_with("235 ")
+    );
 }
 
 #[test]
@@ -383,11 +483,21 @@ fn nothing_is_read_after_quit() {
 fn store_failure_is_a_temporary_error() {
     let mut s = Session::new(Arc::new(SessionConfig::default()), None, "n".into());
     let mut out = Vec::new();
-    s.feed(b"EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n", &mut out);
+    s.feed(
+        b"EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n",
+        &mut out,
+    );
     assert!(matches!(out.last(), Some(Output::Message(_))));
     assert!(s.in_transaction(), "waiting for the store counts as busy");
-    assert_eq!(s.feed(b"NOOP\r\n", &mut out), 0, "no input is taken while the store decides");
+    assert_eq!(
+        s.feed(b"NOOP\r\n", &mut out),
+        0,
+        "no input is taken while the store decides"
+    );
     let reply = s.delivered(Err("disk full"));
-    assert_eq!(reply.to_string(), "451 4.3.0 Message not stored: disk full\r\n");
+    assert_eq!(
+        reply.to_string(),
+        "451 4.3.0 Message not stored: disk full\r\n"
+    );
     assert!(!s.in_transaction());
 }
