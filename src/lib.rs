@@ -91,9 +91,7 @@ impl Server {
             self.config.max_connections,
             stop_rx.clone(),
         ));
-        let app = http::router(http::AppState {
-            store: self.store.clone(),
-        });
+        let app = http::router(http::AppState::new(self.store.clone()));
         let mut http_stop = stop_rx;
         let http = tokio::spawn(
             axum::serve(self.http, app)

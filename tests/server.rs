@@ -43,7 +43,10 @@ impl Running {
             let _ = stop.send(());
         }
         let result = timeout(Duration::from_secs(20), self.task).await;
-        assert!(matches!(result, Ok(Ok(Ok(())))), "server stops cleanly: {result:?}");
+        assert!(
+            matches!(result, Ok(Ok(Ok(())))),
+            "server stops cleanly: {result:?}"
+        );
     }
 }
 
@@ -68,7 +71,9 @@ impl Client {
         let mut all = String::new();
         loop {
             let mut line = String::new();
-            let n = within(self.reader.read_line(&mut line)).await.expect("read");
+            let n = within(self.reader.read_line(&mut line))
+                .await
+                .expect("read");
             if n == 0 {
                 return all;
             }
@@ -80,7 +85,9 @@ impl Client {
     }
 
     async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        within(self.writer.write_all(bytes.as_ref())).await.expect("write");
+        within(self.writer.write_all(bytes.as_ref()))
+            .await
+            .expect("write");
     }
 
     async fn cmd(&mut self, line: &str) -> String {
@@ -107,7 +114,12 @@ async fn pipelined_batch_in_one_packet_gets_every_reply_in_order() {
         }
         codes.push(reply[..3].to_string());
     }
-    assert_eq!(codes, ["250", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"]);
+    assert_eq!(
+        codes,
+        [
+            "250", "250", "250", "250", "354", "250", "250", "250", "354", "250", "221"
+        ]
+    );
     let (page, counts) = server.store.page(0, 10);
     assert_eq!(counts.total, 2);
     assert_eq!(&page[1].raw[..], b"Subject: p\r\n\r\nhi\r\n");
@@ -236,11 +248,20 @@ async fn shutdown_lets_an_open_transaction_finish_and_closes_idle_sessions() {
 
     let store = server.store.clone();
     let stopping = tokio::spawn(server.shutdown());
-    assert!(idle.reply().await.starts_with("421 4.3.2"), "idle session told to go away");
+    assert!(
+        idle.reply().await.starts_with("421 4.3.2"),
+        "idle session told to go away"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     busy.send("body\r\n.\r\n").await;
-    assert!(busy.reply().await.starts_with("250 "), "the transaction in flight completes");
-    assert!(busy.reply().await.starts_with("421 4.3.2"), "then the session is closed");
+    assert!(
+        busy.reply().await.starts_with("250 "),
+        "the transaction in flight completes"
+    );
+    assert!(
+        busy.reply().await.starts_with("421 4.3.2"),
+        "then the session is closed"
+    );
     within(stopping).await.expect("shutdown task");
     assert_eq!(store.counts().total, 1);
 }

@@ -4,6 +4,8 @@ pub mod error;
 pub mod mailpit;
 mod messages;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::routing::get;
 
@@ -13,6 +15,23 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    pub options: Arc<ApiOptions>,
+}
+
+/// Switches that change what the API answers.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// Serve MailHog's plain array at `GET /api/v1/messages` instead of Mailpit's list.
+    pub mailhog_v1_list: bool,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> AppState {
+        AppState {
+            store,
+            options: Arc::new(ApiOptions::default()),
+        }
+    }
 }
 
 /// The whole HTTP application, separate from any socket so tests can call it directly.
