@@ -26,9 +26,7 @@ fn store_with(messages: &[&[u8]]) -> Store {
 }
 
 async fn call(store: &Store, method: &str, uri: &str, body: &str) -> (StatusCode, Vec<u8>) {
-    let app = router(AppState {
-        store: store.clone(),
-    });
+    let app = router(AppState::new(store.clone()));
     let request = Request::builder()
         .method(method)
         .uri(uri)
