@@ -1,8 +1,10 @@
 //! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
 
 pub mod error;
+pub mod mailhog;
 pub mod mailpit;
 mod messages;
+pub mod send;
 
 use std::sync::Arc;
 
@@ -43,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/message/{id}", get(messages::get_one))
         .route("/api/v1/message/{id}/raw", get(messages::raw))
+        .merge(mailhog::routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .with_state(state)
