@@ -76,12 +76,12 @@ impl TextRef {
             // Pointer arithmetic only compares addresses; nothing is dereferenced.
             let base = raw.as_ptr() as usize;
             let at = s.as_ptr() as usize;
-            if at >= base && at + s.len() <= base + raw.len() {
-                if let (Ok(start), Ok(end)) =
+            if at >= base
+                && at + s.len() <= base + raw.len()
+                && let (Ok(start), Ok(end)) =
                     (u32::try_from(at - base), u32::try_from(at - base + s.len()))
-                {
-                    return TextRef::Raw { start, end };
-                }
+            {
+                return TextRef::Raw { start, end };
             }
         }
         TextRef::Owned(text.into_owned().into_boxed_str())

@@ -1,0 +1,581 @@
+//! Shared helpers for the end-to-end tests: start a real `mailsnare` process on ephemeral ports,
+//! talk to its HTTP API with a tiny blocking HTTP/1.1 client, and run external SMTP clients.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long the server may take to print both listening addresses.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `wait_for_count` polls before giving up.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read/write timeout of one HTTP request.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `mailsnare` child process. Killed (and reaped) on drop.
+pub struct Server {
+    child: Child,
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `mailsnare --smtp 127.0.0.1:0 --http 127.0.0.1:0`.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts the server with extra command-line arguments appended.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let bin = env!("CARGO_BIN_EXE_mailsnare");
+        let mut child = Command::new(bin)
+            .args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+            .args(extra)
+            // Make sure the info-level "listening" lines are printed, without colour codes.
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
+
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        {
+            let log = Arc::clone(&log);
+            // Reads stderr for the whole life of the child so the pipe never fills up.
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr);
+                let mut buf = Vec::new();
+                loop {
+                    buf.clear();
+                    match reader.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let line = strip_ansi(&String::from_utf8_lossy(&buf));
+                            log.lock().unwrap().push_str(&line);
+                            // The receiver is gone after startup; keep draining regardless.
+                            let _ = tx.send(line);
+                        }
+                    }
+                }
+            });
+        }
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let (mut smtp, mut http) = (None, None);
+        while smtp.is_none() || http.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    smtp = smtp.or_else(|| address_after(&line, "SMTP listening on "));
+                    http = http.or_else(|| address_after(&line, "HTTP listening on "));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "mailsnare did not print both listening addresses within {STARTUP_TIMEOUT:?}; stderr so far:\n{}",
+                        log.lock().unwrap()
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait();
+                    panic!(
+                        "mailsnare exited during startup ({status:?}); stderr:\n{}",
+                        log.lock().unwrap()
+                    );
+                }
+            }
+        }
+        Server {
+            child,
+            smtp: smtp.unwrap(),
+            http: http.unwrap(),
+            log,
+        }
+    }
+
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp.port()
+    }
+
+    /// Everything the server wrote to stderr so far (for failure messages).
+    pub fn stderr(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn get(&self, path: &str) -> HttpResponse {
+        http_request(self.http, "GET", path)
+    }
+
+    pub fn delete(&self, path: &str) -> HttpResponse {
+        http_request(self.http, "DELETE", path)
+    }
+
+    /// GET `path`, asserting 200 and a JSON body.
+    pub fn get_json(&self, path: &str) -> Value {
+        let resp = self.get(path);
+        assert_eq!(resp.status, 200, "GET {path}: {}", resp.text());
+        serde_json::from_slice(&resp.body)
+            .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {}", resp.text()))
+    }
+
+    /// `GET /api/v1/messages?start=0&limit=50`.
+    pub fn list(&self) -> Value {
+        self.get_json("/api/v1/messages?start=0&limit=50")
+    }
+
+    /// Polls the list until `total == n` and returns it; panics after `WAIT_TIMEOUT`.
+    pub fn wait_for_count(&self, n: u64) -> Value {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let list = self.list();
+            if list["total"].as_u64() == Some(n) {
+                return list;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "expected {n} stored messages, the list says: {list:#}\nserver stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The list's message summaries (after waiting for exactly `n`).
+    pub fn summaries(&self, n: u64) -> Vec<Value> {
+        let list = self.wait_for_count(n);
+        let msgs = list["messages"]
+            .as_array()
+            .expect("messages is an array")
+            .clone();
+        assert_eq!(msgs.len() as u64, n, "messages array length: {list:#}");
+        msgs
+    }
+
+    /// The one summary whose Subject is `subject` (among the newest 50).
+    pub fn summary_by_subject(&self, subject: &str) -> Value {
+        let list = self.list();
+        let found: Vec<&Value> = list["messages"]
+            .as_array()
+            .expect("messages is an array")
+            .iter()
+            .filter(|m| m["Subject"] == subject)
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "exactly one message with Subject {subject:?} expected in {list:#}"
+        );
+        found[0].clone()
+    }
+
+    /// `GET /api/v1/message/{id}`, asserting 200.
+    pub fn message(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/message/{id}"))
+    }
+
+    /// `GET /api/v1/message/{id}/raw`, asserting 200.
+    pub fn raw(&self, id: &str) -> Vec<u8> {
+        let resp = self.get(&format!("/api/v1/message/{id}/raw"));
+        assert_eq!(resp.status, 200, "GET raw of {id}: {}", resp.text());
+        resp.body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes ANSI escape sequences (`ESC [ ... letter`) in case the log is coloured anyway.
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses the socket address that follows `marker` in `line`, if any.
+fn address_after(line: &str, marker: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    let token: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+        .collect();
+    token.trim_end_matches(['.', ':']).parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal blocking HTTP/1.1 client (Connection: close; Content-Length, chunked or read-to-EOF).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
+    let mut stream =
+        TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to HTTP {addr}: {e}"));
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut wire = Vec::new();
+    stream
+        .read_to_end(&mut wire)
+        .unwrap_or_else(|e| panic!("{method} {path}: reading the response: {e}"));
+
+    let head_end = find(&wire, b"\r\n\r\n").unwrap_or_else(|| {
+        panic!(
+            "{method} {path}: no header end in response {:?}",
+            String::from_utf8_lossy(&wire)
+        )
+    });
+    let head = String::from_utf8_lossy(&wire[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let raw_body = &wire[head_end + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    let body = if chunked {
+        dechunk(raw_body)
+    } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
+        let len: usize = len.parse().expect("numeric Content-Length");
+        assert!(
+            raw_body.len() >= len,
+            "{method} {path}: body shorter than Content-Length"
+        );
+        raw_body[..len].to_vec()
+    } else {
+        raw_body.to_vec()
+    };
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = find(data, b"\r\n").expect("chunk size line");
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .expect("hex chunk size");
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Number of non-overlapping occurrences of `needle` in `haystack`.
+pub fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    let mut n = 0;
+    let mut rest = haystack;
+    while let Some(p) = find(rest, needle) {
+        n += 1;
+        rest = &rest[p + needle.len()..];
+    }
+    n
+}
+
+/// Shows bytes readably in assertion messages.
+pub fn show(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+/// Asserts two byte strings are equal, printing them as text on failure.
+#[track_caller]
+pub fn assert_bytes_eq(actual: &[u8], expected: &[u8], what: &str) {
+    if actual != expected {
+        let at = actual
+            .iter()
+            .zip(expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(actual.len().min(expected.len()));
+        panic!(
+            "{what}: bytes differ (first difference at byte {at}; actual {} bytes, expected {} bytes)\n  actual:   {}\n  expected: {}",
+            actual.len(),
+            expected.len(),
+            show(actual),
+            show(expected)
+        );
+    }
+}
+
+/// `{"Name": name, "Address": address}` as the API renders an address.
+pub fn addr(name: &str, address: &str) -> Value {
+    serde_json::json!({ "Name": name, "Address": address })
+}
+
+/// Checks the list's summary for a canonical UUID ID and returns it.
+pub fn id_of(summary: &Value) -> String {
+    let id = summary["ID"]
+        .as_str()
+        .unwrap_or_else(|| panic!("summary has no string ID: {summary:#}"));
+    assert!(is_uuid(id), "ID {id:?} is not a UUID");
+    id.to_string()
+}
+
+pub fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// External clients.
+// ---------------------------------------------------------------------------------------------
+
+/// Path of an external program, or a panic naming it (CI installs these; never skip silently).
+pub fn require_program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "the external SMTP client `{name}` is required by this test but was not found on PATH; install it (e.g. `apt-get install {name}`, or run scripts/test)"
+    );
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+/// A scratch directory unique to this process and `tag`, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("mailsnare-e2e-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Output of a finished external client.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `program args…` with `stdin` piped in, killing it after `timeout`.
+pub fn run_with_timeout(program: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} {args:?} did not finish within {timeout:?}",
+                program.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = writer.join();
+    Run {
+        status,
+        stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
+    }
+}
+
+/// One message for `tests/fixtures/smtplib_client.py`.
+pub struct PyMessage {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+    pub mail_options: Vec<String>,
+    /// "sendmail" (declares SIZE, raises on errors) or "lowlevel" (mail/rcpt/data, no SIZE).
+    pub mode: &'static str,
+}
+
+impl PyMessage {
+    pub fn new(from: &str, to: &[&str], data: &[u8]) -> PyMessage {
+        PyMessage {
+            from: from.to_string(),
+            to: to.iter().map(|s| s.to_string()).collect(),
+            data: data.to_vec(),
+            mail_options: Vec::new(),
+            mode: "sendmail",
+        }
+    }
+}
+
+/// Sends `messages` over one smtplib connection (optionally after `login = (user, password,
+/// mechanism)`), asserts the script succeeded and returns its JSON report.
+pub fn smtplib(
+    server: &Server,
+    login: Option<(&str, &str, Option<&str>)>,
+    messages: &[PyMessage],
+) -> Value {
+    use base64::Engine as _;
+    let python = require_program("python3");
+    let job = serde_json::json!({
+        "host": server.smtp.ip().to_string(),
+        "port": server.smtp_port(),
+        "login": login.map(|(user, password, mechanism)| serde_json::json!({
+            "user": user, "password": password, "mechanism": mechanism,
+        })),
+        "messages": messages.iter().map(|m| serde_json::json!({
+            "from": m.from,
+            "to": m.to,
+            "data_b64": base64::engine::general_purpose::STANDARD.encode(&m.data),
+            "mail_options": m.mail_options,
+            "mode": m.mode,
+        })).collect::<Vec<_>>(),
+    });
+    let script = fixture("smtplib_client.py");
+    let run = run_with_timeout(
+        &python,
+        &[script.to_str().unwrap()],
+        job.to_string().as_bytes(),
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.status.success(),
+        "python smtplib client failed ({}):\nstdout: {}\nstderr: {}\nserver stderr:\n{}",
+        run.status,
+        run.stdout,
+        run.stderr,
+        server.stderr()
+    );
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("smtplib report is not JSON ({e}): {}", run.stdout))
+}
+
+/// Runs swaks against the server with `args` (after `--server`), asserting exit status 0.
+pub fn swaks(server: &Server, args: &[&str]) -> Run {
+    let swaks = require_program("swaks");
+    let target = server.smtp.to_string();
+    let mut all = vec!["--server", target.as_str(), "--timeout", "30"];
+    all.extend_from_slice(args);
+    let run = run_with_timeout(&swaks, &all, b"", Duration::from_secs(60));
+    assert!(
+        run.status.success(),
+        "swaks {all:?} failed ({}):\nstdout: {}\nstderr: {}\nserver stderr:\n{}",
+        run.status,
+        run.stdout,
+        run.stderr,
+        server.stderr()
+    );
+    run
+}
