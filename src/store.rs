@@ -82,6 +82,8 @@ struct State {
     next_seq: u64,
     bytes: u64,
     unread: usize,
+    /// How many stored messages carry each tag.
+    tags: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,14 @@ impl State {
 
     /// Forgets `entry`'s accounting; the caller removes it from `order`.
     fn forget(&mut self, entry: &Entry) {
+        for tag in &entry.message.summary.tags {
+            if let Some(n) = self.tags.get_mut(tag) {
+                *n -= 1;
+                if *n == 0 {
+                    self.tags.remove(tag);
+                }
+            }
+        }
         self.by_id.remove(&entry.message.id);
         self.bytes -= entry.message.size() as u64;
         if !entry.message.is_read() {
@@ -175,6 +185,9 @@ impl Store {
         };
         state.next_seq += 1;
         state.bytes += size;
+        for tag in &message.summary.tags {
+            *state.tags.entry(tag.clone()).or_default() += 1;
+        }
         if !message.is_read() {
             state.unread += 1;
         }
@@ -201,6 +214,11 @@ impl Store {
             unread: state.unread,
             bytes: state.bytes,
         }
+    }
+
+    /// Every tag in use, sorted.
+    pub fn tags(&self) -> Vec<String> {
+        self.lock().tags.keys().cloned().collect()
     }
 
     /// Up to `limit` messages, newest first, skipping the `start` newest; with the counts.

@@ -33,7 +33,7 @@ pub struct MessageSummary<'a> {
     pub subject: &'a str,
     pub created: String,
     pub username: &'a str,
-    pub tags: [&'a str; 0],
+    pub tags: &'a [String],
     pub size: usize,
     pub attachments: usize,
     pub snippet: &'a str,
@@ -54,7 +54,7 @@ impl<'a> MessageSummary<'a> {
             subject: &s.subject,
             created: rfc3339(m.created),
             username: m.envelope.auth_user.as_deref().unwrap_or_default(),
-            tags: [],
+            tags: &s.tags,
             size: m.size(),
             attachments: s.attachments,
             snippet: &s.snippet,
@@ -70,7 +70,8 @@ pub struct MessagesSummary<'a> {
     pub count: usize,
     pub messages_count: usize,
     pub start: usize,
-    pub tags: [&'a str; 0],
+    /// Every tag in the store.
+    pub tags: Vec<String>,
     pub messages: Vec<MessageSummary<'a>>,
 }
 
@@ -79,6 +80,7 @@ impl<'a> MessagesSummary<'a> {
     pub fn page(
         messages: &'a [std::sync::Arc<StoredMessage>],
         counts: Counts,
+        tags: Vec<String>,
         start: usize,
     ) -> MessagesSummary<'a> {
         MessagesSummary {
@@ -87,7 +89,7 @@ impl<'a> MessagesSummary<'a> {
             count: messages.len(),
             messages_count: counts.total,
             start,
-            tags: [],
+            tags,
             messages: messages.iter().map(|m| MessageSummary::new(m)).collect(),
         }
     }
@@ -171,7 +173,7 @@ impl Message {
             subject: s.subject.clone(),
             list_unsubscribe: ListUnsubscribe::default(),
             date: rfc3339(date),
-            tags: Vec::new(),
+            tags: s.tags.clone(),
             username: m.envelope.auth_user.clone().unwrap_or_default(),
             text: String::new(),
             html: String::new(),
@@ -269,15 +271,86 @@ pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
                 stack.push((child as usize, child_path));
             }
         }
+        let leaf = !matches!(part.body, PartType::Multipart(_));
         if let Some(slot) = paths.get_mut(id) {
-            *slot = if path.is_empty() && id == 0 {
-                "1".to_string()
-            } else {
-                path
-            };
+            // A single-part message's body is part 1; a multipart root has no path of its own.
+            *slot = if path.is_empty() && leaf { "1".to_string() } else { path };
         }
     }
     paths
+}
+
+/// Every top-level header with every value, unfolded and with RFC 2047 words decoded. Keys are
+/// canonicalised like Mailpit's (Go's `Message-Id` form) and sorted, as Go marshals a map.
+pub fn headers(raw: &[u8]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut map: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return map;
+    };
+    for (name, value) in message.headers_raw() {
+        map.entry(canonical_header_name(name)).or_default().push(decode_header_value(value));
+    }
+    map
+}
+
+/// `content-TYPE` → `Content-Type`, as Go's textproto does.
+pub fn canonical_header_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.trim().chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        upper = c == '-';
+    }
+    out
+}
+
+/// Unfolds a raw header value and decodes RFC 2047 encoded words.
+pub fn decode_header_value(value: &str) -> String {
+    let unfolded: String = value.split(['\r', '\n']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("");
+    let unfolded = unfolded.trim();
+    if !unfolded.contains("=?") {
+        return unfolded.to_string();
+    }
+    // mail-parser decodes encoded words in unstructured headers; borrow that by parsing a Subject.
+    let synthetic = format!("Subject: {unfolded}\r\n\r\n");
+    MessageParser::default()
+        .parse_headers(synthetic.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| unfolded.to_string())
+}
+
+/// One MIME part's decoded content, found by its path (`1`, `2.1`, …).
+#[derive(Debug)]
+pub struct PartContent {
+    pub content_type: String,
+    pub file_name: String,
+    pub body: Vec<u8>,
+}
+
+pub fn part(raw: &[u8], part_id: &str) -> Option<PartContent> {
+    let message = MessageParser::default().parse(raw)?;
+    let paths = part_paths(&message);
+    let index = paths.iter().position(|p| p == part_id)?;
+    let part = message.parts.get(index)?;
+    if matches!(part.body, PartType::Multipart(_)) {
+        return None;
+    }
+    let mut content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "text/plain".into());
+    // Text parts come out of the parser decoded to UTF-8, so say so.
+    if part.is_text() {
+        content_type.push_str("; charset=utf-8");
+    }
+    Some(PartContent {
+        content_type,
+        file_name: part.attachment_name().unwrap_or_default().to_string(),
+        body: part.contents().to_vec(),
+    })
 }
 
 fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
@@ -366,6 +439,31 @@ mod tests {
                 .as_str()
                 .is_some_and(|c| c.ends_with('Z') && c.contains('T'))
         );
+    }
+
+    #[test]
+    fn headers_are_canonical_unfolded_decoded_and_repeated() {
+        let raw = b"Received: a\r\nreceived: b\r\n\tfolded\r\nSubject: =?ISO-8859-1?Q?caf=E9?=\r\nMessage-ID: <x@y>\r\n\r\nbody";
+        let h = headers(raw);
+        assert_eq!(h["Received"], ["a", "b\tfolded"]);
+        assert_eq!(h["Subject"], ["café"]);
+        assert_eq!(h["Message-Id"], ["<x@y>"]);
+        assert_eq!(h.len(), 3);
+    }
+
+    #[test]
+    fn parts_by_path() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
+            Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\n--b\r\nContent-Type: image/png; name=a.png\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n--b--\r\n";
+        let text = part(raw, "1").expect("part 1");
+        assert_eq!((text.content_type.as_str(), text.body.as_slice()), ("text/plain; charset=utf-8", "café".as_bytes()));
+        let image = part(raw, "2").expect("part 2");
+        assert_eq!(image.content_type, "image/png");
+        assert_eq!(image.file_name, "a.png");
+        assert_eq!(image.body, [0x89, b'P', b'N', b'G']);
+        assert!(part(raw, "3").is_none());
+        assert!(part(raw, "").is_none());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
 
 pub mod error;
+pub mod events;
+mod info;
 pub mod mailhog;
 pub mod mailpit;
 mod messages;
 pub mod send;
+mod view;
 
 use std::sync::Arc;
 
@@ -18,6 +21,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub options: Arc<ApiOptions>,
+    pub hub: events::EventHub,
 }
 
 /// Switches that change what the API answers.
@@ -28,10 +32,17 @@ pub struct ApiOptions {
 }
 
 impl AppState {
+    /// State over `store` with default options; starts the live-update hub.
     pub fn new(store: Store) -> AppState {
+        AppState::with_options(store, ApiOptions::default())
+    }
+
+    pub fn with_options(store: Store, options: ApiOptions) -> AppState {
+        let hub = events::EventHub::start(&store);
         AppState {
             store,
-            options: Arc::new(ApiOptions::default()),
+            options: Arc::new(options),
+            hub,
         }
     }
 }
@@ -41,10 +52,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/messages",
-            get(messages::list).delete(messages::delete),
+            get(messages::list).delete(messages::delete).put(messages::set_read),
         )
+        .route("/api/v1/search", get(messages::search).delete(messages::delete_search))
         .route("/api/v1/message/{id}", get(messages::get_one))
         .route("/api/v1/message/{id}/raw", get(messages::raw))
+        .route("/api/v1/message/{id}/headers", get(messages::headers))
+        .route("/api/v1/message/{id}/part/{part}", get(messages::part))
+        .route("/api/v1/info", get(info::info))
+        .route("/api/events", get(events::events))
+        .route("/view/{file}", get(view::view))
         .merge(mailhog::routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
