@@ -1,0 +1,86 @@
+//! Live updates over a real WebSocket (`/api/events`) while mail arrives over real SMTP.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mailsnare::{Config, Server};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+const STEP: Duration = Duration::from_secs(10);
+
+async fn send_mail(addr: std::net::SocketAddr, subject: &str) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let script = format!(
+        "EHLO t\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+    );
+    w.write_all(script.as_bytes()).await.expect("write");
+    let mut line = String::new();
+    while timeout(STEP, r.read_line(&mut line)).await.expect("reply in time").expect("read") > 0 {
+        if line.starts_with("221") {
+            return;
+        }
+        line.clear();
+    }
+    panic!("no 221");
+}
+
+/// Reads frames until one of type `kind` arrives.
+async fn next_of<S>(ws: &mut S, kind: &str) -> Value
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let frame = timeout(STEP, ws.next()).await.expect("frame in time");
+        let Some(Ok(Message::Text(text))) = frame else {
+            panic!("unexpected frame {frame:?}");
+        };
+        let value: Value = serde_json::from_str(&text).expect("frames are JSON");
+        if value["Type"] == kind {
+            return value;
+        }
+    }
+}
+
+#[tokio::test]
+async fn new_update_delete_truncate_and_stats_frames() {
+    let server = Server::bind(Config::ephemeral()).await.expect("bind");
+    let smtp = server.smtp_addr().expect("smtp addr");
+    let http = server.http_addr().expect("http addr");
+    let store = server.store();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events")).await.expect("upgrade");
+    let (mut second, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events")).await.expect("upgrade");
+    send_mail(smtp, "live one").await;
+    let new = next_of(&mut ws, "new").await;
+    assert_eq!(new["Data"]["Subject"], "live one");
+    let id = new["Data"]["ID"].as_str().unwrap_or_default().to_string();
+    let stats = next_of(&mut ws, "stats").await;
+    assert_eq!(stats["Data"]["Total"], 1);
+    assert_eq!(stats["Data"]["Unread"], 1);
+    assert_eq!(next_of(&mut second, "new").await["Data"]["ID"], id.as_str(), "every client gets it");
+
+    let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
+    store.set_read(&uuid, true);
+    let update = next_of(&mut ws, "update").await;
+    assert_eq!(update["Data"]["ID"], id.as_str());
+    assert_eq!(update["Data"]["Read"], true);
+    store.delete(&[uuid]);
+    assert_eq!(next_of(&mut ws, "delete").await["Data"]["ID"], id.as_str());
+    store.clear();
+    assert_eq!(next_of(&mut ws, "truncate").await["Data"], Value::Null);
+    assert_eq!(next_of(&mut second, "truncate").await["Type"], "truncate");
+
+    let _ = stop.send(());
+    let stopped = timeout(Duration::from_secs(20), running).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+}
