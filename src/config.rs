@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use std::sync::Arc;
+
+use crate::chaos::{Chaos, Jim, Triggers};
 use crate::smtp::SessionConfig;
 use crate::store::StoreLimits;
 
@@ -21,6 +24,8 @@ pub struct Config {
     /// An SMTP client silent for this long is sent 421 and disconnected.
     pub idle_timeout: Duration,
     pub store: StoreLimits,
+    /// Serve MailHog's array at `GET /api/v1/messages` instead of Mailpit's list.
+    pub mailhog_v1_list: bool,
 }
 
 impl Default for Config {
@@ -32,6 +37,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Duration::from_secs(300),
             store: StoreLimits::default(),
+            mailhog_v1_list: false,
         }
     }
 }
@@ -90,6 +96,18 @@ pub struct Cli {
     /// Disconnect SMTP clients idle this long (421). Accepts 300, 300s, 5m
     #[arg(long, env = "MAILSNARE_IDLE_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+
+    /// Serve MailHog's plain array at GET /api/v1/messages (for old MailHog clients such as Codeception) instead of Mailpit's list
+    #[arg(long, env = "MAILSNARE_MAILHOG_V1_LIST")]
+    pub mailhog_v1_list: bool,
+
+    /// Chaos triggers at startup, Mailpit's form: Sender:451:50,Recipient:550:10,Authentication:535:100 (code:percent) [falls back to MP_CHAOS_TRIGGERS]
+    #[arg(long, env = "MAILSNARE_CHAOS_TRIGGERS", value_name = "TRIGGERS")]
+    pub chaos_triggers: Option<String>,
+
+    /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
+    #[arg(long, env = "MAILSNARE_INVITE_JIM")]
+    pub invite_jim: bool,
 }
 
 impl Cli {
@@ -119,6 +137,13 @@ impl Cli {
         let max_message_size = self.max_message_size.min(self.max_bytes);
         let max_message_size =
             usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
+        let triggers = match self.chaos_triggers.or_else(|| fallback(&["MP_CHAOS_TRIGGERS"])) {
+            Some(text) => Triggers::parse(&text).map_err(|e| format!("--chaos-triggers: {e}"))?,
+            None => Triggers::default(),
+        };
+        let truthy = |v: String| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "off");
+        let invite_jim = self.invite_jim || fallback(&["MH_INVITE_JIM"]).is_some_and(truthy);
+        let chaos = Chaos::new(triggers, invite_jim.then(Jim::default));
         Ok(Config {
             smtp_addr,
             http_addr,
@@ -126,6 +151,7 @@ impl Cli {
                 hostname,
                 max_message_size,
                 max_recipients: self.max_recipients as usize,
+                chaos: Arc::new(chaos),
             },
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
@@ -133,6 +159,7 @@ impl Cli {
                 max_messages: usize::try_from(self.max_messages).unwrap_or(usize::MAX),
                 max_bytes: self.max_bytes,
             },
+            mailhog_v1_list: self.mailhog_v1_list,
         })
     }
 }
@@ -278,6 +305,19 @@ mod tests {
                 .into_config(|_| None)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn chaos_and_compat_switches() {
+        let config = cli(&["--chaos-triggers", "Sender:451:100", "--mailhog-v1-list"])
+            .into_config(|_| None)
+            .expect("valid config");
+        assert_eq!(config.session.chaos.triggers().sender.probability, 100);
+        assert!(config.mailhog_v1_list);
+        assert!(config.session.chaos.jim().is_none());
+        let jim = |name: &str| (name == "MH_INVITE_JIM").then(|| "1".to_string());
+        assert!(cli(&[]).into_config(jim).expect("valid config").session.chaos.jim().is_some());
+        assert!(cli(&["--chaos-triggers", "Sender:200:5"]).into_config(|_| None).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! memory and served over an HTTP/JSON API.
 //!
 //! Module map:
+//! - [`chaos`]: fault injection (Mailpit chaos triggers, MailHog's Jim) for the SMTP layer.
 //! - [`config`]: command line and environment, resolved into one [`Config`].
 //! - [`smtp`]: the sans-I/O SMTP session and the I/O loop around it.
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
@@ -14,6 +15,7 @@
 //! port 0.
 #![forbid(unsafe_code)]
 
+pub mod chaos;
 pub mod config;
 pub mod http;
 pub mod message;
@@ -91,7 +93,11 @@ impl Server {
             self.config.max_connections,
             stop_rx.clone(),
         ));
-        let app = http::router(http::AppState::new(self.store.clone()));
+        let options = http::ApiOptions {
+            mailhog_v1_list: self.config.mailhog_v1_list,
+        };
+        let state = http::AppState::with_options(self.store.clone(), options, Arc::clone(&self.config.session.chaos));
+        let app = http::router(state);
         let mut http_stop = stop_rx;
         let http = tokio::spawn(
             axum::serve(self.http, app)

@@ -1,5 +1,6 @@
 //! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
 
+mod chaos;
 pub mod error;
 pub mod events;
 mod info;
@@ -12,8 +13,10 @@ mod view;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
+use crate::chaos::Chaos;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -22,6 +25,8 @@ pub struct AppState {
     pub store: Store,
     pub options: Arc<ApiOptions>,
     pub hub: events::EventHub,
+    /// The chaos engine the SMTP layer consults; the chaos routes change it.
+    pub chaos: Arc<Chaos>,
 }
 
 /// Switches that change what the API answers.
@@ -34,15 +39,16 @@ pub struct ApiOptions {
 impl AppState {
     /// State over `store` with default options; starts the live-update hub.
     pub fn new(store: Store) -> AppState {
-        AppState::with_options(store, ApiOptions::default())
+        AppState::with_options(store, ApiOptions::default(), Arc::new(Chaos::default()))
     }
 
-    pub fn with_options(store: Store, options: ApiOptions) -> AppState {
+    pub fn with_options(store: Store, options: ApiOptions, chaos: Arc<Chaos>) -> AppState {
         let hub = events::EventHub::start(&store);
         AppState {
             store,
             options: Arc::new(options),
             hub,
+            chaos,
         }
     }
 }
@@ -60,6 +66,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
+        .route("/api/v1/chaos", get(chaos::get_triggers).put(chaos::set_triggers))
+        .route(
+            "/api/v2/jim",
+            get(chaos::get_jim).post(chaos::enable_jim).put(chaos::replace_jim).delete(chaos::disable_jim),
+        )
+        .route(
+            "/api/v1/send",
+            post(send::send).layer(DefaultBodyLimit::max(send::MAX_BODY)),
+        )
         .route("/api/events", get(events::events))
         .route("/view/{file}", get(view::view))
         .merge(mailhog::routes())

@@ -353,3 +353,63 @@ async fn latest_with_query_and_wait() {
     let (status, _) = get_json(&store, "/api/v1/message/latest?wait=soon").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn chaos_and_jim_routes() {
+    let store = store_with(&[]);
+    let state = AppState::new(store.clone());
+    let chaos = std::sync::Arc::clone(&state.chaos);
+    let send = |method: &str, uri: &str, body: &str| {
+        let app = router(state.clone());
+        let request = Request::builder().method(method).uri(uri).body(Body::from(body.to_string())).expect("request");
+        async move {
+            let response = app.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+        }
+    };
+    let (status, json) = send("GET", "/api/v1/chaos", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["Sender"], json!({"ErrorCode": 451, "Probability": 0}));
+    let body = r#"{"Sender":{"ErrorCode":421,"Probability":50},"Recipient":{"ErrorCode":550,"Probability":5},"Authentication":{"ErrorCode":535,"Probability":0}}"#;
+    let (status, json) = send("PUT", "/api/v1/chaos", body).await;
+    assert_eq!((status, json["Sender"]["Probability"].as_u64()), (StatusCode::OK, Some(50)));
+    assert_eq!(chaos.triggers().recipient.error_code, 550);
+    let bad = r#"{"Sender":{"ErrorCode":421,"Probability":500},"Recipient":{"ErrorCode":550,"Probability":5},"Authentication":{"ErrorCode":535,"Probability":0}}"#;
+    assert_eq!(send("PUT", "/api/v1/chaos", bad).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(chaos.triggers().sender.probability, 50, "a rejected update changes nothing");
+
+    assert_eq!(send("GET", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send("PUT", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send("DELETE", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
+    let (status, json) = send("POST", "/api/v2/jim", "").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(json["AcceptChance"], 0.99);
+    assert_eq!(send("POST", "/api/v2/jim", "").await.0, StatusCode::BAD_REQUEST, "already on");
+    let update = r#"{"DisconnectChance":0,"AcceptChance":1,"LinkSpeedAffect":0,"LinkSpeedMin":1024,"LinkSpeedMax":10240,"RejectSenderChance":1,"RejectRecipientChance":0,"RejectAuthChance":0}"#;
+    assert_eq!(send("PUT", "/api/v2/jim", update).await.0, StatusCode::OK);
+    assert_eq!(chaos.jim().map(|j| j.reject_sender_chance), Some(1.0));
+    let (status, json) = send("GET", "/api/v2/jim", "").await;
+    assert_eq!((status, json["RejectSenderChance"].as_f64()), (StatusCode::OK, Some(1.0)));
+    assert_eq!(send("DELETE", "/api/v2/jim", "").await.0, StatusCode::OK);
+    assert!(chaos.jim().is_none());
+}
+
+#[tokio::test]
+async fn send_route_stores_a_listed_message() {
+    let store = store_with(&[]);
+    let body = json!({"From": {"Email": "app@example.com", "Name": "App"}, "To": [{"Email": "user@example.com"}],
+        "Bcc": ["audit@example.com"], "Subject": "Sent via API", "Text": "hello", "Tags": ["api"]})
+    .to_string();
+    let (status, reply) = call(&store, "POST", "/api/v1/send", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let reply: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
+    let (_, list) = get_json(&store, "/api/v1/messages").await;
+    assert_eq!(list["messages"][0]["ID"], reply["ID"]);
+    assert_eq!(list["messages"][0]["Subject"], "Sent via API");
+    assert_eq!(list["messages"][0]["Bcc"], json!([{"Name": "", "Address": "audit@example.com"}]));
+    assert_eq!(list["tags"], json!(["api"]));
+    let (status, _) = call(&store, "POST", "/api/v1/send", "{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

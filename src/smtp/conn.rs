@@ -13,6 +13,7 @@ use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
 
 use super::session::{Output, Received, Session, SessionConfig};
+use crate::chaos::Rng;
 use crate::message::StoredMessage;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -42,12 +43,15 @@ pub async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let nonce = Uuid::now_v7().simple().to_string();
+    let mut dice = Rng::new(nonce.bytes().fold(7, |h, b| h.rotate_left(5) ^ u64::from(b)));
+    let chaos = ctx.session.chaos.connection(&mut dice);
+    if chaos.refuse {
+        tracing::debug!("chaos: connection refused before the greeting");
+        return Ok(());
+    }
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let mut session = Session::new(
-        Arc::clone(&ctx.session),
-        Some(peer),
-        Uuid::now_v7().simple().to_string(),
-    );
+    let mut session = Session::new(Arc::clone(&ctx.session), Some(peer), nonce);
     let mut wire = Vec::with_capacity(512);
     session.greeting().write_to(&mut wire);
     writer.write_all(&wire).await?;
@@ -81,7 +85,17 @@ where
                 }
                 return Ok(());
             }
-            Ok(Ok(n)) => n,
+            Ok(Ok(n)) => {
+                if dice.chance(chaos.disconnect_chance) {
+                    tracing::debug!("chaos: dropping the connection");
+                    return Ok(());
+                }
+                if let Some(speed) = chaos.link_speed {
+                    // A slow link: hold each read back as long as its bytes would take.
+                    tokio::time::sleep(Duration::from_secs_f64(n as f64 / speed)).await;
+                }
+                n
+            }
             Ok(Err(e)) => return Err(e),
             Err(_elapsed) => {
                 let reply = if grace_until.is_some() {

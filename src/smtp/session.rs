@@ -9,6 +9,7 @@ use super::auth::{self, Dialogue, Step};
 use super::command::{Command, CommandError, MailParams};
 use super::data::DataReceiver;
 use super::reply::Reply;
+use crate::chaos::{Chaos, Fault, Rng, Stage};
 use crate::message::Envelope;
 
 /// RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
@@ -27,6 +28,8 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     /// Most recipients per message (RFC 5321 4.5.3.1.8 requires at least 100).
     pub max_recipients: usize,
+    /// Fault injection; inert unless configured.
+    pub chaos: Arc<Chaos>,
 }
 
 impl Default for SessionConfig {
@@ -35,6 +38,7 @@ impl Default for SessionConfig {
             hostname: "mailsnare".into(),
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
+            chaos: Arc::new(Chaos::default()),
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct Session {
     tls: bool,
     transaction: Option<Transaction>,
     errors: u32,
+    /// Dice for chaos, seeded from the nonce so a session is reproducible.
+    rng: Rng,
 }
 
 impl Session {
@@ -119,7 +125,6 @@ impl Session {
         Session {
             config,
             client_addr,
-            nonce,
             state: State::Command,
             line: Vec::new(),
             line_overflow: false,
@@ -129,6 +134,8 @@ impl Session {
             tls: false,
             transaction: None,
             errors: 0,
+            rng: Rng::new(seed(&nonce)),
+            nonce,
         }
     }
 
@@ -422,6 +429,9 @@ impl Session {
                 ),
             );
         }
+        if let Some(fault) = self.chaos(Stage::Sender) {
+            return out.push(Output::Reply(fault_reply(fault, "Sender rejected")));
+        }
         self.transaction = Some(Transaction {
             from,
             params,
@@ -434,6 +444,11 @@ impl Session {
 
     fn rcpt(&mut self, to: String, out: &mut Vec<Output>) {
         let max = self.config.max_recipients;
+        if self.transaction.is_some()
+            && let Some(fault) = self.chaos(Stage::Recipient)
+        {
+            return out.push(Output::Reply(fault_reply(fault, "Recipient rejected")));
+        }
         let Some(transaction) = &mut self.transaction else {
             return self.error(out, Reply::new(503, "5.5.1", "Need MAIL before RCPT"));
         };
@@ -583,12 +598,37 @@ impl Session {
             }
             // Any credentials are accepted: a capture server records who logged in, it checks nothing.
             Step::Done(credentials) => {
+                if let Some(fault) = self.chaos(Stage::Authentication) {
+                    return out.push(Output::Reply(fault_reply(fault, "Authentication failed")));
+                }
                 self.auth_user = Some(credentials.user);
                 Self::reply(out, 235, "2.7.0", "Authentication successful");
             }
             Step::Fail(reply) => self.error(out, reply),
         }
     }
+}
+
+impl Session {
+    fn chaos(&mut self, stage: Stage) -> Option<Fault> {
+        self.config.chaos.fault(stage, &mut self.rng)
+    }
+}
+
+/// The reply for an injected fault: the configured code with a matching enhanced status.
+fn fault_reply(fault: Fault, what: &'static str) -> Reply {
+    let status = match fault.code {
+        535 => "5.7.8",
+        550..=559 => "5.7.1",
+        500..=599 => "5.0.0",
+        _ => "4.0.0",
+    };
+    Reply::new(fault.code, status, format!("{what} (chaos)"))
+}
+
+/// FNV-1a: spreads the nonce into a PRNG seed.
+fn seed(nonce: &str) -> u64 {
+    nonce.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
