@@ -27,9 +27,18 @@ pub struct Triggers {
 impl Default for Triggers {
     fn default() -> Self {
         Triggers {
-            sender: Trigger { error_code: 451, probability: 0 },
-            recipient: Trigger { error_code: 451, probability: 0 },
-            authentication: Trigger { error_code: 535, probability: 0 },
+            sender: Trigger {
+                error_code: 451,
+                probability: 0,
+            },
+            recipient: Trigger {
+                error_code: 451,
+                probability: 0,
+            },
+            authentication: Trigger {
+                error_code: 535,
+                probability: 0,
+            },
         }
     }
 }
@@ -72,12 +81,20 @@ pub enum ChaosError {
 
 impl Triggers {
     pub fn validate(&self) -> Result<(), ChaosError> {
-        for (name, t) in [("Sender", self.sender), ("Recipient", self.recipient), ("Authentication", self.authentication)] {
+        for (name, t) in [
+            ("Sender", self.sender),
+            ("Recipient", self.recipient),
+            ("Authentication", self.authentication),
+        ] {
             if t.probability > 100 {
-                return Err(ChaosError::Invalid(format!("{name}.Probability must be 0–100")));
+                return Err(ChaosError::Invalid(format!(
+                    "{name}.Probability must be 0–100"
+                )));
             }
             if !(400..=599).contains(&t.error_code) {
-                return Err(ChaosError::Invalid(format!("{name}.ErrorCode must be a 4xx or 5xx SMTP code")));
+                return Err(ChaosError::Invalid(format!(
+                    "{name}.ErrorCode must be a 4xx or 5xx SMTP code"
+                )));
             }
         }
         Ok(())
@@ -89,10 +106,14 @@ impl Triggers {
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let fields: Vec<&str> = item.split(':').collect();
             let [name, code, probability] = fields[..] else {
-                return Err(ChaosError::Invalid(format!("{item:?}: expected Name:ErrorCode:Probability")));
+                return Err(ChaosError::Invalid(format!(
+                    "{item:?}: expected Name:ErrorCode:Probability"
+                )));
             };
             let trigger = Trigger {
-                error_code: code.parse().map_err(|_| ChaosError::Invalid(format!("{item:?}: bad error code")))?,
+                error_code: code
+                    .parse()
+                    .map_err(|_| ChaosError::Invalid(format!("{item:?}: bad error code")))?,
                 probability: probability
                     .parse()
                     .map_err(|_| ChaosError::Invalid(format!("{item:?}: bad probability")))?,
@@ -101,7 +122,11 @@ impl Triggers {
                 "sender" => triggers.sender = trigger,
                 "recipient" => triggers.recipient = trigger,
                 "authentication" => triggers.authentication = trigger,
-                _ => return Err(ChaosError::Invalid(format!("{item:?}: unknown trigger {name:?}"))),
+                _ => {
+                    return Err(ChaosError::Invalid(format!(
+                        "{item:?}: unknown trigger {name:?}"
+                    )));
+                }
             }
         }
         triggers.validate()?;
@@ -120,10 +145,17 @@ impl Jim {
             self.reject_auth_chance,
         ];
         if chances.iter().any(|c| !(0.0..=1.0).contains(c)) {
-            return Err(ChaosError::Invalid("chances must be between 0 and 1".into()));
+            return Err(ChaosError::Invalid(
+                "chances must be between 0 and 1".into(),
+            ));
         }
-        if !(self.link_speed_min > 0.0 && self.link_speed_min <= self.link_speed_max && self.link_speed_max.is_finite()) {
-            return Err(ChaosError::Invalid("link speeds need 0 < LinkSpeedMin <= LinkSpeedMax".into()));
+        if !(self.link_speed_min > 0.0
+            && self.link_speed_min <= self.link_speed_max
+            && self.link_speed_max.is_finite())
+        {
+            return Err(ChaosError::Invalid(
+                "link speeds need 0 < LinkSpeedMin <= LinkSpeedMax".into(),
+            ));
         }
         Ok(())
     }
@@ -166,7 +198,10 @@ impl Chaos {
     }
 
     fn update(&self, f: impl FnOnce(&mut Settings)) {
-        let mut settings = self.settings.write().unwrap_or_else(PoisonError::into_inner);
+        let mut settings = self
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         f(&mut settings);
         let t = settings.triggers;
         let active = settings.jim.is_some()
@@ -202,12 +237,26 @@ impl Chaos {
             return None;
         }
         let (trigger, jim_chance, jim_code) = self.read(|s| match stage {
-            Stage::Sender => (s.triggers.sender, s.jim.map(|j| j.reject_sender_chance), 550),
-            Stage::Recipient => (s.triggers.recipient, s.jim.map(|j| j.reject_recipient_chance), 550),
-            Stage::Authentication => (s.triggers.authentication, s.jim.map(|j| j.reject_auth_chance), 535),
+            Stage::Sender => (
+                s.triggers.sender,
+                s.jim.map(|j| j.reject_sender_chance),
+                550,
+            ),
+            Stage::Recipient => (
+                s.triggers.recipient,
+                s.jim.map(|j| j.reject_recipient_chance),
+                550,
+            ),
+            Stage::Authentication => (
+                s.triggers.authentication,
+                s.jim.map(|j| j.reject_auth_chance),
+                535,
+            ),
         });
         if trigger.probability > 0 && rng.chance(f64::from(trigger.probability) / 100.0) {
-            return Some(Fault { code: trigger.error_code });
+            return Some(Fault {
+                code: trigger.error_code,
+            });
         }
         match jim_chance {
             Some(chance) if rng.chance(chance) => Some(Fault { code: jim_code }),
@@ -279,11 +328,17 @@ mod tests {
         let mut rng = Rng::new(7);
         assert_eq!(chaos.fault(Stage::Sender, &mut rng), None);
         chaos.set_triggers(Triggers {
-            sender: Trigger { error_code: 451, probability: 100 },
+            sender: Trigger {
+                error_code: 451,
+                probability: 100,
+            },
             ..Triggers::default()
         });
         for _ in 0..100 {
-            assert_eq!(chaos.fault(Stage::Sender, &mut rng), Some(Fault { code: 451 }));
+            assert_eq!(
+                chaos.fault(Stage::Sender, &mut rng),
+                Some(Fault { code: 451 })
+            );
             assert_eq!(chaos.fault(Stage::Recipient, &mut rng), None);
         }
     }
@@ -292,7 +347,9 @@ mod tests {
     fn probabilities_are_roughly_honoured() {
         let chaos = Chaos::new(Triggers::parse("Recipient:550:30").expect("valid"), None);
         let mut rng = Rng::new(12345);
-        let hits = (0..10_000).filter(|_| chaos.fault(Stage::Recipient, &mut rng).is_some()).count();
+        let hits = (0..10_000)
+            .filter(|_| chaos.fault(Stage::Recipient, &mut rng).is_some())
+            .count();
         assert!((2_700..3_300).contains(&hits), "{hits}");
     }
 
@@ -306,10 +363,16 @@ mod tests {
         };
         let chaos = Chaos::new(Triggers::default(), Some(jim));
         let mut rng = Rng::new(1);
-        assert_eq!(chaos.fault(Stage::Authentication, &mut rng), Some(Fault { code: 535 }));
+        assert_eq!(
+            chaos.fault(Stage::Authentication, &mut rng),
+            Some(Fault { code: 535 })
+        );
         let conn = chaos.connection(&mut rng);
         assert!(conn.refuse);
-        assert!(conn.link_speed.is_some_and(|s| (1024.0..=10240.0).contains(&s)));
+        assert!(
+            conn.link_speed
+                .is_some_and(|s| (1024.0..=10240.0).contains(&s))
+        );
         chaos.set_jim(None);
         assert_eq!(chaos.connection(&mut rng), ConnectionChaos::default());
     }
@@ -317,14 +380,34 @@ mod tests {
     #[test]
     fn parsing_and_validation() {
         let t = Triggers::parse("Sender:451:5, authentication:535:100").expect("valid");
-        assert_eq!(t.sender, Trigger { error_code: 451, probability: 5 });
+        assert_eq!(
+            t.sender,
+            Trigger {
+                error_code: 451,
+                probability: 5
+            }
+        );
         assert_eq!(t.authentication.probability, 100);
         assert!(Triggers::parse("Sender:451").is_err());
         assert!(Triggers::parse("Sender:250:5").is_err());
         assert!(Triggers::parse("Sender:451:101").is_err());
         assert!(Triggers::parse("Helo:451:5").is_err());
-        assert!(Jim { accept_chance: 1.5, ..Jim::default() }.validate().is_err());
-        assert!(Jim { link_speed_min: 0.0, ..Jim::default() }.validate().is_err());
+        assert!(
+            Jim {
+                accept_chance: 1.5,
+                ..Jim::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Jim {
+                link_speed_min: 0.0,
+                ..Jim::default()
+            }
+            .validate()
+            .is_err()
+        );
         assert!(Jim::default().validate().is_ok());
     }
 }

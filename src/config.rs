@@ -137,11 +137,19 @@ impl Cli {
         let max_message_size = self.max_message_size.min(self.max_bytes);
         let max_message_size =
             usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
-        let triggers = match self.chaos_triggers.or_else(|| fallback(&["MP_CHAOS_TRIGGERS"])) {
+        let triggers = match self
+            .chaos_triggers
+            .or_else(|| fallback(&["MP_CHAOS_TRIGGERS"]))
+        {
             Some(text) => Triggers::parse(&text).map_err(|e| format!("--chaos-triggers: {e}"))?,
             None => Triggers::default(),
         };
-        let truthy = |v: String| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "off");
+        let truthy = |v: String| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "no" | "off"
+            )
+        };
         let invite_jim = self.invite_jim || fallback(&["MH_INVITE_JIM"]).is_some_and(truthy);
         let chaos = Chaos::new(triggers, invite_jim.then(Jim::default));
         Ok(Config {
@@ -316,8 +324,20 @@ mod tests {
         assert!(config.mailhog_v1_list);
         assert!(config.session.chaos.jim().is_none());
         let jim = |name: &str| (name == "MH_INVITE_JIM").then(|| "1".to_string());
-        assert!(cli(&[]).into_config(jim).expect("valid config").session.chaos.jim().is_some());
-        assert!(cli(&["--chaos-triggers", "Sender:200:5"]).into_config(|_| None).is_err());
+        assert!(
+            cli(&[])
+                .into_config(jim)
+                .expect("valid config")
+                .session
+                .chaos
+                .jim()
+                .is_some()
+        );
+        assert!(
+            cli(&["--chaos-triggers", "Sender:200:5"])
+                .into_config(|_| None)
+                .is_err()
+        );
     }
 
     #[test]

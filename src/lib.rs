@@ -81,7 +81,8 @@ impl Server {
     /// Serves SMTP and HTTP until `shutdown` completes, then stops accepting, lets open SMTP
     /// transactions finish (within a grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_tx = Arc::new(watch::channel(false).0);
+        let stop_rx = stop_tx.subscribe();
         let ctx = Arc::new(SmtpContext {
             session: Arc::new(self.config.session.clone()),
             store: self.store.clone(),
@@ -96,7 +97,12 @@ impl Server {
         let options = http::ApiOptions {
             mailhog_v1_list: self.config.mailhog_v1_list,
         };
-        let state = http::AppState::with_options(self.store.clone(), options, Arc::clone(&self.config.session.chaos));
+        let state = http::AppState::with_options(
+            self.store.clone(),
+            options,
+            Arc::clone(&self.config.session.chaos),
+            Arc::clone(&stop_tx),
+        );
         let app = http::router(state);
         let mut http_stop = stop_rx;
         let http = tokio::spawn(

@@ -21,7 +21,12 @@ async fn send_mail(addr: std::net::SocketAddr, subject: &str) {
     );
     w.write_all(script.as_bytes()).await.expect("write");
     let mut line = String::new();
-    while timeout(STEP, r.read_line(&mut line)).await.expect("reply in time").expect("read") > 0 {
+    while timeout(STEP, r.read_line(&mut line))
+        .await
+        .expect("reply in time")
+        .expect("read")
+        > 0
+    {
         if line.starts_with("221") {
             return;
         }
@@ -58,8 +63,12 @@ async fn new_update_delete_truncate_and_stats_frames() {
         let _ = stopped.await;
     }));
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events")).await.expect("upgrade");
-    let (mut second, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events")).await.expect("upgrade");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events"))
+        .await
+        .expect("upgrade");
+    let (mut second, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events"))
+        .await
+        .expect("upgrade");
     send_mail(smtp, "live one").await;
     let new = next_of(&mut ws, "new").await;
     assert_eq!(new["Data"]["Subject"], "live one");
@@ -67,7 +76,11 @@ async fn new_update_delete_truncate_and_stats_frames() {
     let stats = next_of(&mut ws, "stats").await;
     assert_eq!(stats["Data"]["Total"], 1);
     assert_eq!(stats["Data"]["Unread"], 1);
-    assert_eq!(next_of(&mut second, "new").await["Data"]["ID"], id.as_str(), "every client gets it");
+    assert_eq!(
+        next_of(&mut second, "new").await["Data"]["ID"],
+        id.as_str(),
+        "every client gets it"
+    );
 
     let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
     store.set_read(&uuid, true);
@@ -83,4 +96,56 @@ async fn new_update_delete_truncate_and_stats_frames() {
     let _ = stop.send(());
     let stopped = timeout(Duration::from_secs(20), running).await;
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+}
+
+#[tokio::test]
+async fn open_event_streams_do_not_hold_up_shutdown() {
+    let server = Server::bind(Config::ephemeral()).await.expect("bind");
+    let http = server.http_addr().expect("http addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let sse = reqwest::get(format!("http://{http}/api/v1/events"))
+        .await
+        .expect("sse");
+    assert_eq!(sse.status(), 200);
+    let (_ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events"))
+        .await
+        .expect("upgrade");
+    let (_hog, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/v2/websocket"))
+        .await
+        .expect("upgrade");
+    let _ = stop.send(());
+    let stopped = timeout(Duration::from_secs(5), running).await;
+    assert!(
+        matches!(stopped, Ok(Ok(Ok(())))),
+        "shutdown with open streams: {stopped:?}"
+    );
+}
+
+#[tokio::test]
+async fn mailhog_array_switch_on_the_shared_v1_path() {
+    let config = Config {
+        mailhog_v1_list: true,
+        ..Config::ephemeral()
+    };
+    let server = Server::bind(config).await.expect("bind");
+    let smtp = server.smtp_addr().expect("smtp addr");
+    let http = server.http_addr().expect("http addr");
+    tokio::spawn(server.run(std::future::pending()));
+    send_mail(smtp, "for codeception").await;
+    let list: Value = reqwest::get(format!("http://{http}/api/v1/messages"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let items = list.as_array().expect("MailHog's v1 list is a plain array");
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]["Content"]["Headers"]["Subject"][0],
+        "for codeception"
+    );
+    assert_eq!(items[0]["Raw"]["From"], "a@x");
 }

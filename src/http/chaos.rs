@@ -17,15 +17,21 @@ pub async fn get_triggers(State(state): State<AppState>) -> Json<Triggers> {
 }
 
 /// PUT /api/v1/chaos: replaces the triggers; omitted ones keep Mailpit's defaults (off).
-pub async fn set_triggers(State(state): State<AppState>, body: Bytes) -> Result<Json<Triggers>, AppError> {
+pub async fn set_triggers(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Triggers>, AppError> {
     let triggers: Triggers = parse(&body)?;
-    triggers.validate().map_err(|e| AppError::BadRequest(e.to_string()))?;
+    triggers
+        .validate()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     state.chaos.set_triggers(triggers);
     Ok(Json(triggers))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// MailHog answers Jim's state errors with a bare status.
@@ -48,7 +54,8 @@ fn jim_from(body: &Bytes) -> Result<Jim, AppError> {
     } else {
         parse(body)?
     };
-    jim.validate().map_err(|e| AppError::BadRequest(e.to_string()))?;
+    jim.validate()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     Ok(jim)
 }
 

@@ -43,7 +43,11 @@ impl EventHub {
     }
 }
 
-async fn run_hub(store: Store, mut events: broadcast::Receiver<Event>, frames: broadcast::Sender<Utf8Bytes>) {
+async fn run_hub(
+    store: Store,
+    mut events: broadcast::Receiver<Event>,
+    frames: broadcast::Sender<Utf8Bytes>,
+) {
     loop {
         let event = match events.recv().await {
             Ok(event) => Some(event),
@@ -73,7 +77,9 @@ pub fn frame(event: &Event) -> Utf8Bytes {
         Event::New(m) => json!({"Type": "new", "Data": MessageSummary::new(m)}),
         Event::Deleted(id) => json!({"Type": "delete", "Data": {"ID": id.to_string()}}),
         Event::Cleared => json!({"Type": "truncate", "Data": null}),
-        Event::Read { id, read } => json!({"Type": "update", "Data": {"ID": id.to_string(), "Read": read}}),
+        Event::Read { id, read } => {
+            json!({"Type": "update", "Data": {"ID": id.to_string(), "Read": read}})
+        }
     };
     Utf8Bytes::from(value.to_string())
 }
@@ -81,12 +87,22 @@ pub fn frame(event: &Event) -> Utf8Bytes {
 /// GET /api/events
 pub async fn events(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let frames = state.hub.subscribe();
-    upgrade.on_upgrade(move |socket| forward(socket, frames))
+    let stopping = state.stopping();
+    upgrade.on_upgrade(move |socket| forward(socket, frames, stopping))
 }
 
-async fn forward(mut socket: WebSocket, mut frames: broadcast::Receiver<Utf8Bytes>) {
+async fn forward(
+    mut socket: WebSocket,
+    mut frames: broadcast::Receiver<Utf8Bytes>,
+    stopping: impl std::future::Future<Output = ()>,
+) {
+    let mut stopping = std::pin::pin!(stopping);
     loop {
         tokio::select! {
+            () = &mut stopping => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             frame = frames.recv() => match frame {
                 Ok(frame) => {
                     if socket.send(Message::Text(frame)).await.is_err() {

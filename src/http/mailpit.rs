@@ -274,7 +274,11 @@ pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
         let leaf = !matches!(part.body, PartType::Multipart(_));
         if let Some(slot) = paths.get_mut(id) {
             // A single-part message's body is part 1; a multipart root has no path of its own.
-            *slot = if path.is_empty() && leaf { "1".to_string() } else { path };
+            *slot = if path.is_empty() && leaf {
+                "1".to_string()
+            } else {
+                path
+            };
         }
     }
     paths
@@ -283,12 +287,15 @@ pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
 /// Every top-level header with every value, unfolded and with RFC 2047 words decoded. Keys are
 /// canonicalised like Mailpit's (Go's `Message-Id` form) and sorted, as Go marshals a map.
 pub fn headers(raw: &[u8]) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut map: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    let mut map: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
     let Some(message) = MessageParser::default().parse_headers(raw) else {
         return map;
     };
     for (name, value) in message.headers_raw() {
-        map.entry(canonical_header_name(name)).or_default().push(decode_header_value(value));
+        map.entry(canonical_header_name(name))
+            .or_default()
+            .push(decode_header_value(value));
     }
     map
 }
@@ -298,7 +305,11 @@ pub fn canonical_header_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.trim().chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() });
+        out.push(if upper {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
         upper = c == '-';
     }
     out
@@ -306,7 +317,11 @@ pub fn canonical_header_name(name: &str) -> String {
 
 /// Unfolds a raw header value and decodes RFC 2047 encoded words.
 pub fn decode_header_value(value: &str) -> String {
-    let unfolded: String = value.split(['\r', '\n']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("");
+    let unfolded: String = value
+        .split(['\r', '\n'])
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("");
     let unfolded = unfolded.trim();
     if !unfolded.contains("=?") {
         return unfolded.to_string();
@@ -457,7 +472,10 @@ mod tests {
             Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\n--b\r\nContent-Type: image/png; name=a.png\r\n\
             Content-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n--b--\r\n";
         let text = part(raw, "1").expect("part 1");
-        assert_eq!((text.content_type.as_str(), text.body.as_slice()), ("text/plain; charset=utf-8", "café".as_bytes()));
+        assert_eq!(
+            (text.content_type.as_str(), text.body.as_slice()),
+            ("text/plain; charset=utf-8", "café".as_bytes())
+        );
         let image = part(raw, "2").expect("part 2");
         assert_eq!(image.content_type, "image/png");
         assert_eq!(image.file_name, "a.png");

@@ -36,7 +36,10 @@ pub struct PageQuery {
 
 impl PageQuery {
     fn start(&self) -> usize {
-        self.start.as_deref().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+        self.start
+            .as_deref()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     fn limit(&self) -> usize {
@@ -63,9 +66,18 @@ fn matching(state: &AppState, query: &search::Query) -> Vec<Arc<StoredMessage>> 
 
 /// GET /api/v1/messages
 pub async fn list(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+    if state.options.mailhog_v1_list {
+        return super::mailhog::v1_list(State(state)).await;
+    }
     let start = query.start();
     let (page, counts) = state.store.page(start, query.limit());
-    Json(MessagesSummary::page(&page, counts, state.store.tags(), start)).into_response()
+    Json(MessagesSummary::page(
+        &page,
+        counts,
+        state.store.tags(),
+        start,
+    ))
+    .into_response()
 }
 
 /// GET /api/v1/search?query=: like the list, over the matches; `messages_count` counts matches.
@@ -76,7 +88,12 @@ pub async fn search(
     let query = parse_query(params.query.as_deref().unwrap_or_default())?;
     let found = matching(&state, &query);
     let start = params.start();
-    let page: Vec<_> = found.iter().skip(start).take(params.limit()).cloned().collect();
+    let page: Vec<_> = found
+        .iter()
+        .skip(start)
+        .take(params.limit())
+        .cloned()
+        .collect();
     let mut summary = MessagesSummary::page(&page, state.store.counts(), state.store.tags(), start);
     summary.messages_count = found.len();
     Ok(Json(summary).into_response())
@@ -91,7 +108,10 @@ pub async fn delete_search(
     if text.trim().is_empty() {
         return Err(AppError::BadRequest("a search query is required".into()));
     }
-    let ids: Vec<Uuid> = matching(&state, &parse_query(text)?).iter().map(|m| m.id).collect();
+    let ids: Vec<Uuid> = matching(&state, &parse_query(text)?)
+        .iter()
+        .map(|m| m.id)
+        .collect();
     state.store.delete(&ids);
     Ok(ok())
 }
@@ -126,7 +146,9 @@ pub async fn get_one(
     Path(id): Path<String>,
     Query(params): Query<MessageQuery>,
 ) -> Result<Response, AppError> {
-    let message = if id == "latest" && (params.query.is_some() || params.wait.is_some() || params.since.is_some()) {
+    let message = if id == "latest"
+        && (params.query.is_some() || params.wait.is_some() || params.since.is_some())
+    {
         latest_matching(&state, &params).await?
     } else {
         find(&state, &id)?
@@ -135,7 +157,10 @@ pub async fn get_one(
     Ok(Json(Message::new(&message)).into_response())
 }
 
-async fn latest_matching(state: &AppState, params: &MessageQuery) -> Result<Arc<StoredMessage>, AppError> {
+async fn latest_matching(
+    state: &AppState,
+    params: &MessageQuery,
+) -> Result<Arc<StoredMessage>, AppError> {
     let query = parse_query(params.query.as_deref().unwrap_or_default())?;
     let since = match params.since.as_deref() {
         None | Some("") => None,
@@ -149,7 +174,9 @@ async fn latest_matching(state: &AppState, params: &MessageQuery) -> Result<Arc<
             .ok()
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| Duration::from_secs_f64(s).min(MAX_WAIT))
-            .ok_or_else(|| AppError::BadRequest(format!("wait must be a number of seconds, got {secs:?}")))?,
+            .ok_or_else(|| {
+                AppError::BadRequest(format!("wait must be a number of seconds, got {secs:?}"))
+            })?,
     };
     let wanted = |m: &StoredMessage| since.is_none_or(|t| m.created > t) && query.matches(m);
     // Subscribe before looking, so a message stored in between is not missed.
@@ -183,10 +210,15 @@ fn since_time(state: &AppState, since: &str) -> Result<OffsetDateTime, AppError>
             .store
             .get(&id)
             .map(|m| m.created)
-            .ok_or(AppError::NotFound("the message named by since= does not exist"));
+            .ok_or(AppError::NotFound(
+                "the message named by since= does not exist",
+            ));
     }
-    OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| AppError::BadRequest(format!("since must be a message ID or an RFC 3339 time, got {since:?}")))
+    OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        AppError::BadRequest(format!(
+            "since must be a message ID or an RFC 3339 time, got {since:?}"
+        ))
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -203,18 +235,24 @@ pub async fn raw(
     let message = find(&state, &id)?;
     let body = Bytes::copy_from_slice(&message.raw);
     let download = query.dl.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let mut response = ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
     if download {
         let disposition = format!("attachment; filename=\"{}.eml\"", message.id);
         if let Ok(value) = disposition.parse() {
-            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, value);
         }
     }
     Ok(response)
 }
 
 /// GET /api/v1/message/{id}/headers: every header, every value, decoded.
-pub async fn headers(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn headers(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let message = find(&state, &id)?;
     Ok(Json(super::mailpit::headers(&message.raw)).into_response())
 }
@@ -225,7 +263,8 @@ pub async fn part(
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let message = find(&state, &id)?;
-    let part = super::mailpit::part(&message.raw, &part_id).ok_or(AppError::NotFound("part not found"))?;
+    let part =
+        super::mailpit::part(&message.raw, &part_id).ok_or(AppError::NotFound("part not found"))?;
     let mut response = ([(header::CONTENT_TYPE, part.content_type)], part.body).into_response();
     let name = part.file_name.replace(['"', '\\', '\r', '\n'], "_");
     let disposition = if name.is_empty() {
@@ -234,7 +273,9 @@ pub async fn part(
         format!("inline; filename=\"{name}\"")
     };
     if let Ok(value) = disposition.parse() {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }
@@ -250,12 +291,15 @@ fn json_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// Ids that are not UUIDs name no message, like unknown ones.
 fn uuids(ids: &[String]) -> Vec<Uuid> {
-    ids.iter().filter_map(|id| Uuid::parse_str(id).ok()).collect()
+    ids.iter()
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect()
 }
 
 /// DELETE /api/v1/messages: the listed IDs, or everything when none are given. Answers 200 with an

@@ -10,7 +10,10 @@ mod messages;
 pub mod send;
 mod view;
 
+use std::future::Future;
 use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,6 +30,8 @@ pub struct AppState {
     pub hub: events::EventHub,
     /// The chaos engine the SMTP layer consults; the chaos routes change it.
     pub chaos: Arc<Chaos>,
+    /// Turns true when the server shuts down; long-lived streams (SSE, WebSockets) end then.
+    pub shutdown: Arc<watch::Sender<bool>>,
 }
 
 /// Switches that change what the API answers.
@@ -39,16 +44,39 @@ pub struct ApiOptions {
 impl AppState {
     /// State over `store` with default options; starts the live-update hub.
     pub fn new(store: Store) -> AppState {
-        AppState::with_options(store, ApiOptions::default(), Arc::new(Chaos::default()))
+        let shutdown = Arc::new(watch::channel(false).0);
+        AppState::with_options(
+            store,
+            ApiOptions::default(),
+            Arc::new(Chaos::default()),
+            shutdown,
+        )
     }
 
-    pub fn with_options(store: Store, options: ApiOptions, chaos: Arc<Chaos>) -> AppState {
+    pub fn with_options(
+        store: Store,
+        options: ApiOptions,
+        chaos: Arc<Chaos>,
+        shutdown: Arc<watch::Sender<bool>>,
+    ) -> AppState {
         let hub = events::EventHub::start(&store);
         AppState {
             store,
             options: Arc::new(options),
             hub,
             chaos,
+            shutdown,
+        }
+    }
+
+    /// Completes when the server begins shutting down.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stop = self.shutdown.subscribe();
+        async move {
+            // A dropped sender (a router built for one request, in tests) is not a shutdown.
+            if stop.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
@@ -58,18 +86,29 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/messages",
-            get(messages::list).delete(messages::delete).put(messages::set_read),
+            get(messages::list)
+                .delete(messages::delete)
+                .put(messages::set_read),
         )
-        .route("/api/v1/search", get(messages::search).delete(messages::delete_search))
+        .route(
+            "/api/v1/search",
+            get(messages::search).delete(messages::delete_search),
+        )
         .route("/api/v1/message/{id}", get(messages::get_one))
         .route("/api/v1/message/{id}/raw", get(messages::raw))
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
-        .route("/api/v1/chaos", get(chaos::get_triggers).put(chaos::set_triggers))
+        .route(
+            "/api/v1/chaos",
+            get(chaos::get_triggers).put(chaos::set_triggers),
+        )
         .route(
             "/api/v2/jim",
-            get(chaos::get_jim).post(chaos::enable_jim).put(chaos::replace_jim).delete(chaos::disable_jim),
+            get(chaos::get_jim)
+                .post(chaos::enable_jim)
+                .put(chaos::replace_jim)
+                .delete(chaos::disable_jim),
         )
         .route(
             "/api/v1/send",

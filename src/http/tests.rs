@@ -183,7 +183,12 @@ fn ids_by_subject(list: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|m| (m["Subject"].as_str().unwrap_or_default().to_string(), m["ID"].as_str().unwrap_or_default().to_string()))
+                .map(|m| {
+                    (
+                        m["Subject"].as_str().unwrap_or_default().to_string(),
+                        m["ID"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -207,28 +212,53 @@ async fn search_pages_over_matches_and_counts_them() {
     let (status, json) = get_json(&store, "/api/v1/search?query=invoice").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(subjects(&json), ["Invoice 2", "Invoice 1"]);
-    assert_eq!((json["messages_count"].as_u64(), json["total"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (json["messages_count"].as_u64(), json["total"].as_u64()),
+        (Some(2), Some(3))
+    );
     let (_, json) = get_json(&store, "/api/v1/search?query=invoice&start=1&limit=1").await;
     assert_eq!(subjects(&json), ["Invoice 1"]);
     assert_eq!(json["count"], 1);
     let (_, json) = get_json(&store, "/api/v1/search?query=r%C3%A9sum%C3%A9").await;
-    assert_eq!(subjects(&json), ["Résumé"], "RFC 2047 subject, non-ASCII query");
+    assert_eq!(
+        subjects(&json),
+        ["Résumé"],
+        "RFC 2047 subject, non-ASCII query"
+    );
     let (_, json) = get_json(&store, "/api/v1/search?query=%22pay+later%22").await;
-    assert_eq!(subjects(&json), ["Invoice 2"], "phrase inside a base64 body");
+    assert_eq!(
+        subjects(&json),
+        ["Invoice 2"],
+        "phrase inside a base64 body"
+    );
     let (_, json) = get_json(&store, "/api/v1/search?query=from%3Aalice+-later").await;
     assert_eq!(subjects(&json), ["Invoice 1"]);
     let (_, json) = get_json(&store, "/api/v1/search?query=tag%3Acv").await;
     assert_eq!(json["messages"][0]["Tags"], json!(["cv"]));
-    assert_eq!(json["tags"], json!(["cv"]), "the wrapper lists every tag in the store");
+    assert_eq!(
+        json["tags"],
+        json!(["cv"]),
+        "the wrapper lists every tag in the store"
+    );
     let (status, json) = get_json(&store, "/api/v1/search?query=is%3Amaybe").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(json["Error"].as_str().is_some_and(|e| e.contains("is:maybe")));
+    assert!(
+        json["Error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is:maybe"))
+    );
 }
 
 #[tokio::test]
 async fn delete_by_search_and_mark_read() {
     let store = three();
-    let (status, body) = call(&store, "PUT", "/api/v1/messages", r#"{"Search":"invoice","Read":true}"#).await;
+    let (status, body) = call(
+        &store,
+        "PUT",
+        "/api/v1/messages",
+        r#"{"Search":"invoice","Read":true}"#,
+    )
+    .await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
     assert_eq!(store.counts().unread, 1);
     let (_, json) = get_json(&store, "/api/v1/search?query=is%3Aread").await;
@@ -236,17 +266,34 @@ async fn delete_by_search_and_mark_read() {
     let (_, json) = get_json(&store, "/api/v1/messages").await;
     let ids = ids_by_subject(&json);
     let body = json!({"IDs": [ids[0].1], "Read": false}).to_string();
-    assert_eq!(call(&store, "PUT", "/api/v1/messages", &body).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&store, "PUT", "/api/v1/messages", &body).await.0,
+        StatusCode::OK
+    );
     assert_eq!(store.counts().unread, 2);
-    assert_eq!(call(&store, "PUT", "/api/v1/messages", r#"{"Read":true}"#).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&store, "PUT", "/api/v1/messages", r#"{"Read":true}"#)
+            .await
+            .0,
+        StatusCode::OK
+    );
     assert_eq!(store.counts().unread, 0, "neither IDs nor Search: all");
 
-    assert_eq!(call(&store, "DELETE", "/api/v1/search?query=", "").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        call(&store, "DELETE", "/api/v1/search?query=", "").await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (status, body) = call(&store, "DELETE", "/api/v1/search?query=invoice", "").await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"ok"[..]));
     let (_, json) = get_json(&store, "/api/v1/messages").await;
     assert_eq!(subjects(&json), ["Résumé"]);
-    assert_eq!(store.stats().messages_deleted.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        store
+            .stats()
+            .messages_deleted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
 }
 
 const WITH_PARTS: &[u8] = b"From: a@x\r\nSubject: parts\r\nX-Dup: 1\r\nX-Dup: 2\r\nContent-Type: multipart/related; boundary=b\r\n\r\n\
@@ -265,33 +312,74 @@ async fn headers_parts_and_views() {
 
     let app = router(AppState::new(store.clone()));
     let response = app
-        .oneshot(Request::get(format!("/api/v1/message/{id}/part/2")).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(format!("/api/v1/message/{id}/part/2"))
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "image/gif");
-    assert_eq!(response.headers()["content-disposition"], "inline; filename=\"logo.gif\"");
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "inline; filename=\"logo.gif\""
+    );
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     assert_eq!(&body[..], b"GIF89a");
-    assert_eq!(call(&store, "GET", &format!("/api/v1/message/{id}/part/9"), "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&store, "GET", &format!("/api/v1/message/{id}/part/9"), "")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     let app = router(AppState::new(store.clone()));
     let response = app
-        .oneshot(Request::get(format!("/view/{id}.html")).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(format!("/view/{id}.html"))
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("infallible");
-    let csp = response.headers()["content-security-policy"].to_str().unwrap_or_default().to_string();
-    assert!(csp.starts_with("sandbox") && csp.contains("default-src 'none'"), "{csp}");
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.starts_with("sandbox") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("allow-scripts") && !csp.contains("allow-same-origin"));
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let html = String::from_utf8_lossy(&body);
-    assert!(html.contains(&format!("src=\"../api/v1/message/{id}/part/2\"")), "{html}");
+    assert!(
+        html.contains(&format!("src=\"../api/v1/message/{id}/part/2\"")),
+        "{html}"
+    );
     let (status, text) = call(&store, "GET", &format!("/view/{id}.txt"), "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&text).contains("hi"));
-    assert_eq!(call(&store, "GET", &format!("/view/{id}.pdf"), "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&store, "GET", &format!("/view/{id}.pdf"), "").await.0,
+        StatusCode::NOT_FOUND
+    );
     let plain = store_with(&[b"Subject: plain\r\n\r\ntext only\r\n"]);
-    assert_eq!(call(&plain, "GET", "/view/latest.html", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&plain, "GET", "/view/latest.html", "").await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -302,7 +390,10 @@ async fn message_json_lists_inline_parts() {
     assert_eq!(m["Inline"][0]["ContentID"], "logo@x");
     assert_eq!(m["Inline"][0]["FileName"], "logo.gif");
     assert_eq!(m["Attachments"], json!([]));
-    assert!(m["HTML"].as_str().is_some_and(|h| h.contains("cid:logo@x")), "the JSON keeps the HTML as sent");
+    assert!(
+        m["HTML"].as_str().is_some_and(|h| h.contains("cid:logo@x")),
+        "the JSON keeps the HTML as sent"
+    );
 }
 
 #[tokio::test]
@@ -314,7 +405,11 @@ async fn info_reports_counts() {
     assert_eq!(info["Messages"], 2);
     assert_eq!(info["Unread"], 2);
     assert_eq!(info["RuntimeStats"]["MessagesDeleted"], 1);
-    assert!(info["RuntimeStats"]["Memory"].as_u64().is_some_and(|m| m > 0));
+    assert!(
+        info["RuntimeStats"]["Memory"]
+            .as_u64()
+            .is_some_and(|m| m > 0)
+    );
     assert_eq!(info["Version"], env!("CARGO_PKG_VERSION"));
 }
 
@@ -322,32 +417,57 @@ async fn info_reports_counts() {
 async fn latest_with_query_and_wait() {
     let store = three();
     let (status, m) = get_json(&store, "/api/v1/message/latest?query=from%3Abob").await;
-    assert_eq!((status, m["Subject"].as_str()), (StatusCode::OK, Some("Résumé")));
+    assert_eq!(
+        (status, m["Subject"].as_str()),
+        (StatusCode::OK, Some("Résumé"))
+    );
     let (status, _) = get_json(&store, "/api/v1/message/latest?query=nothing-like-this").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A waiter is woken by a matching message stored after it started, not by others.
     let waiter = {
         let store = store.clone();
-        tokio::spawn(async move { get_json(&store, "/api/v1/message/latest?query=subject%3Awelcome&wait=10").await })
+        tokio::spawn(async move {
+            get_json(
+                &store,
+                "/api/v1/message/latest?query=subject%3Awelcome&wait=10",
+            )
+            .await
+        })
     };
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let envelope = Envelope::default();
     store
-        .insert(StoredMessage::new(envelope.clone(), b"Subject: unrelated\r\n\r\nx\r\n".to_vec()))
+        .insert(StoredMessage::new(
+            envelope.clone(),
+            b"Subject: unrelated\r\n\r\nx\r\n".to_vec(),
+        ))
         .expect("stored");
     let started = std::time::Instant::now();
     store
-        .insert(StoredMessage::new(envelope, b"Subject: Welcome aboard\r\n\r\nx\r\n".to_vec()))
+        .insert(StoredMessage::new(
+            envelope,
+            b"Subject: Welcome aboard\r\n\r\nx\r\n".to_vec(),
+        ))
         .expect("stored");
     let (status, m) = waiter.await.expect("waiter task");
-    assert_eq!((status, m["Subject"].as_str()), (StatusCode::OK, Some("Welcome aboard")));
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "woken by the event, not a timeout");
+    assert_eq!(
+        (status, m["Subject"].as_str()),
+        (StatusCode::OK, Some("Welcome aboard"))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "woken by the event, not a timeout"
+    );
 
     // `since` skips what is already there; a short wait then times out with 404.
     let newest = store.latest().map(|m| m.id.to_string()).unwrap_or_default();
     let started = std::time::Instant::now();
-    let (status, _) = get_json(&store, &format!("/api/v1/message/latest?query=welcome&since={newest}&wait=0.3")).await;
+    let (status, _) = get_json(
+        &store,
+        &format!("/api/v1/message/latest?query=welcome&since={newest}&wait=0.3"),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     let (status, _) = get_json(&store, "/api/v1/message/latest?wait=soon").await;
@@ -361,12 +481,24 @@ async fn chaos_and_jim_routes() {
     let chaos = std::sync::Arc::clone(&state.chaos);
     let send = |method: &str, uri: &str, body: &str| {
         let app = router(state.clone());
-        let request = Request::builder().method(method).uri(uri).body(Body::from(body.to_string())).expect("request");
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_string()))
+            .expect("request");
         async move {
             let response = app.oneshot(request).await.expect("infallible");
             let status = response.status();
-            let bytes = response.into_body().collect().await.expect("body").to_bytes();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
         }
     };
     let (status, json) = send("GET", "/api/v1/chaos", "").await;
@@ -374,24 +506,50 @@ async fn chaos_and_jim_routes() {
     assert_eq!(json["Sender"], json!({"ErrorCode": 451, "Probability": 0}));
     let body = r#"{"Sender":{"ErrorCode":421,"Probability":50},"Recipient":{"ErrorCode":550,"Probability":5},"Authentication":{"ErrorCode":535,"Probability":0}}"#;
     let (status, json) = send("PUT", "/api/v1/chaos", body).await;
-    assert_eq!((status, json["Sender"]["Probability"].as_u64()), (StatusCode::OK, Some(50)));
+    assert_eq!(
+        (status, json["Sender"]["Probability"].as_u64()),
+        (StatusCode::OK, Some(50))
+    );
     assert_eq!(chaos.triggers().recipient.error_code, 550);
     let bad = r#"{"Sender":{"ErrorCode":421,"Probability":500},"Recipient":{"ErrorCode":550,"Probability":5},"Authentication":{"ErrorCode":535,"Probability":0}}"#;
-    assert_eq!(send("PUT", "/api/v1/chaos", bad).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(chaos.triggers().sender.probability, 50, "a rejected update changes nothing");
+    assert_eq!(
+        send("PUT", "/api/v1/chaos", bad).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        chaos.triggers().sender.probability,
+        50,
+        "a rejected update changes nothing"
+    );
 
-    assert_eq!(send("GET", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send("PUT", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(send("DELETE", "/api/v2/jim", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        send("GET", "/api/v2/jim", "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send("PUT", "/api/v2/jim", "").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send("DELETE", "/api/v2/jim", "").await.0,
+        StatusCode::NOT_FOUND
+    );
     let (status, json) = send("POST", "/api/v2/jim", "").await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(json["AcceptChance"], 0.99);
-    assert_eq!(send("POST", "/api/v2/jim", "").await.0, StatusCode::BAD_REQUEST, "already on");
+    assert_eq!(
+        send("POST", "/api/v2/jim", "").await.0,
+        StatusCode::BAD_REQUEST,
+        "already on"
+    );
     let update = r#"{"DisconnectChance":0,"AcceptChance":1,"LinkSpeedAffect":0,"LinkSpeedMin":1024,"LinkSpeedMax":10240,"RejectSenderChance":1,"RejectRecipientChance":0,"RejectAuthChance":0}"#;
     assert_eq!(send("PUT", "/api/v2/jim", update).await.0, StatusCode::OK);
     assert_eq!(chaos.jim().map(|j| j.reject_sender_chance), Some(1.0));
     let (status, json) = send("GET", "/api/v2/jim", "").await;
-    assert_eq!((status, json["RejectSenderChance"].as_f64()), (StatusCode::OK, Some(1.0)));
+    assert_eq!(
+        (status, json["RejectSenderChance"].as_f64()),
+        (StatusCode::OK, Some(1.0))
+    );
     assert_eq!(send("DELETE", "/api/v2/jim", "").await.0, StatusCode::OK);
     assert!(chaos.jim().is_none());
 }
@@ -408,7 +566,10 @@ async fn send_route_stores_a_listed_message() {
     let (_, list) = get_json(&store, "/api/v1/messages").await;
     assert_eq!(list["messages"][0]["ID"], reply["ID"]);
     assert_eq!(list["messages"][0]["Subject"], "Sent via API");
-    assert_eq!(list["messages"][0]["Bcc"], json!([{"Name": "", "Address": "audit@example.com"}]));
+    assert_eq!(
+        list["messages"][0]["Bcc"],
+        json!([{"Name": "", "Address": "audit@example.com"}])
+    );
     assert_eq!(list["tags"], json!(["api"]));
     let (status, _) = call(&store, "POST", "/api/v1/send", "{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -68,8 +68,15 @@ pub async fn view(
             .find(|(id, _)| id == cid)
             .map(|(_, path)| format!("../api/v1/message/{}/part/{path}", message.id))
     });
-    let remote = query.remote.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let csp = if remote { CSP_REMOTE_IMAGES } else { CSP_LOCAL_IMAGES };
+    let remote = query
+        .remote
+        .as_deref()
+        .is_some_and(|v| v == "1" || v == "true");
+    let csp = if remote {
+        CSP_REMOTE_IMAGES
+    } else {
+        CSP_LOCAL_IMAGES
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -86,7 +93,11 @@ pub async fn view(
 pub fn rewrite_cids(html: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(at) = rest.as_bytes().windows(4).position(|w| w.eq_ignore_ascii_case(b"cid:")) {
+    while let Some(at) = rest
+        .as_bytes()
+        .windows(4)
+        .position(|w| w.eq_ignore_ascii_case(b"cid:"))
+    {
         out.push_str(&rest[..at]);
         let after = &rest[at + 4..];
         let end = after
@@ -115,8 +126,14 @@ mod tests {
             "bg" => Some("../p/2".into()),
             _ => None,
         });
-        assert_eq!(out, r#"<img src="../p/1"><div style="background:url(../p/2)"></div><img src='cid:unknown'>"#);
+        assert_eq!(
+            out,
+            r#"<img src="../p/1"><div style="background:url(../p/2)"></div><img src='cid:unknown'>"#
+        );
         assert_eq!(rewrite_cids("no refs, cid", |_| None), "no refs, cid");
-        assert_eq!(rewrite_cids("ends with cid:", |_| Some("x".into())), "ends with x");
+        assert_eq!(
+            rewrite_cids("ends with cid:", |_| Some("x".into())),
+            "ends with x"
+        );
     }
 }

@@ -44,7 +44,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let nonce = Uuid::now_v7().simple().to_string();
-    let mut dice = Rng::new(nonce.bytes().fold(7, |h, b| h.rotate_left(5) ^ u64::from(b)));
+    let mut dice = Rng::new(
+        nonce
+            .bytes()
+            .fold(7, |h, b| h.rotate_left(5) ^ u64::from(b)),
+    );
     let chaos = ctx.session.chaos.connection(&mut dice);
     if chaos.refuse {
         tracing::debug!("chaos: connection refused before the greeting");

@@ -628,7 +628,9 @@ fn fault_reply(fault: Fault, what: &'static str) -> Reply {
 
 /// FNV-1a: spreads the nonce into a PRNG seed.
 fn seed(nonce: &str) -> u64 {
-    nonce.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    nonce.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

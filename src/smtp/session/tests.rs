@@ -505,11 +505,17 @@ fn store_failure_is_a_temporary_error() {
 #[test]
 fn chaos_faults_answer_with_the_configured_codes() {
     use crate::chaos::{Chaos, Trigger, Triggers};
-    let always = |code| Trigger { error_code: code, probability: 100 };
+    let always = |code| Trigger {
+        error_code: code,
+        probability: 100,
+    };
     let chaos = Chaos::new(
         Triggers {
             sender: always(451),
-            recipient: Trigger { error_code: 550, probability: 0 },
+            recipient: Trigger {
+                error_code: 550,
+                probability: 0,
+            },
             authentication: always(535),
         },
         None,
@@ -520,16 +526,28 @@ fn chaos_faults_answer_with_the_configured_codes() {
     };
     let chaos = Arc::clone(&config.chaos);
     let mut c = Client::with(config).hello();
-    assert_eq!(c.send("MAIL FROM:<a@x>\r\n"), "451 4.0.0 Sender rejected (chaos)\r\n");
-    assert!(c.send("RCPT TO:<b@x>\r\n").starts_with("503 "), "the failed MAIL opened no transaction");
-    assert_eq!(c.send("AUTH PLAIN AGEAYg==\r\n"), "535 5.7.8 Authentication failed (chaos)\r\n");
+    assert_eq!(
+        c.send("MAIL FROM:<a@x>\r\n"),
+        "451 4.0.0 Sender rejected (chaos)\r\n"
+    );
+    assert!(
+        c.send("RCPT TO:<b@x>\r\n").starts_with("503 "),
+        "the failed MAIL opened no transaction"
+    );
+    assert_eq!(
+        c.send("AUTH PLAIN AGEAYg==\r\n"),
+        "535 5.7.8 Authentication failed (chaos)\r\n"
+    );
     assert_eq!(c.session.auth_user, None);
     chaos.set_triggers(Triggers {
         recipient: always(550),
         ..Triggers::default()
     });
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n");
-    assert_eq!(wire, "250 2.1.0 Ok\r\n550 5.7.1 Recipient rejected (chaos)\r\n554 5.5.1 No valid recipients\r\n");
+    assert_eq!(
+        wire,
+        "250 2.1.0 Ok\r\n550 5.7.1 Recipient rejected (chaos)\r\n554 5.5.1 No valid recipients\r\n"
+    );
     chaos.set_triggers(Triggers::default());
     let wire = c.send("RCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "354", "250"], "off again");

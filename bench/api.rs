@@ -1,0 +1,209 @@
+//! API latency benchmark: fills the store with 100 000 messages, then prints p50/p99 latency of
+//! list, search, get and the wait endpoint's wake-up, measured over real HTTP on loopback.
+//!
+//! Run: `cargo bench --bench api` (`BENCH_MESSAGES=10000` for a quicker run).
+
+use std::time::{Duration, Instant};
+
+use mailsnare::message::{Envelope, StoredMessage};
+use mailsnare::{Config, Server};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name:<34} n={:<4} p50={:>9.3} ms  p99={:>9.3} ms  max={:>9.3} ms",
+        samples.len(),
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+/// A ~1.5 KB message; every 100th mentions "zebra", recipients cycle over 500 addresses.
+fn message(i: usize) -> StoredMessage {
+    let word = if i.is_multiple_of(100) {
+        "zebra"
+    } else {
+        "update"
+    };
+    let raw = format!(
+        "From: Sender {i} <sender{s}@example.com>\r\nTo: user{r}@example.net\r\nSubject: Weekly {word} number {i}\r\n\
+         Message-ID: <{i}@bench.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        s = i % 50,
+        r = i % 500,
+        body =
+            format!("Hello user, this is message {i} with some ordinary words in it. ").repeat(20),
+    );
+    let envelope = Envelope {
+        helo: "bench".into(),
+        mail_from: format!("sender{}@example.com", i % 50),
+        rcpt_to: vec![format!("user{}@example.net", i % 500)],
+        ..Envelope::default()
+    };
+    StoredMessage::new(envelope, raw.into_bytes())
+}
+
+async fn timed(client: &reqwest::Client, url: &str) -> Duration {
+    let started = Instant::now();
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    let _ = response.bytes().await;
+    started.elapsed()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let count: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut config = Config::ephemeral();
+    config.store.max_messages = count * 2;
+    config.store.max_bytes = 8 << 30;
+    let server = Server::bind(config)
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let http = server.http_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+    let store = server.store();
+    tokio::spawn(server.run(std::future::pending()));
+
+    let started = Instant::now();
+    for i in 0..count {
+        store
+            .insert(message(i))
+            .unwrap_or_else(|e| panic!("insert: {e}"));
+    }
+    let fill = started.elapsed();
+    let base = format!("http://{http}");
+    let client = reqwest::Client::new();
+    let info: serde_json::Value = client
+        .get(format!("{base}/api/v1/info"))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("info: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("info json: {e}"));
+    let rss = info["RuntimeStats"]["Memory"].as_f64().unwrap_or(0.0);
+    println!(
+        "filled {count} messages ({:.1} MiB raw) in {:.2} s; RSS {:.1} MiB",
+        store.counts().bytes as f64 / 1048576.0,
+        fill.as_secs_f64(),
+        rss / 1048576.0
+    );
+
+    let ids: Vec<String> = store
+        .page(0, count)
+        .0
+        .iter()
+        .map(|m| m.id.to_string())
+        .collect();
+    let mut samples = Vec::new();
+    for _ in 0..200 {
+        samples.push(timed(&client, &format!("{base}/api/v1/messages?limit=50")).await);
+    }
+    report("list limit=50", samples);
+    let mut samples = Vec::new();
+    for i in 0..100 {
+        samples.push(
+            timed(
+                &client,
+                &format!(
+                    "{base}/api/v1/messages?limit=50&start={}",
+                    i * (count / 100)
+                ),
+            )
+            .await,
+        );
+    }
+    report("list limit=50, deep pages", samples);
+    let mut samples = Vec::new();
+    for i in 0..200 {
+        let id = &ids[(i * 7919) % ids.len()];
+        samples.push(timed(&client, &format!("{base}/api/v1/message/{id}")).await);
+    }
+    report("get message", samples);
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        samples.push(
+            timed(
+                &client,
+                &format!("{base}/api/v1/search?query=zebra&limit=50"),
+            )
+            .await,
+        );
+    }
+    report("search word (1% match)", samples);
+    let mut samples = Vec::new();
+    for i in 0..30 {
+        samples.push(
+            timed(
+                &client,
+                &format!("{base}/api/v1/search?query=to%3Auser{}%40&limit=50", i * 7),
+            )
+            .await,
+        );
+    }
+    report("search to: filter", samples);
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        samples.push(
+            timed(
+                &client,
+                &format!("{base}/api/v1/search?query=nonexistentword&limit=50"),
+            )
+            .await,
+        );
+    }
+    report("search word, no match (full scan)", samples);
+
+    // Wake-up: a waiter is parked, then the matching message is stored; time store → response.
+    let mut samples = Vec::new();
+    for i in 0..50 {
+        let url = format!("{base}/api/v1/message/latest?query=subject%3Awakeup-{i}&wait=10");
+        let waiter = tokio::spawn({
+            let client = client.clone();
+            async move {
+                let response = client
+                    .get(url)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("wait: {e}"));
+                assert!(
+                    response.status().is_success(),
+                    "wait: {}",
+                    response.status()
+                );
+                let _ = response.bytes().await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let raw = format!("Subject: wakeup-{i}\r\n\r\nx\r\n").into_bytes();
+        let stored_at = Instant::now();
+        store
+            .insert(StoredMessage::new(Envelope::default(), raw))
+            .unwrap_or_else(|e| panic!("insert: {e}"));
+        let answered = waiter.await.unwrap_or_else(|e| panic!("waiter: {e}"));
+        samples.push(answered.saturating_duration_since(stored_at));
+    }
+    report("wait wake-up (store -> response)", samples);
+}
