@@ -1,7 +1,9 @@
 //! API latency benchmark: fills the store with 100 000 messages, then prints p50/p99 latency of
 //! list, search, get and the wait endpoint's wake-up, measured over real HTTP on loopback.
 //!
-//! Run: `cargo bench --bench api` (`BENCH_MESSAGES=10000` for a quicker run).
+//! Run: `cargo bench --bench api` (`BENCH_MESSAGES=10000` for a quicker run). Under `cargo test`
+//! it runs with 2 000 messages as a smoke test. Under `cargo test`
+//! it runs with 2 000 messages as a smoke test.
 
 use std::time::{Duration, Instant};
 
@@ -70,10 +72,12 @@ fn main() {
 }
 
 async fn run() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this too, as a quick smoke test.
+    let benching = std::env::args().any(|a| a == "--bench");
     let count: usize = std::env::var("BENCH_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+        .unwrap_or(if benching { 100_000 } else { 2_000 });
     let mut config = Config::ephemeral();
     config.store.max_messages = count * 2;
     config.store.max_bytes = 8 << 30;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Mailpit's trigger: reply `error_code` with `probability` percent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Trigger {
     #[serde(rename = "ErrorCode")]
     pub error_code: u16,
@@ -15,9 +16,9 @@ pub struct Trigger {
     pub probability: u8,
 }
 
-/// Mailpit's chaos settings (`/api/v1/chaos`).
+/// Mailpit's chaos settings (`/api/v1/chaos`). Triggers left out of an update are off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", default)]
 pub struct Triggers {
     pub sender: Trigger,
     pub recipient: Trigger,

@@ -1,7 +1,6 @@
 //! The search language of the native API (Mailpit's syntax) and case-insensitive matching over the
 //! decoded text kept in each message's summary. Queries are parsed once, then run over a snapshot.
 
-use aho_corasick::AhoCorasick;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::message::{Address, StoredMessage};
@@ -40,33 +39,72 @@ enum Test {
 #[derive(Debug)]
 pub struct Needle {
     lower: String,
-    /// For ASCII needles: a SIMD-accelerated ASCII case-insensitive matcher.
-    ascii: Option<AhoCorasick>,
+    /// For ASCII needles: where to look first (see [`AsciiNeedle`]).
+    ascii: Option<AsciiNeedle>,
+}
+
+/// An ASCII needle searched by its rarest byte: `memchr2` finds that byte in either case at
+/// memory speed, and only those spots are compared in full. Text search is dominated by scanning
+/// bodies that do not match, so skipping fast matters more than anything else here.
+#[derive(Debug)]
+struct AsciiNeedle {
+    anchor: usize,
+    lower: u8,
+    upper: u8,
+}
+
+/// English letters from most to least frequent; bytes not listed count as rare.
+const LETTER_FREQUENCY: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
+
+fn rarity(b: u8) -> usize {
+    match b {
+        b' ' => 0,
+        b'a'..=b'z' => 1 + LETTER_FREQUENCY.iter().position(|&l| l == b).unwrap_or(0),
+        _ => 100,
+    }
 }
 
 impl Needle {
     pub fn new(text: &str) -> Needle {
         let lower = text.to_lowercase();
-        let ascii = if lower.is_ascii() && !lower.is_empty() {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build([&lower])
-                .ok()
-        } else {
-            None
-        };
+        let ascii = (lower.is_ascii() && !lower.is_empty()).then(|| {
+            let bytes = lower.as_bytes();
+            let anchor = (0..bytes.len())
+                .max_by_key(|&i| rarity(bytes[i]))
+                .unwrap_or(0);
+            AsciiNeedle {
+                anchor,
+                lower: bytes[anchor],
+                upper: bytes[anchor].to_ascii_uppercase(),
+            }
+        });
         Needle { lower, ascii }
     }
 
     /// True when `haystack` contains the needle, ignoring case.
     pub fn found_in(&self, haystack: &str) -> bool {
-        if self.lower.is_empty() {
-            return true;
+        let needle = self.lower.as_bytes();
+        let Some(ascii) = &self.ascii else {
+            return needle.is_empty() || haystack.to_lowercase().contains(&self.lower);
+        };
+        let hay = haystack.as_bytes();
+        if hay.len() < needle.len() {
+            return false;
         }
-        match &self.ascii {
-            Some(matcher) => matcher.is_match(haystack),
-            None => haystack.to_lowercase().contains(&self.lower),
+        // The anchor byte can only sit where the whole needle still fits around it.
+        let end = hay.len() - (needle.len() - 1 - ascii.anchor);
+        let mut pos = ascii.anchor;
+        while pos < end {
+            let Some(i) = memchr::memchr2(ascii.lower, ascii.upper, &hay[pos..end]) else {
+                return false;
+            };
+            let start = pos + i - ascii.anchor;
+            if hay[start..start + needle.len()].eq_ignore_ascii_case(needle) {
+                return true;
+            }
+            pos += i + 1;
         }
+        false
     }
 
     fn in_addresses<'a>(&self, addresses: impl IntoIterator<Item = &'a Address>) -> bool {
@@ -331,6 +369,25 @@ mod tests {
         ] {
             assert!(Query::parse(junk).is_ok(), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn needle_matching_at_every_position() {
+        let hay = "The Quick brown FOX jumps; 42 x";
+        for (start, end) in (0..hay.len()).flat_map(|s| (s + 1..=hay.len()).map(move |e| (s, e))) {
+            let piece = &hay[start..end];
+            assert!(
+                Needle::new(&piece.to_uppercase()).found_in(hay),
+                "{piece:?}"
+            );
+            assert!(
+                Needle::new(&piece.to_lowercase()).found_in(hay),
+                "{piece:?}"
+            );
+        }
+        assert!(!Needle::new("quick fox").found_in(hay));
+        assert!(!Needle::new("x2").found_in(hay));
+        assert!(!Needle::new("longer than the haystack itself, surely").found_in(hay));
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// Something on our side failed; the detail is logged where it happened.
+    #[error("{0}")]
+    Internal(&'static str),
 }
 
 impl IntoResponse for AppError {
@@ -18,6 +21,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (
             status,

@@ -55,13 +55,33 @@ fn parse_query(text: &str) -> Result<search::Query, AppError> {
     search::Query::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// Every stored message matching `query`, newest first. Runs over a snapshot, without the lock.
-fn matching(state: &AppState, query: &search::Query) -> Vec<Arc<StoredMessage>> {
-    let mut all = state.store.snapshot();
-    if !query.is_empty() {
-        all.retain(|m| query.matches(m));
-    }
-    all
+/// Every stored message matching `query`, newest first. A search may scan every body, so it
+/// runs on the blocking pool over a snapshot: never on the async workers, never under the lock.
+async fn matching(
+    state: &AppState,
+    query: search::Query,
+) -> Result<Vec<Arc<StoredMessage>>, AppError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut all = store.snapshot();
+        if !query.is_empty() {
+            all.retain(|m| query.matches(m));
+        }
+        all
+    })
+    .await
+    .map_err(|_| AppError::Internal("search failed"))
+}
+
+/// The newest stored message that `wanted` accepts, found on the blocking pool.
+async fn newest<F>(state: &AppState, wanted: Arc<F>) -> Result<Option<Arc<StoredMessage>>, AppError>
+where
+    F: Fn(&StoredMessage) -> bool + Send + Sync + 'static,
+{
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.snapshot().into_iter().find(|m| wanted(m)))
+        .await
+        .map_err(|_| AppError::Internal("search failed"))
 }
 
 /// GET /api/v1/messages
@@ -86,7 +106,7 @@ pub async fn search(
     Query(params): Query<PageQuery>,
 ) -> Result<Response, AppError> {
     let query = parse_query(params.query.as_deref().unwrap_or_default())?;
-    let found = matching(&state, &query);
+    let found = matching(&state, query).await?;
     let start = params.start();
     let page: Vec<_> = found
         .iter()
@@ -108,7 +128,8 @@ pub async fn delete_search(
     if text.trim().is_empty() {
         return Err(AppError::BadRequest("a search query is required".into()));
     }
-    let ids: Vec<Uuid> = matching(&state, &parse_query(text)?)
+    let ids: Vec<Uuid> = matching(&state, parse_query(text)?)
+        .await?
         .iter()
         .map(|m| m.id)
         .collect();
@@ -178,11 +199,11 @@ async fn latest_matching(
                 AppError::BadRequest(format!("wait must be a number of seconds, got {secs:?}"))
             })?,
     };
-    let wanted = |m: &StoredMessage| since.is_none_or(|t| m.created > t) && query.matches(m);
+    let wanted =
+        Arc::new(move |m: &StoredMessage| since.is_none_or(|t| m.created > t) && query.matches(m));
     // Subscribe before looking, so a message stored in between is not missed.
     let mut events = state.store.subscribe();
-    let newest = |state: &AppState| state.store.snapshot().into_iter().find(|m| wanted(m));
-    if let Some(found) = newest(state) {
+    if let Some(found) = newest(state, Arc::clone(&wanted)).await? {
         return Ok(found);
     }
     let deadline = tokio::time::Instant::now() + wait;
@@ -192,7 +213,7 @@ async fn latest_matching(
             Ok(Ok(_)) => {}
             // Missed events: look at the store again rather than guess.
             Ok(Err(RecvError::Lagged(_))) => {
-                if let Some(found) = newest(state) {
+                if let Some(found) = newest(state, Arc::clone(&wanted)).await? {
                     return Ok(found);
                 }
             }
@@ -331,7 +352,11 @@ pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Resp
         uuids(&request.ids)
     } else {
         let query = parse_query(request.search.as_deref().unwrap_or_default())?;
-        matching(&state, &query).iter().map(|m| m.id).collect()
+        matching(&state, query)
+            .await?
+            .iter()
+            .map(|m| m.id)
+            .collect()
     };
     for id in &ids {
         state.store.set_read(id, request.read);

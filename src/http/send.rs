@@ -179,8 +179,7 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response
         Err(error) => {
             // Writing into a Vec cannot fail; answer 500 rather than blame the client if it ever does.
             tracing::error!(%error, "building a sent message failed");
-            let body = Json(serde_json::json!({ "Error": "could not build the message" }));
-            return Ok((StatusCode::INTERNAL_SERVER_ERROR, body).into_response());
+            return Err(AppError::Internal("could not build the message"));
         }
     };
     let envelope = Envelope {
