@@ -26,6 +26,8 @@ pub struct Config {
     pub store: StoreLimits,
     /// Serve MailHog's array at `GET /api/v1/messages` instead of Mailpit's list.
     pub mailhog_v1_list: bool,
+    /// Path prefix for the UI and API (e.g. `/mail`), empty for none.
+    pub webroot: String,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             store: StoreLimits::default(),
             mailhog_v1_list: false,
+            webroot: String::new(),
         }
     }
 }
@@ -105,6 +108,10 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_CHAOS_TRIGGERS", value_name = "TRIGGERS")]
     pub chaos_triggers: Option<String>,
 
+    /// Serve the UI and API under this path prefix, e.g. /mail behind a reverse proxy [falls back to MP_WEBROOT, MH_UI_WEB_PATH]
+    #[arg(long, env = "MAILSNARE_WEBROOT", value_name = "PATH")]
+    pub webroot: Option<String>,
+
     /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
     #[arg(long, env = "MAILSNARE_INVITE_JIM")]
     pub invite_jim: bool,
@@ -168,6 +175,12 @@ impl Cli {
                 max_bytes: self.max_bytes,
             },
             mailhog_v1_list: self.mailhog_v1_list,
+            webroot: normalize_webroot(
+                &self
+                    .webroot
+                    .or_else(|| fallback(&["MP_WEBROOT", "MH_UI_WEB_PATH"]))
+                    .unwrap_or_default(),
+            )?,
         })
     }
 }
@@ -211,6 +224,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("duration must be at least one second".into());
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// `mail`, `/mail/` and `/mail` all become `/mail`; `/` and empty become empty (no prefix).
+pub fn normalize_webroot(path: &str) -> Result<String, String> {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '?' | '#' | '{' | '}' | '*' | ':'))
+    {
+        return Err(format!(
+            "invalid webroot {path:?}: use a plain path like /mail"
+        ));
+    }
+    Ok(format!("/{trimmed}"))
 }
 
 /// Turns Go-style `:1025` into an address the OS can bind.
@@ -337,6 +367,19 @@ mod tests {
             cli(&["--chaos-triggers", "Sender:200:5"])
                 .into_config(|_| None)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn webroots() {
+        assert_eq!(normalize_webroot("mail/"), Ok("/mail".into()));
+        assert_eq!(normalize_webroot("/a/b"), Ok("/a/b".into()));
+        assert_eq!(normalize_webroot("/"), Ok(String::new()));
+        assert!(normalize_webroot("/{x}").is_err());
+        let mh = |name: &str| (name == "MH_UI_WEB_PATH").then(|| "mailhog".to_string());
+        assert_eq!(
+            cli(&[]).into_config(mh).expect("valid config").webroot,
+            "/mailhog"
         );
     }
 

@@ -103,7 +103,7 @@ impl Server {
             Arc::clone(&self.config.session.chaos),
             Arc::clone(&stop_tx),
         );
-        let app = http::router(state);
+        let app = http::router_at(&self.config.webroot, state);
         let mut http_stop = stop_rx;
         let http = tokio::spawn(
             axum::serve(self.http, app)

@@ -9,6 +9,7 @@ pub mod mailpit;
 mod messages;
 pub mod send;
 mod view;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,8 +82,32 @@ impl AppState {
     }
 }
 
+/// The application under a path prefix (`/mail`): the UI at `/mail/`, the API at `/mail/api/…`.
+/// Health checks stay at the root too, for container probes.
+pub fn router_at(webroot: &str, state: AppState) -> Router {
+    if webroot.is_empty() {
+        return router(state);
+    }
+    let target = format!("{webroot}/");
+    Router::new()
+        // The UI's links are relative, so its page must be at `/mail/`, never `/mail`.
+        .route(
+            webroot,
+            get(move || async move { axum::response::Redirect::permanent(&target) }),
+        )
+        .route(&format!("{webroot}/"), get(web::index))
+        .nest(webroot, routes(state))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+}
+
 /// The whole HTTP application, separate from any socket so tests can call it directly.
 pub fn router(state: AppState) -> Router {
+    routes(state).route("/", get(web::index))
+}
+
+/// Every route but the UI's entry page, which depends on the prefix.
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/messages",
@@ -117,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(events::events))
         .route("/view/{file}", get(view::view))
         .merge(mailhog::routes())
+        .route("/ui/{*path}", get(web::file))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .with_state(state)

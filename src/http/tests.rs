@@ -574,3 +574,36 @@ async fn send_route_stores_a_listed_message() {
     let (status, _) = call(&store, "POST", "/api/v1/send", "{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn ui_and_api_under_a_path_prefix() {
+    let store = store_with(&[b"Subject: prefixed\r\n\r\nx\r\n"]);
+    let get = |uri: &str| {
+        let app = super::router_at("/mail", AppState::new(store.clone()));
+        let request = Request::get(uri).body(Body::empty()).expect("request");
+        async move { app.oneshot(request).await.expect("infallible") }
+    };
+    let redirect = get("/mail").await;
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()["location"], "/mail/");
+    let page = get("/mail/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(get("/mail/api/v1/messages").await.status(), StatusCode::OK);
+    assert_eq!(get("/livez").await.status(), StatusCode::OK);
+    assert_eq!(
+        get("/api/v1/messages").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get("/mail/ui/no-such-file.js").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
