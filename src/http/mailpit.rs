@@ -119,6 +119,26 @@ pub struct Message {
     pub size: usize,
     pub inline: Vec<Attachment>,
     pub attachments: Vec<Attachment>,
+    /// EXT: the SMTP envelope and connection facts (Mailpit has no such field; clients ignore it).
+    pub envelope: EnvelopeJson,
+}
+
+/// EXT: how the message arrived.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnvelopeJson {
+    pub helo: String,
+    #[serde(rename = "ESMTP")]
+    pub esmtp: bool,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub client_addr: String,
+    #[serde(rename = "TLS")]
+    pub tls: bool,
+    pub auth_user: String,
+    #[serde(rename = "SMTPUTF8")]
+    pub smtputf8: bool,
+    pub received: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -180,6 +200,17 @@ impl Message {
             size: m.size(),
             inline: Vec::new(),
             attachments: Vec::new(),
+            envelope: EnvelopeJson {
+                helo: m.envelope.helo.clone(),
+                esmtp: m.envelope.esmtp,
+                mail_from: m.envelope.mail_from.clone(),
+                rcpt_to: m.envelope.rcpt_to.clone(),
+                client_addr: m.envelope.client_addr.map(|a| a.to_string()).unwrap_or_default(),
+                tls: m.envelope.tls,
+                auth_user: m.envelope.auth_user.clone().unwrap_or_default(),
+                smtputf8: m.envelope.smtputf8,
+                received: rfc3339(m.created),
+            },
         };
         let Some(parsed) = MessageParser::default().parse(&m.raw[..]) else {
             return message;
