@@ -8,8 +8,10 @@ use clap::Parser;
 use std::sync::Arc;
 
 use crate::chaos::{Chaos, Jim, Triggers};
+use crate::passwords::Passwords;
 use crate::smtp::SessionConfig;
 use crate::store::StoreLimits;
+use crate::tls::CertSource;
 
 /// Everything the server needs, resolved from flags, environment and defaults.
 #[derive(Debug, Clone)]
@@ -28,6 +30,18 @@ pub struct Config {
     pub mailhog_v1_list: bool,
     /// Path prefix for the UI and API (e.g. `/mail`), empty for none.
     pub webroot: String,
+    /// Certificate for STARTTLS and the implicit-TLS listener.
+    pub smtp_tls: Option<CertSource>,
+    /// Implicit-TLS (SMTPS) listen address.
+    pub smtps_addr: Option<String>,
+    /// Checked SMTP credentials; without them any credentials are accepted.
+    pub smtp_passwords: Option<Arc<Passwords>>,
+    /// Certificate for HTTPS on the HTTP listener.
+    pub http_tls: Option<CertSource>,
+    /// HTTP Basic auth for the UI and API (health checks stay open).
+    pub http_passwords: Option<Arc<Passwords>>,
+    /// Allowed CORS origin (`*` for any); CORS is off without it.
+    pub cors_origin: Option<String>,
 }
 
 impl Default for Config {
@@ -41,6 +55,12 @@ impl Default for Config {
             store: StoreLimits::default(),
             mailhog_v1_list: false,
             webroot: String::new(),
+            smtp_tls: None,
+            smtps_addr: None,
+            smtp_passwords: None,
+            http_tls: None,
+            http_passwords: None,
+            cors_origin: None,
         }
     }
 }
@@ -112,6 +132,46 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_WEBROOT", value_name = "PATH")]
     pub webroot: Option<String>,
 
+    /// PEM certificate for SMTP STARTTLS and --smtps; `sans:localhost,127.0.0.1` generates a self-signed one [falls back to MP_SMTP_TLS_CERT]
+    #[arg(long, env = "MAILSNARE_SMTP_TLS_CERT", value_name = "FILE|sans:NAMES")]
+    pub smtp_tls_cert: Option<String>,
+
+    /// PEM private key for --smtp-tls-cert [falls back to MP_SMTP_TLS_KEY]
+    #[arg(long, env = "MAILSNARE_SMTP_TLS_KEY", value_name = "FILE")]
+    pub smtp_tls_key: Option<String>,
+
+    /// Also listen for implicit-TLS SMTP (SMTPS, like port 465) on this address; needs --smtp-tls-cert
+    #[arg(long, env = "MAILSNARE_SMTPS", value_name = "ADDR")]
+    pub smtps: Option<String>,
+
+    /// Refuse MAIL (530) until the client has started TLS [falls back to MP_SMTP_REQUIRE_STARTTLS]
+    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_TLS")]
+    pub smtp_require_tls: bool,
+
+    /// Refuse MAIL (530) until the client has authenticated
+    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_AUTH")]
+    pub smtp_require_auth: bool,
+
+    /// Check SMTP AUTH against this htpasswd-style file (bcrypt, {SHA} or plain); without it any credentials are accepted [falls back to MP_SMTP_AUTH_FILE]
+    #[arg(long, env = "MAILSNARE_SMTP_AUTH_FILE", value_name = "FILE")]
+    pub smtp_auth_file: Option<String>,
+
+    /// PEM certificate for HTTPS on the HTTP listener; `sans:NAMES` generates a self-signed one [falls back to MP_UI_TLS_CERT]
+    #[arg(long, env = "MAILSNARE_HTTP_TLS_CERT", value_name = "FILE|sans:NAMES")]
+    pub http_tls_cert: Option<String>,
+
+    /// PEM private key for --http-tls-cert [falls back to MP_UI_TLS_KEY]
+    #[arg(long, env = "MAILSNARE_HTTP_TLS_KEY", value_name = "FILE")]
+    pub http_tls_key: Option<String>,
+
+    /// Protect the UI and API with HTTP Basic auth from this htpasswd-style file [falls back to MP_UI_AUTH_FILE, MH_AUTH_FILE]
+    #[arg(long, env = "MAILSNARE_HTTP_AUTH_FILE", value_name = "FILE")]
+    pub http_auth_file: Option<String>,
+
+    /// Allow cross-origin API requests from this origin (`*` for any); off by default [falls back to MH_CORS_ORIGIN, MP_API_CORS]
+    #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGIN")]
+    pub cors_origin: Option<String>,
+
     /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
     #[arg(long, env = "MAILSNARE_INVITE_JIM")]
     pub invite_jim: bool,
@@ -159,6 +219,37 @@ impl Cli {
         };
         let invite_jim = self.invite_jim || fallback(&["MH_INVITE_JIM"]).is_some_and(truthy);
         let chaos = Chaos::new(triggers, invite_jim.then(Jim::default));
+        let smtp_tls = CertSource::from_flags(
+            "--smtp-tls-cert",
+            self.smtp_tls_cert
+                .or_else(|| fallback(&["MP_SMTP_TLS_CERT"])),
+            self.smtp_tls_key.or_else(|| fallback(&["MP_SMTP_TLS_KEY"])),
+        )?;
+        let http_tls = CertSource::from_flags(
+            "--http-tls-cert",
+            self.http_tls_cert.or_else(|| fallback(&["MP_UI_TLS_CERT"])),
+            self.http_tls_key.or_else(|| fallback(&["MP_UI_TLS_KEY"])),
+        )?;
+        let require_tls =
+            self.smtp_require_tls || fallback(&["MP_SMTP_REQUIRE_STARTTLS"]).is_some_and(truthy);
+        if require_tls && smtp_tls.is_none() {
+            return Err("--smtp-require-tls needs --smtp-tls-cert".into());
+        }
+        if self.smtps.is_some() && smtp_tls.is_none() {
+            return Err("--smtps needs --smtp-tls-cert".into());
+        }
+        let load = |file: Option<String>| -> Result<Option<Arc<Passwords>>, String> {
+            file.map(|f| Passwords::load(std::path::Path::new(&f)).map(Arc::new))
+                .transpose()
+        };
+        let smtp_passwords = load(
+            self.smtp_auth_file
+                .or_else(|| fallback(&["MP_SMTP_AUTH_FILE"])),
+        )?;
+        let http_passwords = load(
+            self.http_auth_file
+                .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"])),
+        )?;
         Ok(Config {
             smtp_addr,
             http_addr,
@@ -167,6 +258,10 @@ impl Cli {
                 max_message_size,
                 max_recipients: self.max_recipients as usize,
                 chaos: Arc::new(chaos),
+                starttls: smtp_tls.is_some(),
+                require_tls,
+                require_auth: self.smtp_require_auth,
+                check_auth: smtp_passwords.is_some(),
             },
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
@@ -175,6 +270,14 @@ impl Cli {
                 max_bytes: self.max_bytes,
             },
             mailhog_v1_list: self.mailhog_v1_list,
+            smtp_tls,
+            smtps_addr: self.smtps,
+            smtp_passwords,
+            http_tls,
+            http_passwords,
+            cors_origin: self
+                .cors_origin
+                .or_else(|| fallback(&["MH_CORS_ORIGIN", "MP_API_CORS"])),
             webroot: normalize_webroot(
                 &self
                     .webroot

@@ -9,6 +9,8 @@
 //! - [`search`]: the search query language and case-insensitive matching.
 //! - [`store`]: the bounded in-memory store and its change events.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
+//! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
+//! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
@@ -19,10 +21,12 @@ pub mod chaos;
 pub mod config;
 pub mod http;
 pub mod message;
+pub mod passwords;
 pub mod search;
 pub mod smtp;
 pub mod stats;
 pub mod store;
+pub mod tls;
 
 use std::future::Future;
 use std::io;
@@ -30,18 +34,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 
 pub use config::Config;
 use smtp::conn::SmtpContext;
 use store::Store;
 
 /// A server whose listeners are bound but not yet serving.
-#[derive(Debug)]
 pub struct Server {
     config: Config,
     smtp: TcpListener,
+    smtps: Option<TcpListener>,
     http: TcpListener,
+    smtp_tls: Option<TlsAcceptor>,
+    http_tls: Option<TlsAcceptor>,
     store: Store,
 }
 
@@ -51,16 +58,34 @@ async fn bind(what: &str, addr: &str) -> io::Result<TcpListener> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen for {what} on {addr}: {e}")))
 }
 
+fn acceptor(source: Option<&tls::CertSource>) -> io::Result<Option<TlsAcceptor>> {
+    source
+        .map(|s| {
+            s.acceptor()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        })
+        .transpose()
+}
+
 impl Server {
-    /// Binds both listeners (port 0 picks a free port) and creates the store.
+    /// Loads certificates, binds the listeners (port 0 picks a free port) and creates the store.
     pub async fn bind(config: Config) -> io::Result<Server> {
+        let smtp_tls = acceptor(config.smtp_tls.as_ref())?;
+        let http_tls = acceptor(config.http_tls.as_ref())?;
         let smtp = bind("SMTP", &config.smtp_addr).await?;
+        let smtps = match &config.smtps_addr {
+            Some(addr) => Some(bind("SMTPS", addr).await?),
+            None => None,
+        };
         let http = bind("HTTP", &config.http_addr).await?;
         let store = Store::new(config.store);
         Ok(Server {
             config,
             smtp,
+            smtps,
             http,
+            smtp_tls,
+            http_tls,
             store,
         })
     }
@@ -69,8 +94,18 @@ impl Server {
         self.smtp.local_addr()
     }
 
+    /// The implicit-TLS SMTP address, when `--smtps` is configured.
+    pub fn smtps_addr(&self) -> Option<io::Result<SocketAddr>> {
+        self.smtps.as_ref().map(TcpListener::local_addr)
+    }
+
     pub fn http_addr(&self) -> io::Result<SocketAddr> {
         self.http.local_addr()
+    }
+
+    /// True when the HTTP listener speaks HTTPS.
+    pub fn http_is_tls(&self) -> bool {
+        self.http_tls.is_some()
     }
 
     /// The store this server fills; a handle, cheap to clone.
@@ -87,13 +122,30 @@ impl Server {
             session: Arc::new(self.config.session.clone()),
             store: self.store.clone(),
             idle_timeout: self.config.idle_timeout,
+            tls: self.smtp_tls.clone(),
+            passwords: self.config.smtp_passwords.clone(),
         });
+        // One bound for both SMTP listeners.
+        let permits = Arc::new(Semaphore::new(self.config.max_connections as usize));
+        let max = self.config.max_connections;
         let smtp = tokio::spawn(smtp::listener::run(
             self.smtp,
-            ctx,
-            self.config.max_connections,
+            Arc::clone(&ctx),
+            Arc::clone(&permits),
+            max,
             stop_rx.clone(),
+            None,
         ));
+        let smtps = self.smtps.map(|listener| {
+            tokio::spawn(smtp::listener::run(
+                listener,
+                ctx,
+                permits,
+                max,
+                stop_rx.clone(),
+                self.smtp_tls,
+            ))
+        });
         let options = http::ApiOptions {
             mailhog_v1_list: self.config.mailhog_v1_list,
         };
@@ -103,19 +155,37 @@ impl Server {
             Arc::clone(&self.config.session.chaos),
             Arc::clone(&stop_tx),
         );
-        let app = http::router_at(&self.config.webroot, state);
-        let mut http_stop = stop_rx;
-        let http = tokio::spawn(
-            axum::serve(self.http, app)
-                .with_graceful_shutdown(async move {
-                    let _ = http_stop.wait_for(|stop| *stop).await;
-                })
-                .into_future(),
+        let app = http::access::protect(
+            http::router_at(&self.config.webroot, state),
+            self.config.http_passwords.clone(),
+            self.config.cors_origin.as_deref(),
         );
+        let mut http_stop = stop_rx;
+        let stopping = async move {
+            let _ = http_stop.wait_for(|stop| *stop).await;
+        };
+        let http = match self.http_tls {
+            None => tokio::spawn(
+                axum::serve(self.http, app)
+                    .with_graceful_shutdown(stopping)
+                    .into_future(),
+            ),
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.http, acceptor)?;
+                tokio::spawn(
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(stopping)
+                        .into_future(),
+                )
+            }
+        };
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let (smtp, http) = tokio::join!(smtp, http);
+        if let Some(smtps) = smtps {
+            smtps.await.map_err(io::Error::other)?;
+        }
         smtp.map_err(io::Error::other)?;
         http.map_err(io::Error::other)??;
         Ok(())

@@ -46,7 +46,15 @@ async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
     let server = Server::bind(config).await?;
     // Scripts and tests read these two lines to find the ports (port 0 picks free ones).
     tracing::info!("SMTP listening on {}", server.smtp_addr()?);
-    tracing::info!("HTTP listening on {}", server.http_addr()?);
+    if let Some(addr) = server.smtps_addr() {
+        tracing::info!("SMTPS listening on {}", addr?);
+    }
+    let scheme = if server.http_is_tls() {
+        "HTTPS"
+    } else {
+        "HTTP"
+    };
+    tracing::info!("{scheme} listening on {}", server.http_addr()?);
     server.run(shutdown_signal()).await
 }
 

@@ -25,7 +25,8 @@ pub struct Envelope {
     pub client_addr: Option<SocketAddr>,
     /// The user name of a successful AUTH, if any.
     pub auth_user: Option<String>,
-    pub tls: bool,
+    /// The TLS protocol (`TLSv1.3`) when the message came over TLS.
+    pub tls: Option<String>,
     pub smtputf8: bool,
     pub eight_bit: bool,
 }

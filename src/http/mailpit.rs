@@ -135,6 +135,9 @@ pub struct EnvelopeJson {
     pub client_addr: String,
     #[serde(rename = "TLS")]
     pub tls: bool,
+    /// The TLS protocol version, empty without TLS.
+    #[serde(rename = "TLSVersion")]
+    pub tls_version: String,
     pub auth_user: String,
     #[serde(rename = "SMTPUTF8")]
     pub smtputf8: bool,
@@ -205,8 +208,13 @@ impl Message {
                 esmtp: m.envelope.esmtp,
                 mail_from: m.envelope.mail_from.clone(),
                 rcpt_to: m.envelope.rcpt_to.clone(),
-                client_addr: m.envelope.client_addr.map(|a| a.to_string()).unwrap_or_default(),
-                tls: m.envelope.tls,
+                client_addr: m
+                    .envelope
+                    .client_addr
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                tls: m.envelope.tls.is_some(),
+                tls_version: m.envelope.tls.clone().unwrap_or_default(),
                 auth_user: m.envelope.auth_user.clone().unwrap_or_default(),
                 smtputf8: m.envelope.smtputf8,
                 received: rfc3339(m.created),

@@ -1,5 +1,6 @@
 //! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
 
+pub mod access;
 mod chaos;
 pub mod error;
 pub mod events;

@@ -1,6 +1,6 @@
 //! The I/O loop of one SMTP connection, the only SMTP code that touches a socket: it feeds the
-//! session, stores finished messages before acknowledging them, and applies the idle timeout and
-//! shutdown.
+//! session, stores finished messages before acknowledging them, checks credentials, upgrades to
+//! TLS on STARTTLS, and applies the idle timeout, chaos and shutdown.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,13 +10,17 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{Instant, timeout_at};
+use tokio_rustls::TlsAcceptor;
 use uuid::Uuid;
 
+use super::auth::{Credentials, Secret};
 use super::session::{Output, Received, Session, SessionConfig};
-use crate::chaos::Rng;
+use crate::chaos::{ConnectionChaos, Rng};
 use crate::message::StoredMessage;
+use crate::passwords::Passwords;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
 /// Bytes read per syscall. Small enough that thousands of idle connections stay cheap.
 const READ_BUFFER: usize = 16 * 1024;
@@ -26,22 +30,44 @@ const INLINE_PARSE_LIMIT: usize = 1024 * 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What every connection shares.
-#[derive(Debug)]
 pub struct SmtpContext {
     pub session: Arc<SessionConfig>,
     pub store: Store,
     pub idle_timeout: Duration,
+    /// For STARTTLS, when TLS is configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Checked credentials for AUTH, when a password file is configured.
+    pub passwords: Option<Arc<Passwords>>,
+}
+
+/// How one run of the loop over a stream ended.
+enum End<S> {
+    Closed,
+    /// The client asked for TLS: here is the stream back, with nothing unread that matters.
+    StartTls(S),
+}
+
+/// The loop's per-connection state that survives a TLS upgrade.
+struct Conn<'a> {
+    ctx: &'a SmtpContext,
+    session: Session,
+    shutdown: watch::Receiver<bool>,
+    grace_until: Option<Instant>,
+    dice: Rng,
+    chaos: ConnectionChaos,
 }
 
 /// Runs one SMTP session over `stream` until QUIT, the client leaves, a timeout, or shutdown.
+/// `implicit_tls` names the protocol when the stream is already encrypted (an SMTPS listener).
 pub async fn serve<S>(
     stream: S,
     peer: SocketAddr,
     ctx: &SmtpContext,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    implicit_tls: Option<String>,
 ) -> io::Result<()>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let nonce = Uuid::now_v7().simple().to_string();
     let mut dice = Rng::new(
@@ -54,98 +80,180 @@ where
         tracing::debug!("chaos: connection refused before the greeting");
         return Ok(());
     }
-    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut session = Session::new(Arc::clone(&ctx.session), Some(peer), nonce);
-    let mut wire = Vec::with_capacity(512);
-    session.greeting().write_to(&mut wire);
-    writer.write_all(&wire).await?;
-    wire.clear();
-
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut outputs = Vec::new();
-    let mut grace_until: Option<Instant> = None;
-    loop {
-        let idle_deadline = Instant::now() + ctx.idle_timeout;
-        let deadline = grace_until.map_or(idle_deadline, |g| g.min(idle_deadline));
-        let read = tokio::select! {
-            read = timeout_at(deadline, reader.read(&mut buf)) => read,
-            changed = shutdown.changed(), if grace_until.is_none() => {
-                // A closed channel means the server is gone: treat it as shutdown too.
-                let _ = changed;
-                if !session.in_transaction() {
-                    session.shutdown_reply().write_to(&mut wire);
-                    return finish(&mut writer, &wire).await;
-                }
-                grace_until = Some(Instant::now() + SHUTDOWN_GRACE);
-                continue;
-            }
-        };
-        let n = match read {
-            Ok(Ok(0)) => {
-                if session.in_transaction() {
-                    tracing::debug!(
-                        "client left mid-transaction; the partial message is discarded"
-                    );
-                }
-                return Ok(());
-            }
-            Ok(Ok(n)) => {
-                if dice.chance(chaos.disconnect_chance) {
-                    tracing::debug!("chaos: dropping the connection");
-                    return Ok(());
-                }
-                if let Some(speed) = chaos.link_speed {
-                    // A slow link: hold each read back as long as its bytes would take.
-                    tokio::time::sleep(Duration::from_secs_f64(n as f64 / speed)).await;
-                }
-                n
-            }
-            Ok(Err(e)) => return Err(e),
-            Err(_elapsed) => {
-                let reply = if grace_until.is_some() {
-                    session.shutdown_reply()
-                } else {
-                    session.timeout_reply()
-                };
-                reply.write_to(&mut wire);
-                return finish(&mut writer, &wire).await;
-            }
-        };
-
-        let mut input = &buf[..n];
-        let mut close = false;
-        loop {
-            let used = session.feed(input, &mut outputs);
-            input = &input[used..];
-            for output in outputs.drain(..) {
-                match output {
-                    Output::Reply(reply) => reply.write_to(&mut wire),
-                    Output::Message(received) => {
-                        let id = store(ctx, received).await;
-                        session
-                            .delivered(id.as_deref().map_err(String::as_str))
-                            .write_to(&mut wire);
-                    }
-                    Output::Close => close = true,
-                }
-            }
-            if input.is_empty() || session.is_closed() {
-                break;
-            }
+    if let Some(protocol) = implicit_tls {
+        session.set_tls(protocol);
+    }
+    let greeting = session.greeting();
+    let mut conn = Conn {
+        ctx,
+        session,
+        shutdown,
+        grace_until: None,
+        dice,
+        chaos,
+    };
+    let stream = match conn.run(stream, Some(greeting)).await? {
+        End::Closed => return Ok(()),
+        End::StartTls(stream) => stream,
+    };
+    let Some(acceptor) = &ctx.tls else {
+        return Ok(());
+    };
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!("STARTTLS handshake failed: {e}");
+            return Ok(());
         }
-        if close {
-            return finish(&mut writer, &wire).await;
+        Err(_) => {
+            tracing::debug!("STARTTLS handshake timed out");
+            return Ok(());
         }
-        if !wire.is_empty() {
-            // Everything answered from one read goes out in one write (RFC 2920 allows batching).
+    };
+    conn.session.tls_started(protocol_name(&tls));
+    // The session refuses a second STARTTLS, so this run can only end by closing.
+    match conn.run(tls, None).await? {
+        End::Closed | End::StartTls(_) => Ok(()),
+    }
+}
+
+impl Conn<'_> {
+    async fn run<S>(&mut self, stream: S, greeting: Option<super::Reply>) -> io::Result<End<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut wire = Vec::with_capacity(512);
+        if let Some(greeting) = greeting {
+            greeting.write_to(&mut wire);
             writer.write_all(&wire).await?;
             wire.clear();
         }
-        if grace_until.is_some() && !session.in_transaction() {
-            session.shutdown_reply().write_to(&mut wire);
-            return finish(&mut writer, &wire).await;
+        let mut buf = vec![0u8; READ_BUFFER];
+        let mut outputs = Vec::new();
+        loop {
+            let idle_deadline = Instant::now() + self.ctx.idle_timeout;
+            let deadline = self
+                .grace_until
+                .map_or(idle_deadline, |g| g.min(idle_deadline));
+            let read = tokio::select! {
+                read = timeout_at(deadline, reader.read(&mut buf)) => read,
+                _ = self.shutdown.changed(), if self.grace_until.is_none() => {
+                    // A closed channel means the server is gone: treat it as shutdown too.
+                    if !self.session.in_transaction() {
+                        self.session.shutdown_reply().write_to(&mut wire);
+                        finish(&mut writer, &wire).await?;
+                        return Ok(End::Closed);
+                    }
+                    self.grace_until = Some(Instant::now() + SHUTDOWN_GRACE);
+                    continue;
+                }
+            };
+            let n = match read {
+                Ok(Ok(0)) => {
+                    if self.session.in_transaction() {
+                        tracing::debug!(
+                            "client left mid-transaction; the partial message is discarded"
+                        );
+                    }
+                    return Ok(End::Closed);
+                }
+                Ok(Ok(n)) => {
+                    if self.dice.chance(self.chaos.disconnect_chance) {
+                        tracing::debug!("chaos: dropping the connection");
+                        return Ok(End::Closed);
+                    }
+                    if let Some(speed) = self.chaos.link_speed {
+                        // A slow link: hold each read back as long as its bytes would take.
+                        tokio::time::sleep(Duration::from_secs_f64(n as f64 / speed)).await;
+                    }
+                    n
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_elapsed) => {
+                    let reply = if self.grace_until.is_some() {
+                        self.session.shutdown_reply()
+                    } else {
+                        self.session.timeout_reply()
+                    };
+                    reply.write_to(&mut wire);
+                    finish(&mut writer, &wire).await?;
+                    return Ok(End::Closed);
+                }
+            };
+
+            let mut input = &buf[..n];
+            let mut close = false;
+            let mut starttls = false;
+            loop {
+                let used = self.session.feed(input, &mut outputs);
+                input = &input[used..];
+                for output in outputs.drain(..) {
+                    match output {
+                        Output::Reply(reply) => reply.write_to(&mut wire),
+                        Output::Message(received) => {
+                            let id = store(self.ctx, received).await;
+                            self.session
+                                .delivered(id.as_deref().map_err(String::as_str))
+                                .write_to(&mut wire);
+                        }
+                        Output::Authenticate(credentials) => {
+                            let user = check(self.ctx, credentials).await;
+                            self.session.authenticated(user).write_to(&mut wire);
+                        }
+                        Output::StartTls => starttls = true,
+                        Output::Close => close = true,
+                    }
+                }
+                if input.is_empty() || self.session.is_closed() || starttls {
+                    break;
+                }
+            }
+            if close {
+                finish(&mut writer, &wire).await?;
+                return Ok(End::Closed);
+            }
+            if !wire.is_empty() {
+                // Everything answered from one read goes out in one write (RFC 2920 allows batching).
+                writer.write_all(&wire).await?;
+                wire.clear();
+            }
+            if starttls {
+                // Whatever the client pipelined after STARTTLS is dropped with `buf`: plaintext
+                // injected before the handshake must never be read as encrypted commands.
+                writer.flush().await?;
+                return Ok(End::StartTls(reader.unsplit(writer)));
+            }
+            if self.grace_until.is_some() && !self.session.in_transaction() {
+                self.session.shutdown_reply().write_to(&mut wire);
+                finish(&mut writer, &wire).await?;
+                return Ok(End::Closed);
+            }
         }
     }
+}
+
+/// Checks AUTH credentials against the password file, off the async workers (bcrypt is slow on
+/// purpose). Returns the user name when they are right.
+async fn check(ctx: &SmtpContext, credentials: Credentials) -> Option<String> {
+    let passwords = Arc::clone(ctx.passwords.as_ref()?);
+    let Credentials { user, secret } = credentials;
+    tokio::task::spawn_blocking(move || {
+        let ok = match &secret {
+            Secret::Password(password) => passwords.verify(&user, password),
+            Secret::CramMd5 { challenge, digest } => {
+                passwords.verify_cram_md5(&user, challenge, digest)
+            }
+        };
+        if !ok {
+            tracing::info!(user = %user, "SMTP authentication failed");
+        }
+        ok.then_some(user)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Parses and stores a message; the session acknowledges only after this returns `Ok`.

@@ -1,5 +1,5 @@
-//! The SMTP accept loop: bounds concurrent connections with a semaphore, gives each its own task
-//! and tracing span, and drains them on shutdown.
+//! The SMTP accept loops (plain and implicit TLS): bound concurrent connections with a shared
+//! semaphore, give each its own task and tracing span, and drain them on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,18 +7,22 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use super::conn::{self, SHUTDOWN_GRACE, SmtpContext};
+use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
 /// Accepts connections until `shutdown` turns true, then waits for open sessions to finish.
+/// With `implicit_tls`, every connection starts with a TLS handshake (SMTPS).
 pub async fn run(
     listener: TcpListener,
     ctx: Arc<SmtpContext>,
+    permits: Arc<Semaphore>,
     max_connections: u32,
     shutdown: watch::Receiver<bool>,
+    implicit_tls: Option<TlsAcceptor>,
 ) {
-    let permits = Arc::new(Semaphore::new(max_connections as usize));
     let mut stop = shutdown.clone();
     loop {
         let accepted = tokio::select! {
@@ -38,18 +42,39 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             tracing::warn!(%peer, "SMTP connection limit of {max_connections} reached; refusing");
-            tokio::spawn(async move {
-                let reply = b"421 4.7.0 Too many connections, try again later\r\n";
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(reply)).await;
-            });
+            if implicit_tls.is_none() {
+                tokio::spawn(async move {
+                    let reply = b"421 4.7.0 Too many connections, try again later\r\n";
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), stream.write_all(reply)).await;
+                });
+            }
             continue;
         };
         let ctx = Arc::clone(&ctx);
         let shutdown = shutdown.clone();
+        let implicit_tls = implicit_tls.clone();
         let span = tracing::info_span!("smtp", %peer);
         tokio::spawn(
             async move {
-                if let Err(e) = conn::serve(stream, peer, &ctx, shutdown).await {
+                let result = match implicit_tls {
+                    None => conn::serve(stream, peer, &ctx, shutdown, None).await,
+                    Some(acceptor) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                        {
+                            Ok(Ok(tls)) => {
+                                let protocol = protocol_name(&tls);
+                                conn::serve(tls, peer, &ctx, shutdown, Some(protocol)).await
+                            }
+                            Ok(Err(e)) => Err(e),
+                            Err(_) => Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                "TLS handshake timed out",
+                            )),
+                        }
+                    }
+                };
+                if let Err(e) = result {
                     tracing::debug!("connection ended: {e}");
                 }
                 drop(permit);

@@ -30,6 +30,14 @@ pub struct SessionConfig {
     pub max_recipients: usize,
     /// Fault injection; inert unless configured.
     pub chaos: Arc<Chaos>,
+    /// TLS is configured, so STARTTLS is offered (until the session is encrypted).
+    pub starttls: bool,
+    /// MAIL is refused (530) until the session is encrypted.
+    pub require_tls: bool,
+    /// MAIL is refused (530) until the client has authenticated.
+    pub require_auth: bool,
+    /// Credentials are checked by the I/O loop ([`Output::Authenticate`]) instead of accepted.
+    pub check_auth: bool,
 }
 
 impl Default for SessionConfig {
@@ -39,6 +47,10 @@ impl Default for SessionConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             chaos: Arc::new(Chaos::default()),
+            starttls: false,
+            require_tls: false,
+            require_auth: false,
+            check_auth: false,
         }
     }
 }
@@ -53,6 +65,11 @@ pub enum Output {
     Message(Received),
     /// Flush what was written and close the connection.
     Close,
+    /// Flush what was written, then run the TLS handshake and call [`Session::tls_started`].
+    /// Input after the STARTTLS line is not consumed and must be discarded (RFC 3207 5).
+    StartTls,
+    /// Check these credentials, then call [`Session::authenticated`] and write that reply.
+    Authenticate(auth::Credentials),
 }
 
 /// A message as it came off the wire, with its envelope.
@@ -78,6 +95,10 @@ enum State {
     },
     /// A message was handed out and the store's verdict is pending.
     AwaitingStore,
+    /// STARTTLS was accepted; the handshake is pending.
+    AwaitingTls,
+    /// Credentials were handed out for checking.
+    AwaitingAuth,
     /// QUIT or a fatal error: nothing more is read.
     Closed,
 }
@@ -107,7 +128,8 @@ pub struct Session {
     helo: Option<String>,
     esmtp: bool,
     auth_user: Option<String>,
-    tls: bool,
+    /// The TLS protocol in use (`TLSv1.3`), if any.
+    tls: Option<String>,
     transaction: Option<Transaction>,
     errors: u32,
     /// Dice for chaos, seeded from the nonce so a session is reproducible.
@@ -131,7 +153,7 @@ impl Session {
             helo: None,
             esmtp: false,
             auth_user: None,
-            tls: false,
+            tls: None,
             transaction: None,
             errors: 0,
             rng: Rng::new(seed(&nonce)),
@@ -169,9 +191,39 @@ impl Session {
         )
     }
 
-    /// Marks the session as running over TLS (implicit TLS or after STARTTLS).
-    pub fn set_tls(&mut self, tls: bool) {
-        self.tls = tls;
+    /// Marks the session as running over TLS from the start (implicit TLS).
+    pub fn set_tls(&mut self, protocol: String) {
+        self.tls = Some(protocol);
+    }
+
+    /// The STARTTLS handshake succeeded: RFC 3207 4.2 says the client starts over with EHLO and
+    /// nothing learned before (HELO name, AUTH, transaction) carries over.
+    pub fn tls_started(&mut self, protocol: String) {
+        self.tls = Some(protocol);
+        self.state = State::Command;
+        self.helo = None;
+        self.esmtp = false;
+        self.auth_user = None;
+        self.transaction = None;
+        self.line.clear();
+        self.line_overflow = false;
+    }
+
+    /// Reports whether the credentials handed out with [`Output::Authenticate`] were right.
+    pub fn authenticated(&mut self, user: Option<String>) -> Reply {
+        if matches!(self.state, State::AwaitingAuth) {
+            self.state = State::Command;
+        }
+        match user {
+            Some(user) => {
+                self.auth_user = Some(user);
+                Reply::new(235, "2.7.0", "Authentication successful")
+            }
+            None => {
+                self.errors += 1;
+                Reply::new(535, "5.7.8", "Authentication credentials invalid")
+            }
+        }
     }
 
     /// True while a transaction is open or a message is being read: shutdown waits for these.
@@ -191,7 +243,9 @@ impl Session {
         let mut i = 0;
         while i < input.len() {
             match &mut self.state {
-                State::Closed | State::AwaitingStore => return i,
+                State::Closed | State::AwaitingStore | State::AwaitingTls | State::AwaitingAuth => {
+                    return i;
+                }
                 State::Data(receiver) => match receiver.feed(&input[i..]) {
                     Some(n) => {
                         i += n;
@@ -386,9 +440,7 @@ impl Session {
                 "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP AUTH",
             ),
             Command::Auth { mechanism, initial } => self.auth(&mechanism, initial.as_deref(), out),
-            Command::StartTls => {
-                self.error(out, Reply::new(502, "5.5.1", "STARTTLS is not available"))
-            }
+            Command::StartTls => self.starttls(out),
         }
     }
 
@@ -405,8 +457,33 @@ impl Session {
                 "ENHANCEDSTATUSCODES".into(),
                 "CHUNKING".into(),
                 format!("AUTH {}", auth::MECHANISMS).into(),
-            ],
+            ]
+            .into_iter()
+            .chain((self.config.starttls && self.tls.is_none()).then(|| "STARTTLS".into()))
+            .collect(),
         )
+    }
+
+    fn starttls(&mut self, out: &mut Vec<Output>) {
+        if !self.config.starttls {
+            return self.error(out, Reply::new(502, "5.5.1", "STARTTLS is not available"));
+        }
+        if self.tls.is_some() {
+            return self.error(out, Reply::new(503, "5.5.1", "TLS is already active"));
+        }
+        if self.transaction.is_some() {
+            return self.error(
+                out,
+                Reply::new(
+                    503,
+                    "5.5.1",
+                    "STARTTLS not allowed during a mail transaction",
+                ),
+            );
+        }
+        Self::reply(out, 220, "2.0.0", "Ready to start TLS");
+        out.push(Output::StartTls);
+        self.state = State::AwaitingTls;
     }
 
     fn mail(&mut self, from: String, params: MailParams, out: &mut Vec<Output>) {
@@ -415,6 +492,15 @@ impl Session {
         }
         if self.transaction.is_some() {
             return self.error(out, Reply::new(503, "5.5.1", "Nested MAIL command"));
+        }
+        if self.config.require_tls && self.tls.is_none() {
+            return self.error(
+                out,
+                Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"),
+            );
+        }
+        if self.config.require_auth && self.auth_user.is_none() {
+            return self.error(out, Reply::new(530, "5.7.0", "Authentication required"));
         }
         if params
             .size
@@ -565,7 +651,7 @@ impl Session {
             rcpt_to: rcpts,
             client_addr: self.client_addr,
             auth_user: self.auth_user.clone(),
-            tls: self.tls,
+            tls: self.tls.clone(),
             smtputf8: params.smtputf8,
             eight_bit: params.eight_bit,
         };
@@ -596,11 +682,16 @@ impl Session {
                 self.state = State::Auth(dialogue);
                 out.push(Output::Reply(reply));
             }
-            // Any credentials are accepted: a capture server records who logged in, it checks nothing.
             Step::Done(credentials) => {
                 if let Some(fault) = self.chaos(Stage::Authentication) {
                     return out.push(Output::Reply(fault_reply(fault, "Authentication failed")));
                 }
+                if self.config.check_auth {
+                    out.push(Output::Authenticate(credentials));
+                    self.state = State::AwaitingAuth;
+                    return;
+                }
+                // Without a password file any credentials are accepted: the user is recorded.
                 self.auth_user = Some(credentials.user);
                 Self::reply(out, 235, "2.7.0", "Authentication successful");
             }

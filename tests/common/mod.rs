@@ -25,6 +25,8 @@ pub struct Server {
     child: Child,
     pub smtp: SocketAddr,
     pub http: SocketAddr,
+    /// The implicit-TLS listener, when started with `--smtps`.
+    pub smtps: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
 }
 
@@ -74,13 +76,17 @@ impl Server {
         }
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let (mut smtp, mut http) = (None, None);
-        while smtp.is_none() || http.is_none() {
+        let (mut smtp, mut http, mut smtps) = (None, None, None);
+        let wants_smtps = extra.contains(&"--smtps");
+        while smtp.is_none() || http.is_none() || (wants_smtps && smtps.is_none()) {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     smtp = smtp.or_else(|| address_after(&line, "SMTP listening on "));
-                    http = http.or_else(|| address_after(&line, "HTTP listening on "));
+                    http = http
+                        .or_else(|| address_after(&line, "HTTP listening on "))
+                        .or_else(|| address_after(&line, "HTTPS listening on "));
+                    smtps = smtps.or_else(|| address_after(&line, "SMTPS listening on "));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
@@ -103,6 +109,7 @@ impl Server {
             child,
             smtp: smtp.unwrap(),
             http: http.unwrap(),
+            smtps,
             log,
         }
     }

@@ -7,6 +7,8 @@ struct Client {
     session: Session,
     stored: Vec<Received>,
     closed: bool,
+    /// The one password the simulated checker accepts, for any user.
+    password: Option<&'static str>,
 }
 
 impl Client {
@@ -20,6 +22,7 @@ impl Client {
             session: Session::new(Arc::new(config), addr, "nonce".into()),
             stored: Vec::new(),
             closed: false,
+            password: None,
         }
     }
 
@@ -45,6 +48,17 @@ impl Client {
                             self.session.delivered(Ok(&id)).write_to(&mut wire);
                         }
                         Output::Close => self.closed = true,
+                        Output::Authenticate(credentials) => {
+                            let ok = matches!(&credentials.secret, super::auth::Secret::Password(p) if Some(p.as_str()) == self.password);
+                            self.session
+                                .authenticated(ok.then_some(credentials.user))
+                                .write_to(&mut wire);
+                        }
+                        Output::StartTls => {
+                            // The handshake; whatever else was in this read is dropped, as the I/O loop does.
+                            self.session.tls_started("TLSv1.3".into());
+                            input = &[];
+                        }
                     }
                 }
                 if input.is_empty() || self.session.is_closed() {
@@ -551,4 +565,105 @@ fn chaos_faults_answer_with_the_configured_codes() {
     chaos.set_triggers(Triggers::default());
     let wire = c.send("RCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "354", "250"], "off again");
+}
+
+fn tls_config() -> SessionConfig {
+    SessionConfig {
+        starttls: true,
+        ..SessionConfig::default()
+    }
+}
+
+#[test]
+fn starttls_is_offered_then_starts_a_fresh_session() {
+    let mut c = Client::with(tls_config());
+    assert!(
+        c.send("EHLO x\r\n")
+            .ends_with("250-AUTH PLAIN LOGIN CRAM-MD5\r\n250 STARTTLS\r\n")
+    );
+    c.send(format!("AUTH PLAIN {}\r\n", "AGFsaWNlAHB3"));
+    assert_eq!(c.session.auth_user.as_deref(), Some("alice"));
+    // Commands pipelined after STARTTLS are plaintext injection: they must be dropped.
+    let wire = c.send("STARTTLS\r\nMAIL FROM:<injected@x>\r\n");
+    assert_eq!(wire, "220 2.0.0 Ready to start TLS\r\n");
+    assert_eq!(
+        c.session.auth_user, None,
+        "AUTH from before TLS is forgotten"
+    );
+    assert!(
+        c.send("MAIL FROM:<a@x>\r\n").starts_with("503 "),
+        "EHLO is needed again"
+    );
+    let ehlo = c.send("EHLO x\r\n");
+    assert!(!ehlo.contains("STARTTLS"), "not offered twice: {ehlo}");
+    assert!(
+        c.send("STARTTLS\r\n")
+            .starts_with("503 5.5.1 TLS is already active")
+    );
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
+    assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
+    assert_eq!(c.stored[0].envelope.tls.as_deref(), Some("TLSv1.3"));
+    assert_eq!(c.stored[0].envelope.mail_from, "a@x");
+}
+
+#[test]
+fn starttls_errors() {
+    let mut c = Client::with(tls_config()).hello();
+    assert!(c.send("STARTTLS now\r\n").starts_with("501 "));
+    c.send("MAIL FROM:<a@x>\r\n");
+    assert!(
+        c.send("STARTTLS\r\n").starts_with("503 "),
+        "not inside a transaction"
+    );
+}
+
+#[test]
+fn require_tls_and_require_auth() {
+    let mut c = Client::with(SessionConfig {
+        require_tls: true,
+        ..tls_config()
+    })
+    .hello();
+    assert_eq!(
+        c.send("MAIL FROM:<a@x>\r\n"),
+        "530 5.7.0 Must issue a STARTTLS command first\r\n"
+    );
+    c.send("STARTTLS\r\n");
+    c.send("EHLO x\r\n");
+    assert!(c.send("MAIL FROM:<a@x>\r\n").starts_with("250 "));
+
+    let mut c = Client::with(SessionConfig {
+        require_auth: true,
+        ..SessionConfig::default()
+    })
+    .hello();
+    assert_eq!(
+        c.send("MAIL FROM:<a@x>\r\n"),
+        "530 5.7.0 Authentication required\r\n"
+    );
+    c.send("AUTH PLAIN AGFsaWNlAHB3\r\n");
+    assert!(c.send("MAIL FROM:<a@x>\r\n").starts_with("250 "));
+}
+
+#[test]
+fn checked_credentials() {
+    let mut c = Client::with(SessionConfig {
+        check_auth: true,
+        ..SessionConfig::default()
+    })
+    .hello();
+    c.password = Some("pw");
+    // alice / wrong
+    assert_eq!(
+        c.send("AUTH PLAIN AGFsaWNlAHdyb25n\r\n"),
+        "535 5.7.8 Authentication credentials invalid\r\n"
+    );
+    assert_eq!(c.session.auth_user, None);
+    // alice / pw, pipelined with MAIL: the MAIL reply follows the verdict.
+    let wire = c.send("AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@x>\r\n");
+    assert_eq!(
+        wire,
+        "235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n"
+    );
+    assert_eq!(c.session.auth_user.as_deref(), Some("alice"));
 }

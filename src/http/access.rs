@@ -1,0 +1,134 @@
+//! Who may use the HTTP surface: optional HTTP Basic auth over the UI and API (health checks stay
+//! open for probes) and optional CORS for one configured origin.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha2::{Digest, Sha256};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::passwords::Passwords;
+
+/// Verified `Authorization` values remembered (as hashes) so that bcrypt, slow on purpose, runs
+/// once per credential rather than on every request the UI makes.
+const VERIFIED_CACHE: usize = 1024;
+
+struct BasicAuth {
+    passwords: Arc<Passwords>,
+    verified: Mutex<HashSet<[u8; 32]>>,
+}
+
+/// Wraps `app` with Basic auth (when `passwords` is set) and CORS (when `cors_origin` is set).
+pub fn protect(
+    app: Router,
+    passwords: Option<Arc<Passwords>>,
+    cors_origin: Option<&str>,
+) -> Router {
+    let mut app = app;
+    if let Some(passwords) = passwords {
+        let auth = Arc::new(BasicAuth {
+            passwords,
+            verified: Mutex::new(HashSet::new()),
+        });
+        app = app.layer(middleware::from_fn_with_state(auth, require_login));
+    }
+    if let Some(origin) = cors_origin {
+        // Outside the auth layer: browsers send preflight requests without credentials.
+        let allow = if origin == "*" {
+            AllowOrigin::any()
+        } else {
+            match HeaderValue::from_str(origin) {
+                Ok(value) => AllowOrigin::exact(value),
+                Err(_) => {
+                    tracing::warn!("ignoring invalid CORS origin {origin:?}");
+                    return app;
+                }
+            }
+        };
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(allow)
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::DELETE,
+                    Method::PATCH,
+                ])
+                .allow_headers(Any),
+        );
+    }
+    app
+}
+
+async fn require_login(
+    State(auth): State<Arc<BasicAuth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path.ends_with("/livez") || path.ends_with("/readyz") {
+        return next.run(request).await;
+    }
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    if let Some(header) = header
+        && verify(&auth, header).await
+    {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"mailsnare\", charset=\"UTF-8\"",
+        )],
+        Body::from("authentication required"),
+    )
+        .into_response()
+}
+
+async fn verify(auth: &Arc<BasicAuth>, header: Vec<u8>) -> bool {
+    let key: [u8; 32] = Sha256::digest(&header).into();
+    if auth
+        .verified
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(&key)
+    {
+        return true;
+    }
+    let Some((user, password)) = header
+        .strip_prefix(b"Basic ")
+        .and_then(|b64| BASE64.decode(b64.trim_ascii()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|text| {
+            text.split_once(':')
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+        })
+    else {
+        return false;
+    };
+    let checker = Arc::clone(auth);
+    let ok = tokio::task::spawn_blocking(move || checker.passwords.verify(&user, &password))
+        .await
+        .unwrap_or(false);
+    if ok {
+        let mut verified = auth.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CACHE {
+            verified.clear();
+        }
+        verified.insert(key);
+    }
+    ok
+}

@@ -1,0 +1,165 @@
+//! Password files in htpasswd style (`user:hash` per line), for SMTP AUTH and HTTP Basic auth.
+//! Hashes: bcrypt (`$2a$`/`$2b$`/`$2y$`, MailHog's `MH_AUTH_FILE` format), `{SHA}` (htpasswd -s),
+//! `{PLAIN}` or a bare plain-text password. Passwords are never logged.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use md5::Md5;
+use sha1::{Digest, Sha1};
+
+#[derive(Clone)]
+enum Hash {
+    Bcrypt(String),
+    Sha1(Vec<u8>),
+    Plain(String),
+}
+
+/// Users and their password hashes.
+#[derive(Clone, Default)]
+pub struct Passwords {
+    users: HashMap<String, Hash>,
+}
+
+impl std::fmt::Debug for Passwords {
+    // Only the user names: hashes stay out of debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Passwords {
+    /// Reads a password file; every line must be valid (blank lines and `#` comments aside).
+    pub fn load(path: &Path) -> Result<Passwords, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Passwords::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Passwords, String> {
+        let mut users = HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let Some((user, secret)) = line.split_once(':') else {
+                return Err(format!("line {}: expected user:password", n + 1));
+            };
+            if user.is_empty() {
+                return Err(format!("line {}: empty user name", n + 1));
+            }
+            let hash = if ["$2a$", "$2b$", "$2y$", "$2x$"]
+                .iter()
+                .any(|p| secret.starts_with(p))
+            {
+                Hash::Bcrypt(secret.to_string())
+            } else if let Some(sha) = secret.strip_prefix("{SHA}") {
+                Hash::Sha1(
+                    BASE64
+                        .decode(sha)
+                        .map_err(|_| format!("line {}: bad {{SHA}} hash", n + 1))?,
+                )
+            } else if let Some(plain) = secret.strip_prefix("{PLAIN}") {
+                Hash::Plain(plain.to_string())
+            } else if secret.starts_with("$apr1$")
+                || secret.starts_with("$1$")
+                || secret.starts_with("$5$")
+                || secret.starts_with("$6$")
+            {
+                return Err(format!(
+                    "line {}: unsupported hash; use bcrypt (htpasswd -B), {{SHA}} or plain",
+                    n + 1
+                ));
+            } else {
+                Hash::Plain(secret.to_string())
+            };
+            users.insert(user.to_string(), hash);
+        }
+        if users.is_empty() {
+            return Err("no users".into());
+        }
+        Ok(Passwords { users })
+    }
+
+    /// Checks a user's password. bcrypt is deliberately slow: call this off the async workers.
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        match self.users.get(user) {
+            Some(Hash::Bcrypt(hash)) => bcrypt::verify(password, hash).unwrap_or(false),
+            Some(Hash::Sha1(digest)) => {
+                constant_time_eq(&Sha1::digest(password.as_bytes()), digest)
+            }
+            Some(Hash::Plain(plain)) => constant_time_eq(plain.as_bytes(), password.as_bytes()),
+            None => false,
+        }
+    }
+
+    /// Checks a CRAM-MD5 answer (RFC 2195): possible only for users whose password is stored in
+    /// plain text, since the digest is keyed by the password itself.
+    pub fn verify_cram_md5(&self, user: &str, challenge: &str, digest_hex: &str) -> bool {
+        let Some(Hash::Plain(password)) = self.users.get(user) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Md5>::new_from_slice(password.as_bytes()) else {
+            return false;
+        };
+        mac.update(challenge.as_bytes());
+        let expected: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        constant_time_eq(expected.as_bytes(), digest_hex.as_bytes())
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a secret matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hash_kind() {
+        let bcrypt = bcrypt::hash("s3cret", 4).expect("hash");
+        let file = format!(
+            "# team\nalice:{bcrypt}\nbob:{{SHA}}{}\ncarol:{{PLAIN}}pw:with:colons\ndave:plainpw\r\n\n",
+            BASE64.encode(Sha1::digest(b"bobpw"))
+        );
+        let p = Passwords::parse(&file).expect("valid");
+        assert!(p.verify("alice", "s3cret") && !p.verify("alice", "S3cret"));
+        assert!(p.verify("bob", "bobpw") && !p.verify("bob", "bobpw "));
+        assert!(p.verify("carol", "pw:with:colons"));
+        assert!(p.verify("dave", "plainpw") && !p.verify("dave", ""));
+        assert!(!p.verify("eve", "anything"));
+        assert!(!format!("{p:?}").contains("s3cret") && !format!("{p:?}").contains("plainpw"));
+    }
+
+    #[test]
+    fn cram_md5_with_plain_passwords_only() {
+        // RFC 2195's example: tim / tanstaaftanstaaf.
+        let p = Passwords::parse("tim:tanstaaftanstaaf\nbcrypted:$2y$04$abcdefghijklmnopqrstuu5Gh4aSxOa9kaFfX6CNPHGqULjvhsQZC").expect("valid");
+        let challenge = "<1896.697170952@postoffice.reston.mci.net>";
+        assert!(p.verify_cram_md5("tim", challenge, "b913a602c7eda7a495b4e6e7334d3890"));
+        assert!(!p.verify_cram_md5("tim", challenge, "b913a602c7eda7a495b4e6e7334d3891"));
+        assert!(!p.verify_cram_md5("bcrypted", challenge, "b913a602c7eda7a495b4e6e7334d3890"));
+    }
+
+    #[test]
+    fn bad_files() {
+        assert!(Passwords::parse("").is_err());
+        assert!(Passwords::parse("nocolon").is_err());
+        assert!(Passwords::parse(":pw").is_err());
+        assert!(Passwords::parse("u:$apr1$xyz$abc").is_err());
+        assert!(Passwords::parse("u:{SHA}!!!").is_err());
+    }
+}
