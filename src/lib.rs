@@ -5,6 +5,7 @@
 //! - [`chaos`]: fault injection (Mailpit chaos triggers, MailHog's Jim) for the SMTP layer.
 //! - [`config`]: command line and environment, resolved into one [`Config`].
 //! - [`smtp`]: the sans-I/O SMTP session and the I/O loop around it.
+//! - [`parse`]: stored bytes to parsed MIME (boundary repair, HTML as text).
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
 //! - [`search`]: the search query language and case-insensitive matching.
 //! - [`store`]: the bounded in-memory store and its change events.
@@ -21,6 +22,7 @@ pub mod chaos;
 pub mod config;
 pub mod http;
 pub mod message;
+pub mod parse;
 pub mod passwords;
 pub mod search;
 pub mod smtp;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mail_parser::{Address as ParsedAddress, MessageParser, MimeHeaders};
+use mail_parser::{Address as ParsedAddress, MimeHeaders};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -148,7 +148,15 @@ impl StoredMessage {
 impl Summary {
     /// Summarises `raw`. Never fails: malformed mail gives a best-effort (possibly empty) summary.
     pub fn parse(raw: &[u8], envelope: &Envelope) -> Summary {
-        let Some(message) = MessageParser::default().parse(raw) else {
+        crate::parse::with_message(raw, |message| Summary::from_parsed(raw, message, envelope))
+    }
+
+    fn from_parsed(
+        raw: &[u8],
+        message: Option<&mail_parser::Message<'_>>,
+        envelope: &Envelope,
+    ) -> Summary {
+        let Some(message) = message else {
             return Summary {
                 bcc: envelope.rcpt_to.iter().map(|a| Address::bare(a)).collect(),
                 ..Summary::default()
@@ -168,8 +176,8 @@ impl Summary {
             .attachments()
             .filter(|part| !is_inline_part(part))
             .count();
-        let bodies: Vec<TextRef> = (0..message.text_body_count())
-            .filter_map(|i| message.body_text(i))
+        let bodies: Vec<TextRef> = crate::parse::text_bodies(message)
+            .into_iter()
             .map(|text| TextRef::new(text, raw))
             .collect();
         let snippet = bodies

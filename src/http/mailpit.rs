@@ -220,20 +220,19 @@ impl Message {
                 received: rfc3339(m.created),
             },
         };
-        let Some(parsed) = MessageParser::default().parse(&m.raw[..]) else {
-            return message;
-        };
-        message.text = parsed
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
-        message.html = parsed
-            .html_bodies()
-            .find_map(|part| match &part.body {
-                PartType::Html(html) => Some(html.to_string()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        crate::parse::with_message(&m.raw, |parsed| {
+            if let Some(parsed) = parsed {
+                message.fill_from(parsed);
+            }
+        });
+        message
+    }
+
+    /// The parts that need the parsed MIME structure.
+    fn fill_from(&mut self, parsed: &mail_parser::Message<'_>) {
+        let message = self;
+        message.text = crate::parse::text(parsed);
+        message.html = crate::parse::html(parsed);
         message.list_unsubscribe = list_unsubscribe(&parsed);
         let paths = part_paths(&parsed);
         for &id in &parsed.attachments {
@@ -252,7 +251,6 @@ impl Message {
         if message.from.is_none() {
             message.from = addresses(parsed.sender()).into_iter().next();
         }
-        message
     }
 }
 
@@ -382,8 +380,11 @@ pub struct PartContent {
 }
 
 pub fn part(raw: &[u8], part_id: &str) -> Option<PartContent> {
-    let message = MessageParser::default().parse(raw)?;
-    let paths = part_paths(&message);
+    crate::parse::with_message(raw, |message| part_of(message?, part_id))
+}
+
+fn part_of(message: &mail_parser::Message<'_>, part_id: &str) -> Option<PartContent> {
+    let paths = part_paths(message);
     let index = paths.iter().position(|p| p == part_id)?;
     let part = message.parts.get(index)?;
     if matches!(part.body, PartType::Multipart(_)) {
@@ -396,8 +397,9 @@ pub fn part(raw: &[u8], part_id: &str) -> Option<PartContent> {
             None => ct.ctype().to_string(),
         })
         .unwrap_or_else(|| "text/plain".into());
-    // Text parts come out of the parser decoded to UTF-8, so say so.
-    if part.is_text() {
+    // Text parts come out of the parser decoded to UTF-8, so say so (for text/* only: the parser
+    // also falls back to text for undecodable binary parts).
+    if part.is_text() && content_type.starts_with("text/") {
         content_type.push_str("; charset=utf-8");
     }
     Some(PartContent {
@@ -410,7 +412,7 @@ pub fn part(raw: &[u8], part_id: &str) -> Option<PartContent> {
 fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
     let header = message
         .header_raw("List-Unsubscribe")
-        .map(|v| v.trim().to_string())
+        .map(decode_header_value)
         .unwrap_or_default();
     let links = header
         .split(',')
@@ -432,7 +434,7 @@ fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
         errors,
         header_post: message
             .header_raw("List-Unsubscribe-Post")
-            .map(|v| v.trim().to_string())
+            .map(decode_header_value)
             .unwrap_or_default(),
     }
 }

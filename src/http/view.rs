@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::MimeHeaders;
 use serde::Deserialize;
 
 use super::AppState;
@@ -38,31 +38,26 @@ pub async fn view(
         return Err(AppError::NotFound("use /view/{ID}.html or /view/{ID}.txt"));
     };
     let message = super::messages::find(&state, id)?;
-    let parsed = MessageParser::default().parse(&message.raw[..]);
     if !html {
-        let text = parsed
-            .as_ref()
-            .and_then(|p| p.body_text(0).map(|t| t.into_owned()))
-            .unwrap_or_default();
+        let text = crate::parse::with_message(&message.raw, |p| {
+            p.map(crate::parse::text).unwrap_or_default()
+        });
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
-    let Some(parsed) = parsed else {
-        return Err(AppError::NotFound("message has no HTML body"));
-    };
-    let Some(body) = parsed.html_bodies().find_map(|part| match &part.body {
-        PartType::Html(html) => Some(html.to_string()),
-        _ => None,
-    }) else {
-        return Err(AppError::NotFound("message has no HTML body"));
-    };
-    // Content-ID → part path, so `cid:` references load through the part route.
-    let paths = part_paths(&parsed);
-    let cids: Vec<(String, String)> = parsed
-        .parts
-        .iter()
-        .zip(&paths)
-        .filter_map(|(part, path)| part.content_id().map(|cid| (cid.to_string(), path.clone())))
-        .collect();
+    // The HTML body and, for `cid:` references, each Content-ID's part path.
+    let (body, cids) = crate::parse::with_message(&message.raw, |parsed| {
+        let parsed = parsed?;
+        let body = crate::parse::html(parsed);
+        let paths = part_paths(parsed);
+        let cids: Vec<(String, String)> = parsed
+            .parts
+            .iter()
+            .zip(&paths)
+            .filter_map(|(part, path)| part.content_id().map(|cid| (cid.to_string(), path.clone())))
+            .collect();
+        (!body.is_empty()).then_some((body, cids))
+    })
+    .ok_or(AppError::NotFound("message has no HTML body"))?;
     let body = rewrite_cids(&body, |cid| {
         cids.iter()
             .find(|(id, _)| id == cid)
