@@ -233,8 +233,8 @@ impl Message {
         let message = self;
         message.text = crate::parse::text(parsed);
         message.html = crate::parse::html(parsed);
-        message.list_unsubscribe = list_unsubscribe(&parsed);
-        let paths = part_paths(&parsed);
+        message.list_unsubscribe = list_unsubscribe(parsed);
+        let paths = part_paths(parsed);
         for &id in &parsed.attachments {
             let Some(part) = parsed.parts.get(id as usize) else {
                 continue;
