@@ -7,6 +7,10 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct Stats {
     pub started: Instant,
+    /// SMTP sessions started.
+    pub smtp_sessions: AtomicU64,
+    /// SMTP sessions that ran over TLS (implicit or after STARTTLS).
+    pub smtp_tls_sessions: AtomicU64,
     /// Messages acknowledged with 250.
     pub smtp_accepted: AtomicU64,
     /// Bytes of those messages.
@@ -23,6 +27,8 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             started: Instant::now(),
+            smtp_sessions: AtomicU64::new(0),
+            smtp_tls_sessions: AtomicU64::new(0),
             smtp_accepted: AtomicU64::new(0),
             smtp_accepted_size: AtomicU64::new(0),
             smtp_rejected: AtomicU64::new(0),

@@ -149,3 +149,42 @@ async fn mailhog_array_switch_on_the_shared_v1_path() {
     );
     assert_eq!(items[0]["Raw"]["From"], "a@x");
 }
+
+#[tokio::test]
+async fn prometheus_metrics_follow_traffic() {
+    let server = Server::bind(Config::ephemeral()).await.expect("bind");
+    let smtp = server.smtp_addr().expect("smtp addr");
+    let http = server.http_addr().expect("http addr");
+    tokio::spawn(server.run(std::future::pending()));
+    let (_ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events"))
+        .await
+        .expect("upgrade");
+    send_mail(smtp, "counted").await;
+    send_mail(smtp, "counted again").await;
+    let response = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = response.text().await.expect("text");
+    for line in [
+        "mailsnare_messages 2",
+        "mailsnare_smtp_accepted_total 2",
+        "mailsnare_smtp_sessions_total 2",
+        "mailsnare_smtp_tls_sessions_total 0",
+        "mailsnare_messages_evicted_total 0",
+        "mailsnare_websocket_clients 1",
+        "# TYPE mailsnare_smtp_rejected counter",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(text.trim_end().ends_with("# EOF"));
+}

@@ -8,6 +8,7 @@ mod info;
 pub mod mailhog;
 pub mod mailpit;
 mod messages;
+mod metrics;
 pub mod send;
 mod view;
 pub mod web;
@@ -125,6 +126,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/api/v1/chaos",
             get(chaos::get_triggers).put(chaos::set_triggers),

@@ -80,8 +80,11 @@ where
         tracing::debug!("chaos: connection refused before the greeting");
         return Ok(());
     }
+    let stats = ctx.store.stats();
+    Stats::add(&stats.smtp_sessions, 1);
     let mut session = Session::new(Arc::clone(&ctx.session), Some(peer), nonce);
     if let Some(protocol) = implicit_tls {
+        Stats::add(&stats.smtp_tls_sessions, 1);
         session.set_tls(protocol);
     }
     let greeting = session.greeting();
@@ -111,6 +114,7 @@ where
             return Ok(());
         }
     };
+    Stats::add(&ctx.store.stats().smtp_tls_sessions, 1);
     conn.session.tls_started(protocol_name(&tls));
     // The session refuses a second STARTTLS, so this run can only end by closing.
     match conn.run(tls, None).await? {

@@ -1,0 +1,146 @@
+//! `GET /metrics`: Prometheus text format, encoded by `prometheus-client` from the live counters
+//! at scrape time (nothing is kept twice).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+use crate::stats::Stats;
+
+/// Reads the store, the counters and the event hub when Prometheus scrapes.
+#[derive(Debug)]
+struct Snapshot {
+    state: AppState,
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counts = self.state.store.counts();
+        let stats = self.state.store.stats();
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        gauge(
+            &mut e,
+            "mailsnare_messages",
+            "Messages stored",
+            as_i64(counts.total as u64),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_messages_unread",
+            "Unread messages stored",
+            as_i64(counts.unread as u64),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_stored_bytes",
+            "Raw bytes of the messages stored",
+            as_i64(counts.bytes),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_smtp_sessions",
+            "SMTP sessions started",
+            Stats::get(&stats.smtp_sessions),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_smtp_tls_sessions",
+            "SMTP sessions encrypted with TLS",
+            Stats::get(&stats.smtp_tls_sessions),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_smtp_accepted",
+            "Messages accepted over SMTP",
+            Stats::get(&stats.smtp_accepted),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_smtp_accepted_bytes",
+            "Bytes of messages accepted over SMTP",
+            Stats::get(&stats.smtp_accepted_size),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_smtp_rejected",
+            "Messages refused after MAIL FROM",
+            Stats::get(&stats.smtp_rejected),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_messages_deleted",
+            "Messages deleted by clients",
+            Stats::get(&stats.messages_deleted),
+        )?;
+        counter(
+            &mut e,
+            "mailsnare_messages_evicted",
+            "Messages evicted by the store's limits",
+            Stats::get(&stats.messages_evicted),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_websocket_clients",
+            "Live-update WebSocket clients",
+            as_i64(self.state.hub.clients() as u64),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_uptime_seconds",
+            "Seconds since start",
+            as_i64(stats.started.elapsed().as_secs()),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_resident_memory_bytes",
+            "Resident memory",
+            as_i64(super::info::resident_bytes()),
+        )?;
+        Ok(())
+    }
+}
+
+/// GET /metrics
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Snapshot { state }));
+    let mut text = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &registry) {
+        tracing::warn!("encoding metrics failed: {e}");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
