@@ -42,6 +42,8 @@ pub struct Config {
     pub http_passwords: Option<Arc<Passwords>>,
     /// Allowed CORS origin (`*` for any); CORS is off without it.
     pub cors_origin: Option<String>,
+    /// Keep messages on disk in this Maildir-style directory; memory only without it.
+    pub storage: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             http_tls: None,
             http_passwords: None,
             cors_origin: None,
+            storage: None,
         }
     }
 }
@@ -172,6 +175,10 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGIN")]
     pub cors_origin: Option<String>,
 
+    /// Keep every message on disk in this directory (Maildir layout plus envelopes) so a restart loses nothing; 250 is sent only once a message is durably written [falls back to MH_MAILDIR_PATH when MH_STORAGE=maildir]
+    #[arg(long, env = "MAILSNARE_STORAGE", value_name = "DIR")]
+    pub storage: Option<String>,
+
     /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
     #[arg(long, env = "MAILSNARE_INVITE_JIM")]
     pub invite_jim: bool,
@@ -278,6 +285,14 @@ impl Cli {
             cors_origin: self
                 .cors_origin
                 .or_else(|| fallback(&["MH_CORS_ORIGIN", "MP_API_CORS"])),
+            storage: self
+                .storage
+                .or_else(|| {
+                    fallback(&["MH_STORAGE"])
+                        .filter(|s| s.eq_ignore_ascii_case("maildir"))
+                        .and_then(|_| fallback(&["MH_MAILDIR_PATH"]))
+                })
+                .map(std::path::PathBuf::from),
             webroot: normalize_webroot(
                 &self
                     .webroot

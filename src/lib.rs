@@ -8,11 +8,14 @@
 //! - [`parse`]: stored bytes to parsed MIME (boundary repair, HTML as text).
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
 //! - [`search`]: the search query language and case-insensitive matching.
+//! - [`maildir`]: optional persistence of messages as Maildir files.
 //! - [`store`]: the bounded in-memory store and its change events.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
+//! - [`sendmail`]: the `sendmail` command: a message on stdin submitted over SMTP, with sysexits codes.
+//! - [`healthcheck`]: the `healthcheck` command: `GET /readyz` for container health checks.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
 //! port 0.
@@ -20,11 +23,14 @@
 
 pub mod chaos;
 pub mod config;
+pub mod healthcheck;
 pub mod http;
+pub mod maildir;
 pub mod message;
 pub mod parse;
 pub mod passwords;
 pub mod search;
+pub mod sendmail;
 pub mod smtp;
 pub mod stats;
 pub mod store;
@@ -80,7 +86,32 @@ impl Server {
             None => None,
         };
         let http = bind("HTTP", &config.http_addr).await?;
-        let store = Store::new(config.store);
+        let store = match &config.storage {
+            None => Store::new(config.store),
+            Some(dir) => {
+                let started = std::time::Instant::now();
+                let maildir = maildir::Maildir::open(dir).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot use storage {}: {e}", dir.display()),
+                    )
+                })?;
+                let (store, report) = Store::persistent(config.store, maildir).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot load storage {}: {e}", dir.display()),
+                    )
+                })?;
+                tracing::info!(
+                    "loaded {} messages from {} in {:.2} s ({} leftover files cleaned)",
+                    report.loaded,
+                    dir.display(),
+                    started.elapsed().as_secs_f64(),
+                    report.skipped
+                );
+                store
+            }
+        };
         Ok(Server {
             config,
             smtp,

@@ -1,5 +1,8 @@
-//! The `mailsnare` binary: parses flags, sets up logging, and runs the library's [`Server`].
+//! The `mailsnare` binary: dispatches to the `sendmail` and `healthcheck` commands, or parses the
+//! server's flags, sets up logging, and runs the library's [`Server`].
 
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,7 +11,20 @@ use mailsnare::config::Cli;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // Installed as (or linked to) `sendmail`, every argument is a sendmail argument.
+    let program = args.first().map(Path::new).and_then(Path::file_name);
+    if program.is_some_and(|name| name == "sendmail") {
+        return mailsnare::sendmail::main(args.get(1..).unwrap_or_default());
+    }
+    let rest = args.get(2..).unwrap_or_default();
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("sendmail") => return mailsnare::sendmail::main(rest),
+        Some("healthcheck") => return mailsnare::healthcheck::main(rest),
+        _ => {}
+    }
+
+    let cli = Cli::parse_from(args);
     // Quiet by default: startup lines and warnings. RUST_LOG=debug shows every session and message.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("mailsnare=info,warn"));

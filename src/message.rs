@@ -126,6 +126,25 @@ impl StoredMessage {
         }
     }
 
+    /// A message read back from disk, with the identity and arrival time it had.
+    pub fn restore(
+        id: Uuid,
+        created: OffsetDateTime,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        read: bool,
+    ) -> StoredMessage {
+        let summary = Summary::parse(&raw, &envelope);
+        StoredMessage {
+            id,
+            created,
+            envelope,
+            raw: raw.into_boxed_slice(),
+            summary,
+            read: AtomicBool::new(read),
+        }
+    }
+
     pub fn size(&self) -> usize {
         self.raw.len()
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use crate::maildir::{LoadReport, Maildir};
 use crate::message::StoredMessage;
 use crate::stats::Stats;
 
@@ -47,6 +48,8 @@ pub enum Event {
 pub enum StoreError {
     #[error("message of {size} bytes exceeds the store's byte limit of {limit}")]
     TooLarge { size: u64, limit: u64 },
+    #[error("could not write the message to disk: {0}")]
+    Disk(String),
 }
 
 /// Counts at one moment.
@@ -72,6 +75,8 @@ struct Shared {
     events: broadcast::Sender<Event>,
     limits: StoreLimits,
     stats: Arc<Stats>,
+    /// Persistence, when `--storage` is set: every change is applied to disk too.
+    disk: Option<Maildir>,
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +129,45 @@ impl Store {
                 events,
                 limits,
                 stats: Arc::new(Stats::default()),
+                disk: None,
             }),
+        }
+    }
+
+    /// A store kept on disk in `maildir`, filled with what is already there (the oldest beyond
+    /// the limits are evicted, from disk too).
+    pub fn persistent(
+        limits: StoreLimits,
+        maildir: Maildir,
+    ) -> std::io::Result<(Store, LoadReport)> {
+        let (messages, report) = maildir.load()?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let store = Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                events,
+                limits,
+                stats: Arc::new(Stats::default()),
+                disk: Some(maildir),
+            }),
+        };
+        for message in messages {
+            // Already on disk: only the in-memory side (and evictions) apply.
+            store.insert_loaded(message);
+        }
+        Ok((store, report))
+    }
+
+    /// True when changes are written to disk, so callers keep them off the async workers.
+    pub fn is_persistent(&self) -> bool {
+        self.shared.disk.is_some()
+    }
+
+    fn disk_op(&self, what: &str, op: impl FnOnce(&Maildir) -> std::io::Result<()>) {
+        if let Some(disk) = &self.shared.disk
+            && let Err(e) = op(disk)
+        {
+            tracing::warn!("storage: could not {what}: {e}");
         }
     }
 
@@ -167,7 +210,20 @@ impl Store {
                 limit: limits.max_bytes,
             });
         }
+        // Durable before it is visible, and before the caller acknowledges it.
+        if let Some(disk) = &self.shared.disk {
+            disk.write(&message)
+                .map_err(|e| StoreError::Disk(e.to_string()))?;
+        }
+        Ok(self.insert_loaded(message))
+    }
+
+    /// The in-memory half of an insert: evict to the limits, append, publish.
+    fn insert_loaded(&self, message: StoredMessage) -> Arc<StoredMessage> {
+        let limits = self.shared.limits;
+        let size = message.size() as u64;
         let message = Arc::new(message);
+        let mut evicted = Vec::new();
         let mut state = self.lock();
         while state.order.len() >= limits.max_messages.max(1)
             || state.bytes + size > limits.max_bytes
@@ -178,6 +234,7 @@ impl Store {
             state.forget(&oldest);
             Stats::add(&self.shared.stats.messages_evicted, 1);
             self.publish(Event::Deleted(oldest.message.id));
+            evicted.push(oldest.message);
         }
         let entry = Entry {
             seq: state.next_seq,
@@ -195,7 +252,11 @@ impl Store {
         state.order.push_back(entry);
         // Published under the lock so subscribers see events in store order.
         self.publish(Event::New(Arc::clone(&message)));
-        Ok(message)
+        drop(state);
+        for old in evicted {
+            self.disk_op("remove an evicted message", |disk| disk.remove(&old));
+        }
+        message
     }
 
     pub fn get(&self, id: &Uuid) -> Option<Arc<StoredMessage>> {
@@ -252,6 +313,7 @@ impl Store {
 
     /// Deletes the given messages; returns how many existed.
     pub fn delete(&self, ids: &[Uuid]) -> usize {
+        let mut removed = Vec::new();
         let mut state = self.lock();
         let mut deleted = 0;
         for id in ids {
@@ -264,8 +326,13 @@ impl Store {
             state.forget(&entry);
             deleted += 1;
             self.publish(Event::Deleted(*id));
+            removed.push(entry.message);
         }
         Stats::add(&self.shared.stats.messages_deleted, deleted as u64);
+        drop(state);
+        for message in removed {
+            self.disk_op("delete a message", |disk| disk.remove(&message));
+        }
         deleted
     }
 
@@ -280,6 +347,8 @@ impl Store {
         };
         Stats::add(&self.shared.stats.messages_deleted, count as u64);
         self.publish(Event::Cleared);
+        drop(state);
+        self.disk_op("clear the storage directory", Maildir::clear);
         count
     }
 
@@ -297,6 +366,8 @@ impl Store {
                 state.unread += 1;
             }
             self.publish(Event::Read { id: *id, read });
+            drop(state);
+            self.disk_op("record the read flag", |disk| disk.set_read(&message, read));
         }
         true
     }

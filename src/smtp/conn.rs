@@ -263,15 +263,18 @@ async fn check(ctx: &SmtpContext, credentials: Credentials) -> Option<String> {
 /// Parses and stores a message; the session acknowledges only after this returns `Ok`.
 async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> {
     let Received { envelope, data } = received;
-    let message = if data.len() > INLINE_PARSE_LIMIT {
-        tokio::task::spawn_blocking(move || StoredMessage::new(envelope, data))
+    let store = ctx.store.clone();
+    // Large messages take a while to parse, and a persistent store syncs to disk: both run on the
+    // blocking pool so other sessions never wait for them.
+    let inserted = if data.len() > INLINE_PARSE_LIMIT || store.is_persistent() {
+        tokio::task::spawn_blocking(move || store.insert(StoredMessage::new(envelope, data)))
             .await
-            .map_err(|e| format!("parser failed: {e}"))?
+            .map_err(|e| format!("storing failed: {e}"))?
     } else {
-        StoredMessage::new(envelope, data)
+        store.insert(StoredMessage::new(envelope, data))
     };
     let stats = ctx.store.stats();
-    match ctx.store.insert(message) {
+    match inserted {
         Ok(stored) => {
             Stats::add(&stats.smtp_accepted, 1);
             Stats::add(&stats.smtp_accepted_size, stored.size() as u64);
