@@ -87,7 +87,7 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
 #[derive(Debug, Parser)]
 #[command(name = "mailsnare", version, about, long_about = None)]
 pub struct Cli {
-    /// SMTP listen address [default: 127.0.0.1:1025; falls back to MP_SMTP_BIND_ADDR, MH_SMTP_BIND_ADDR]
+    /// SMTP listen address [default: 127.0.0.1:1025 (host from MAILSNARE_LISTEN_HOST); falls back to MP_SMTP_BIND_ADDR, MH_SMTP_BIND_ADDR]
     #[arg(long, env = "MAILSNARE_SMTP", value_name = "ADDR")]
     pub smtp: Option<String>,
 
@@ -188,14 +188,17 @@ impl Cli {
     /// Resolves defaults and the MailHog/Mailpit fallback variables through `env`.
     pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let fallback = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()));
+        // The container image sets MAILSNARE_LISTEN_HOST=0.0.0.0: the lowest-priority default, so
+        // that MailHog's and Mailpit's variables in an existing compose file still win.
+        let host = fallback(&["MAILSNARE_LISTEN_HOST"]).unwrap_or_else(|| "127.0.0.1".into());
         let smtp_addr = self
             .smtp
             .or_else(|| fallback(&["MP_SMTP_BIND_ADDR", "MH_SMTP_BIND_ADDR"]))
-            .unwrap_or_else(|| DEFAULT_SMTP.into());
+            .unwrap_or_else(|| format!("{host}:1025"));
         let http_addr = self
             .http
             .or_else(|| fallback(&["MP_UI_BIND_ADDR", "MH_UI_BIND_ADDR", "MH_API_BIND_ADDR"]))
-            .unwrap_or_else(|| DEFAULT_HTTP.into());
+            .unwrap_or_else(|| format!("{host}:8025"));
         let hostname = self
             .hostname
             .or_else(|| fallback(&["MH_HOSTNAME"]))
@@ -485,6 +488,29 @@ mod tests {
             cli(&["--chaos-triggers", "Sender:200:5"])
                 .into_config(|_| None)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn container_listen_host_is_the_weakest_default() {
+        let container =
+            |name: &str| (name == "MAILSNARE_LISTEN_HOST").then(|| "0.0.0.0".to_string());
+        let config = cli(&[]).into_config(container).expect("valid config");
+        assert_eq!(
+            (config.smtp_addr.as_str(), config.http_addr.as_str()),
+            ("0.0.0.0:1025", "0.0.0.0:8025")
+        );
+        let compose = |name: &str| match name {
+            "MAILSNARE_LISTEN_HOST" => Some("0.0.0.0".to_string()),
+            "MH_SMTP_BIND_ADDR" => Some("0.0.0.0:2525".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            cli(&[])
+                .into_config(compose)
+                .expect("valid config")
+                .smtp_addr,
+            "0.0.0.0:2525"
         );
     }
 
