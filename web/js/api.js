@@ -1,0 +1,77 @@
+// The API client: Mailpit API v1 (plus mailsnare's EXT fields). Every URL is relative to the
+// page, so the UI works unchanged under a path prefix (--webroot /mail).
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(method, path, { body, params, as = 'json' } = {}) {
+  const url = new URL(path, document.baseURI);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+  }
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, 'The server cannot be reached');
+  }
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const text = await res.text();
+      try {
+        const json = JSON.parse(text);
+        if (json && json.Error) message = json.Error;
+      } catch {
+        if (text && text.length < 300) message = text.trim();
+      }
+    } catch { /* keep the status line */ }
+    throw new ApiError(res.status, message);
+  }
+  if (as === 'json') return res.json();
+  return res.text();
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  /** MessagesSummary: the page [start, start+limit) of every message, newest first. */
+  list: (start, limit) => request('GET', 'api/v1/messages', { params: { start, limit } }),
+  /** MessagesSummary of the matches; messages_count counts matches. */
+  search: (query, start, limit) => request('GET', 'api/v1/search', { params: { query, start, limit } }),
+  /** The full message (marks it read). */
+  message: (id) => request('GET', `api/v1/message/${enc(id)}`),
+  headers: (id) => request('GET', `api/v1/message/${enc(id)}/headers`),
+  raw: (id) => request('GET', `api/v1/message/${enc(id)}/raw`, { as: 'text' }),
+  setRead: (ids, read) => request('PUT', 'api/v1/messages', { body: { IDs: ids, Read: read }, as: 'text' }),
+  setReadSearch: (query, read) => request('PUT', 'api/v1/messages', { body: { Search: query, Read: read }, as: 'text' }),
+  setReadAll: (read) => request('PUT', 'api/v1/messages', { body: { Read: read }, as: 'text' }),
+  delete: (ids) => request('DELETE', 'api/v1/messages', { body: { IDs: ids }, as: 'text' }),
+  deleteAll: () => request('DELETE', 'api/v1/messages', { as: 'text' }),
+  deleteSearch: (query) => request('DELETE', 'api/v1/search', { params: { query }, as: 'text' }),
+  info: () => request('GET', 'api/v1/info'),
+};
+
+/** Relative URLs the UI links to (downloads, the sandboxed HTML view). */
+export const urls = {
+  view: (id, remote) => `view/${enc(id)}.html${remote ? '?remote=1' : ''}`,
+  text: (id) => `view/${enc(id)}.txt`,
+  raw: (id) => `api/v1/message/${enc(id)}/raw`,
+  eml: (id) => `api/v1/message/${enc(id)}/raw?dl=1`,
+  part: (id, partId) => `api/v1/message/${enc(id)}/part/${enc(partId)}`,
+  events: () => {
+    const url = new URL('api/events', document.baseURI);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.hash = '';
+    return url.href;
+  },
+};

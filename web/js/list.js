@@ -1,0 +1,455 @@
+// The message list: a sparse model of the (live or searched) list, filled page by page as rows
+// come into view, and a virtual view that only ever builds the rows on screen. Smooth with tens of
+// thousands of messages: scrolling touches a few dozen reused row elements, never the whole list.
+
+import { api } from './api.js';
+import { h, icon, formatSize, relativeTime, exactTime, addressShort, addressText, recipientsShort } from './dom.js';
+
+export const PAGE = 100;
+
+export class ListModel {
+  constructor({ onChange, onInconsistent }) {
+    this.onChange = onChange;
+    this.onInconsistent = onInconsistent;
+    this.source = { kind: 'all', query: '' };
+    this.items = [];
+    this.byId = new Map();
+    this.total = 0;
+    this.unread = 0;
+    this.gen = 0;
+    this.loading = new Set();
+    this.loaded = false;
+    this.error = null;
+  }
+
+  get searching() {
+    return this.source.kind === 'search';
+  }
+
+  fetchPage(start, limit) {
+    return this.searching ? api.search(this.source.query, start, limit) : api.list(start, limit);
+  }
+
+  /** Switches between the live list and a search, and loads its first page. */
+  async setSource(source, visible = [0, PAGE - 1]) {
+    this.source = source;
+    this.loaded = false;
+    return this.refresh(visible);
+  }
+
+  /**
+   * Reloads the pages covering `visible` and forgets everything else (for searches after new
+   * mail, and the live list after a gap). The old rows stay on screen until the answer is in.
+   */
+  async refresh([first, last] = [0, PAGE - 1]) {
+    const gen = ++this.gen;
+    this.loading.clear();
+    const start = Math.max(0, Math.floor(first / PAGE) * PAGE);
+    const end = Math.max(start + PAGE, Math.ceil((last + 1) / PAGE) * PAGE);
+    this.loading.add(start);
+    let resp;
+    try {
+      resp = await this.fetchPage(start, end - start);
+    } catch (e) {
+      if (gen === this.gen) {
+        this.loading.delete(start);
+        this.error = e;
+        this.onChange({ kind: 'error', error: e });
+      }
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.loading.delete(start);
+    this.error = null;
+    this.items = new Array(resp.messages_count);
+    this.byId.clear();
+    this.total = resp.messages_count;
+    this.unread = resp.unread;
+    this.place(start, resp.messages, 0);
+    this.loaded = true;
+    this.onChange({ kind: 'reset' });
+  }
+
+  /** Loads any missing page that overlaps [first, last]. */
+  ensure(first, last) {
+    if (!this.loaded) return;
+    first = Math.max(0, first);
+    last = Math.min(this.total - 1, last);
+    for (let p = Math.floor(first / PAGE) * PAGE; p <= last; p += PAGE) {
+      if (this.loading.has(p)) continue;
+      const end = Math.min(this.total, p + PAGE);
+      let missing = false;
+      for (let i = p; i < end; i++) {
+        if (this.items[i] === undefined) {
+          missing = true;
+          break;
+        }
+      }
+      if (missing) this.load(p);
+    }
+  }
+
+  async load(start) {
+    const gen = this.gen;
+    this.loading.add(start);
+    let resp;
+    try {
+      resp = await this.fetchPage(start, PAGE);
+    } catch (e) {
+      if (gen === this.gen) {
+        this.loading.delete(start);
+        this.onChange({ kind: 'error', error: e });
+      }
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.loading.delete(start);
+    if (this.searching && resp.messages_count !== this.total) {
+      // The matches changed under us: reload what is shown.
+      this.onInconsistent();
+      return;
+    }
+    // In the live list, messages that arrived (or left) since the server answered are already
+    // applied here from the event stream; their count is how far the server's positions are off.
+    const shift = this.searching ? 0 : this.total - resp.messages_count;
+    this.unread = resp.unread;
+    if (!this.place(start, resp.messages, shift)) this.onInconsistent();
+    this.onChange({ kind: 'page' });
+  }
+
+  /** Puts a page's messages at their positions; false when they contradict what is known. */
+  place(start, messages, shift) {
+    let consistent = true;
+    messages.forEach((m, k) => {
+      const i = start + k + shift;
+      if (i < 0 || i >= this.total) return;
+      const known = this.byId.get(m.ID);
+      const current = this.items[i];
+      if (known && current?.ID !== m.ID) {
+        consistent = false;
+        return;
+      }
+      if (current && current.ID !== m.ID) {
+        consistent = false;
+        this.byId.delete(current.ID);
+      }
+      this.items[i] = m;
+      this.byId.set(m.ID, m);
+    });
+    return consistent;
+  }
+
+  /** New messages (newest last in `batch`), live list only: they go on top. */
+  prepend(batch) {
+    const fresh = batch.filter((m) => !this.byId.has(m.ID)).reverse();
+    if (fresh.length === 0) return 0;
+    for (const m of fresh) this.byId.set(m.ID, m);
+    this.items.splice(0, 0, ...fresh);
+    this.total += fresh.length;
+    // Pages in flight now land `fresh.length` further down; `load` corrects by the total.
+    return fresh.length;
+  }
+
+  /**
+   * Removes a message; returns its index, or -1 when it was not loaded. A message that was not
+   * loaded sat somewhere in a part not fetched yet (or, in a search, maybe not in the results):
+   * the live list only knows it is one shorter, and the caller reloads what is on screen.
+   */
+  remove(id) {
+    const m = this.byId.get(id);
+    if (!m) {
+      if (!this.searching && this.total > 0) {
+        this.total -= 1;
+        this.items.length = this.total;
+      }
+      return -1;
+    }
+    const i = this.items.indexOf(m);
+    this.byId.delete(id);
+    if (i >= 0) this.items.splice(i, 1);
+    this.total = Math.max(0, this.total - 1);
+    this.items.length = this.total;
+    return i;
+  }
+
+  clear() {
+    this.gen++;
+    this.loading.clear();
+    this.items = [];
+    this.byId.clear();
+    this.total = 0;
+  }
+
+  setRead(id, read) {
+    const m = this.byId.get(id);
+    if (!m || m.Read === read) return false;
+    m.Read = read;
+    return true;
+  }
+
+  indexOf(id) {
+    const m = this.byId.get(id);
+    return m ? this.items.indexOf(m) : -1;
+  }
+}
+
+/** The rows on screen, reused as the list scrolls. */
+export class ListView {
+  constructor(model, { scroll, spacer, selection, isOpen, onOpen, onSelect, onCursor }) {
+    this.model = model;
+    this.scroll = scroll;
+    this.spacer = spacer;
+    this.selection = selection;
+    this.isOpen = isOpen;
+    this.onOpen = onOpen;
+    this.onSelect = onSelect;
+    this.onCursor = onCursor;
+    this.rowH = 76;
+    this.active = new Map();
+    this.pool = [];
+    this.cursor = -1;
+    this.fresh = new Map();
+    this.lastChecked = -1;
+    this.frame = 0;
+    this.clockTick = 0;
+    this.measure();
+    scroll.addEventListener('scroll', () => this.schedule(), { passive: true });
+    new ResizeObserver(() => {
+      this.measure();
+      this.schedule();
+    }).observe(scroll);
+    setInterval(() => {
+      this.clockTick++;
+      this.schedule();
+    }, 30_000);
+  }
+
+  measure() {
+    const v = parseFloat(getComputedStyle(this.scroll).getPropertyValue('--row-h'));
+    if (v > 0 && v !== this.rowH) {
+      const top = this.scroll.scrollTop / this.rowH;
+      this.rowH = v;
+      this.scroll.scrollTop = top * v;
+      for (const row of this.active.values()) row.key = '';
+    }
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  /** The index range on screen. */
+  visibleRange() {
+    const first = Math.floor(this.scroll.scrollTop / this.rowH);
+    const count = Math.ceil(this.scroll.clientHeight / this.rowH);
+    return [first, Math.min(this.model.total - 1, first + count)];
+  }
+
+  render() {
+    const { model } = this;
+    const total = model.total;
+    this.spacer.style.height = `${total * this.rowH}px`;
+    const [first, last] = this.visibleRange();
+    const from = Math.max(0, first - 8);
+    const to = Math.min(total - 1, last + 8);
+    const hadFocus = this.spacer.contains(document.activeElement);
+    const next = new Map();
+    for (const [i, row] of this.active) {
+      if (i >= from && i <= to) next.set(i, row);
+      else this.pool.push(row);
+    }
+    for (let i = from; i <= to; i++) {
+      let row = next.get(i);
+      if (!row) {
+        row = this.pool.pop() || this.createRow();
+        next.set(i, row);
+      }
+      this.fill(row, i, model.items[i]);
+    }
+    for (const row of this.pool) {
+      if (row.el.parentNode) row.el.remove();
+      row.index = -1;
+    }
+    this.active = next;
+    // Keep the document order the visual order, for assistive technology and Tab.
+    let prev = null;
+    for (let i = from; i <= to; i++) {
+      const el = next.get(i).el;
+      const want = prev ? prev.nextSibling : this.spacer.firstChild;
+      if (want !== el) this.spacer.insertBefore(el, want);
+      prev = el;
+    }
+    if (hadFocus && !this.spacer.contains(document.activeElement)) this.focusCursor();
+    model.ensure(first - PAGE / 2, last + PAGE / 2);
+  }
+
+  createRow() {
+    const check = h('input', { type: 'checkbox', class: 'row-check' });
+    const unread = h('span', { class: 'sr-only' });
+    const from = h('span', { class: 'row-from' });
+    const to = h('span', { class: 'row-to' });
+    const time = h('time', { class: 'row-time' });
+    const subject = h('span', { class: 'row-subject' });
+    const clip = icon('clip', 'row-clip');
+    const size = h('span', { class: 'row-size' });
+    const snippet = h('span', { class: 'row-snippet' });
+    const link = h('a', { class: 'row-link' },
+      h('span', { class: 'row-line row-line1' }, unread, h('span', { class: 'row-dot', 'aria-hidden': 'true' }), from, to, time),
+      h('span', { class: 'row-line row-line2' }, subject, clip, size),
+      h('span', { class: 'row-line row-line3' }, snippet));
+    const el = h('div', { class: 'row', role: 'listitem' }, check, link);
+    const row = { el, check, link, unread, from, to, time, subject, clip, size, snippet, index: -1, key: '' };
+    check.addEventListener('click', (ev) => this.onCheck(row, ev));
+    link.addEventListener('click', (ev) => {
+      if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+      ev.preventDefault();
+      if (row.index >= 0 && this.model.items[row.index]) this.onOpen(row.index, { focus: false });
+    });
+    link.addEventListener('focus', () => {
+      if (row.index >= 0 && row.index !== this.cursor) this.setCursor(row.index, { scroll: false, focus: false });
+    });
+    return row;
+  }
+
+  fill(row, i, m) {
+    if (!row.el.parentNode) this.spacer.append(row.el);
+    if (row.index !== i) {
+      row.el.style.transform = `translateY(${i * this.rowH}px)`;
+      row.index = i;
+    }
+    const selected = m ? this.selection.has(m.ID) : false;
+    const key = m
+      ? `${m.ID}|${m.Read}|${selected}|${i === this.cursor}|${this.isOpen(m.ID)}|${this.fresh.has(m.ID)}|${this.clockTick}|${i}|${this.model.total}`
+      : `empty|${i}|${i === this.cursor}`;
+    if (row.key === key) return;
+    row.key = key;
+    row.el.setAttribute('aria-posinset', String(i + 1));
+    row.el.setAttribute('aria-setsize', String(this.model.total));
+    row.el.classList.toggle('is-cursor', i === this.cursor);
+    if (!m) {
+      row.el.classList.add('is-loading');
+      row.el.classList.remove('is-unread', 'is-selected', 'is-open', 'is-new');
+      row.check.disabled = true;
+      row.check.checked = false;
+      row.link.removeAttribute('href');
+      for (const part of [row.from, row.to, row.time, row.subject, row.size, row.snippet, row.unread]) part.textContent = '';
+      row.check.setAttribute('aria-label', 'Loading');
+      return;
+    }
+    row.el.classList.remove('is-loading');
+    row.el.classList.toggle('is-unread', !m.Read);
+    row.el.classList.toggle('is-selected', selected);
+    row.el.classList.toggle('is-open', this.isOpen(m.ID));
+    row.el.classList.toggle('is-new', this.fresh.has(m.ID));
+    row.check.disabled = false;
+    row.check.checked = selected;
+    row.link.href = this.hrefFor(m.ID);
+    if (this.isOpen(m.ID)) row.link.setAttribute('aria-current', 'true');
+    else row.link.removeAttribute('aria-current');
+    const subject = m.Subject || '(no subject)';
+    row.check.setAttribute('aria-label', `Select: ${subject}`);
+    row.unread.textContent = m.Read ? '' : 'Unread. ';
+    row.from.textContent = addressShort(m.From) || '(no sender)';
+    row.from.title = addressText(m.From);
+    const recipients = [...(m.To || []), ...(m.Cc || [])];
+    const bcc = m.Bcc || [];
+    row.to.textContent = recipients.length || bcc.length
+      ? `→ ${recipientsShort(recipients.length ? recipients : bcc)}`
+      : '';
+    row.to.title = [...recipients, ...bcc].map(addressText).join(', ');
+    row.time.textContent = relativeTime(m.Created);
+    row.time.title = exactTime(m.Created);
+    row.time.dateTime = m.Created;
+    row.subject.textContent = subject;
+    row.subject.classList.toggle('is-empty', !m.Subject);
+    row.clip.classList.toggle('is-hidden', !(m.Attachments > 0));
+    row.size.textContent = formatSize(m.Size);
+    row.size.title = m.Attachments > 0
+      ? `${m.Size.toLocaleString()} bytes, ${m.Attachments} attachment${m.Attachments === 1 ? '' : 's'}`
+      : `${m.Size.toLocaleString()} bytes`;
+    row.snippet.textContent = m.Snippet || '';
+  }
+
+  onCheck(row, ev) {
+    const m = this.model.items[row.index];
+    if (!m) return;
+    const on = row.check.checked;
+    if (ev.shiftKey && this.lastChecked >= 0 && this.lastChecked !== row.index) {
+      const [a, b] = [Math.min(this.lastChecked, row.index), Math.max(this.lastChecked, row.index)];
+      for (let i = a; i <= b; i++) {
+        const x = this.model.items[i];
+        if (x) on ? this.selection.add(x.ID) : this.selection.delete(x.ID);
+      }
+    } else if (on) this.selection.add(m.ID);
+    else this.selection.delete(m.ID);
+    this.lastChecked = row.index;
+    this.onSelect();
+    this.invalidate();
+  }
+
+  hrefFor(id) {
+    return this.linkFor ? this.linkFor(id) : `#m=${encodeURIComponent(id)}`;
+  }
+
+  /** Forces every row to be filled again on the next frame. */
+  invalidate() {
+    for (const row of this.active.values()) row.key = '';
+    this.schedule();
+  }
+
+  /** Marks a message as just arrived, for a short highlight. */
+  markFresh(id) {
+    this.fresh.set(id, setTimeout(() => {
+      this.fresh.delete(id);
+      this.schedule();
+    }, 2500));
+  }
+
+  setCursor(i, { scroll = true, focus = true } = {}) {
+    const total = this.model.total;
+    if (total === 0) {
+      this.cursor = -1;
+      this.invalidate();
+      return;
+    }
+    i = Math.max(0, Math.min(total - 1, i));
+    this.cursor = i;
+    if (scroll) this.scrollToIndex(i);
+    this.invalidate();
+    this.onCursor?.(i);
+    if (focus) {
+      // The row may not exist until the next frame.
+      this.render();
+      this.focusCursor();
+    }
+  }
+
+  focusCursor() {
+    for (const row of this.active.values()) {
+      if (row.index === this.cursor) {
+        row.link.focus({ preventScroll: true });
+        return;
+      }
+    }
+  }
+
+  scrollToIndex(i) {
+    const top = i * this.rowH;
+    const bottom = top + this.rowH;
+    const view = this.scroll;
+    if (top < view.scrollTop) view.scrollTop = top;
+    else if (bottom > view.scrollTop + view.clientHeight) view.scrollTop = bottom - view.clientHeight;
+  }
+
+  /** Keeps the rows on screen still when `n` rows are inserted (n > 0) or removed above them. */
+  shiftAnchor(n, at = 0) {
+    if (this.cursor >= at && this.cursor >= 0) this.cursor = Math.max(0, this.cursor + n);
+    const topIndex = this.scroll.scrollTop / this.rowH;
+    if (this.scroll.scrollTop > 0 && at <= topIndex) this.scroll.scrollTop += n * this.rowH;
+    if (this.lastChecked >= at) this.lastChecked += n;
+  }
+}
