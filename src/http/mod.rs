@@ -126,7 +126,16 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
-        .route("/metrics", get(metrics::metrics))
+                .route("/metrics", get(metrics::metrics))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    include_str!("openapi.json"),
+                )
+            }),
+        )
         .route(
             "/api/v1/chaos",
             get(chaos::get_triggers).put(chaos::set_triggers),
