@@ -81,6 +81,21 @@ pub enum ChaosError {
 }
 
 impl Triggers {
+    /// A trigger sent without an `ErrorCode` keeps its stage's default code (451, 451, 535).
+    pub fn with_default_codes(mut self) -> Triggers {
+        let defaults = Triggers::default();
+        for (trigger, default) in [
+            (&mut self.sender, defaults.sender),
+            (&mut self.recipient, defaults.recipient),
+            (&mut self.authentication, defaults.authentication),
+        ] {
+            if trigger.error_code == 0 {
+                trigger.error_code = default.error_code;
+            }
+        }
+        self
+    }
+
     pub fn validate(&self) -> Result<(), ChaosError> {
         for (name, t) in [
             ("Sender", self.sender),

@@ -21,7 +21,7 @@ pub async fn set_triggers(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<Triggers>, AppError> {
-    let triggers: Triggers = parse(&body)?;
+    let triggers = parse::<Triggers>(&body)?.with_default_codes();
     triggers
         .validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -30,3 +30,22 @@ impl IntoResponse for AppError {
             .into_response()
     }
 }
+
+/// Turns the framework's own plain-text client errors (an undecodable path segment, say) into the
+/// same JSON as ours, so API clients always get `{"Error": …}`.
+pub async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    (status, Json(serde_json::json!({ "Error": text }))).into_response()
+}

@@ -69,6 +69,8 @@ pub struct MessagesSummary<'a> {
     pub unread: usize,
     pub count: usize,
     pub messages_count: usize,
+    /// Unread among `messages_count`.
+    pub messages_unread: usize,
     pub start: usize,
     /// Every tag in the store.
     pub tags: Vec<String>,
@@ -88,6 +90,7 @@ impl<'a> MessagesSummary<'a> {
             unread: counts.unread,
             count: messages.len(),
             messages_count: counts.total,
+            messages_unread: counts.unread,
             start,
             tags,
             messages: messages.iter().map(|m| MessageSummary::new(m)).collect(),

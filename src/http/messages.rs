@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::AppError;
 use super::mailpit::{Message, MessagesSummary};
+use super::params::Lenient;
 use crate::message::StoredMessage;
 use crate::search;
 use crate::store::Event;
@@ -85,7 +86,7 @@ where
 }
 
 /// GET /api/v1/messages
-pub async fn list(State(state): State<AppState>, Query(query): Query<PageQuery>) -> Response {
+pub async fn list(State(state): State<AppState>, Lenient(query): Lenient<PageQuery>) -> Response {
     if state.options.mailhog_v1_list {
         return super::mailhog::v1_list(State(state)).await;
     }
@@ -103,7 +104,7 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<PageQuery>)
 /// GET /api/v1/search?query=: like the list, over the matches; `messages_count` counts matches.
 pub async fn search(
     State(state): State<AppState>,
-    Query(params): Query<PageQuery>,
+    Lenient(params): Lenient<PageQuery>,
 ) -> Result<Response, AppError> {
     let query = parse_query(params.query.as_deref().unwrap_or_default())?;
     let found = matching(&state, query).await?;
@@ -116,13 +117,14 @@ pub async fn search(
         .collect();
     let mut summary = MessagesSummary::page(&page, state.store.counts(), state.store.tags(), start);
     summary.messages_count = found.len();
+    summary.messages_unread = found.iter().filter(|m| !m.is_read()).count();
     Ok(Json(summary).into_response())
 }
 
 /// DELETE /api/v1/search?query=: deletes the matches.
 pub async fn delete_search(
     State(state): State<AppState>,
-    Query(params): Query<PageQuery>,
+    Lenient(params): Lenient<PageQuery>,
 ) -> Result<Response, AppError> {
     let text = params.query.as_deref().unwrap_or_default();
     if text.trim().is_empty() {
@@ -165,7 +167,7 @@ pub struct MessageQuery {
 pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<MessageQuery>,
+    Lenient(params): Lenient<MessageQuery>,
 ) -> Result<Response, AppError> {
     let message = if id == "latest"
         && (params.query.is_some() || params.wait.is_some() || params.since.is_some())
@@ -194,7 +196,8 @@ async fn latest_matching(
             .parse::<f64>()
             .ok()
             .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s).min(MAX_WAIT))
+            // Clamped before converting: a huge number must not overflow the Duration.
+            .map(|s| Duration::from_secs_f64(s.min(MAX_WAIT.as_secs_f64())))
             .ok_or_else(|| {
                 AppError::BadRequest(format!("wait must be a number of seconds, got {secs:?}"))
             })?,
@@ -251,7 +254,7 @@ pub struct RawQuery {
 pub async fn raw(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<RawQuery>,
+    Lenient(query): Lenient<RawQuery>,
 ) -> Result<Response, AppError> {
     let message = find(&state, &id)?;
     let body = Bytes::copy_from_slice(&message.raw);

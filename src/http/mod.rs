@@ -9,6 +9,7 @@ pub mod mailhog;
 pub mod mailpit;
 mod messages;
 mod metrics;
+pub mod params;
 pub mod send;
 mod view;
 pub mod web;
@@ -126,7 +127,7 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
-                .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/api/v1/openapi.json",
             get(|| async {
@@ -157,6 +158,7 @@ fn routes(state: AppState) -> Router {
         .route("/ui/{*path}", get(web::file))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
+        .layer(axum::middleware::map_response(error::json_rejections))
         .with_state(state)
 }
 

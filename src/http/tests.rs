@@ -83,7 +83,7 @@ async fn empty_store_lists_empty_arrays() {
     let (_, json) = get_json(&store, "/api/v1/messages").await;
     assert_eq!(
         json,
-        json!({"total":0,"unread":0,"count":0,"messages_count":0,"start":0,"tags":[],"messages":[]})
+        json!({"total":0,"unread":0,"count":0,"messages_count":0,"messages_unread":0,"start":0,"tags":[],"messages":[]})
     );
 }
 
@@ -472,6 +472,12 @@ async fn latest_with_query_and_wait() {
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
     let (status, _) = get_json(&store, "/api/v1/message/latest?wait=soon").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A huge wait is capped, not an overflow: with a match present it answers at once.
+    let (status, m) = get_json(&store, "/api/v1/message/latest?wait=1e300").await;
+    assert_eq!(
+        (status, m["Subject"].as_str()),
+        (StatusCode::OK, Some("Welcome aboard"))
+    );
 }
 
 #[tokio::test]

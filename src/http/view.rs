@@ -2,7 +2,7 @@
 //! it is served under a sandboxing Content-Security-Policy so that, even opened directly, it runs
 //! no script in our origin and cannot reach the API.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use mail_parser::MimeHeaders;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::AppError;
 use super::mailpit::part_paths;
+use super::params::Lenient;
 
 /// No scripts, no forms, no plugins, no same-origin; images only from us or inline unless asked.
 const CSP_LOCAL_IMAGES: &str = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; \
@@ -28,7 +29,7 @@ pub struct ViewQuery {
 pub async fn view(
     State(state): State<AppState>,
     Path(file): Path<String>,
-    Query(query): Query<ViewQuery>,
+    Lenient(query): Lenient<ViewQuery>,
 ) -> Result<Response, AppError> {
     let (id, html) = if let Some(id) = file.strip_suffix(".html") {
         (id, true)

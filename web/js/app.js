@@ -448,6 +448,11 @@ function processQueue() {
       case 'stats':
         lastStats = f.Data;
         break;
+      case 'resync':
+        // The server coalesced a flood of changes: reload what is shown.
+        if (model.searching) refreshSearch();
+        else resync();
+        break;
       default:
     }
   }
