@@ -122,6 +122,10 @@ impl State {
 
 impl Store {
     pub fn new(limits: StoreLimits) -> Store {
+        Store::with_disk(limits, None)
+    }
+
+    fn with_disk(limits: StoreLimits, disk: Option<Maildir>) -> Store {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Store {
             shared: Arc::new(Shared {
@@ -129,7 +133,7 @@ impl Store {
                 events,
                 limits,
                 stats: Arc::new(Stats::default()),
-                disk: None,
+                disk,
             }),
         }
     }
@@ -141,16 +145,7 @@ impl Store {
         maildir: Maildir,
     ) -> std::io::Result<(Store, LoadReport)> {
         let (messages, report) = maildir.load()?;
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let store = Store {
-            shared: Arc::new(Shared {
-                state: Mutex::new(State::default()),
-                events,
-                limits,
-                stats: Arc::new(Stats::default()),
-                disk: Some(maildir),
-            }),
-        };
+        let store = Store::with_disk(limits, Some(maildir));
         for message in messages {
             // Already on disk: only the in-memory side (and evictions) apply.
             store.insert_loaded(message);

@@ -259,13 +259,7 @@ impl Message {
 
 impl Attachment {
     fn new(part: &MessagePart<'_>, part_id: String) -> Attachment {
-        let content_type = part
-            .content_type()
-            .map(|ct| match ct.subtype() {
-                Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                None => ct.ctype().to_string(),
-            })
-            .unwrap_or_else(|| "application/octet-stream".into());
+        let content_type = content_type(part).unwrap_or_else(|| "application/octet-stream".into());
         let bytes = part.contents();
         Attachment {
             part_id,
@@ -280,6 +274,14 @@ impl Attachment {
             },
         }
     }
+}
+
+/// A part's `type/subtype`, without parameters.
+fn content_type(part: &MessagePart<'_>) -> Option<String> {
+    part.content_type().map(|ct| match ct.subtype() {
+        Some(sub) => format!("{}/{}", ct.ctype(), sub),
+        None => ct.ctype().to_string(),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -393,13 +395,7 @@ fn part_of(message: &mail_parser::Message<'_>, part_id: &str) -> Option<PartCont
     if matches!(part.body, PartType::Multipart(_)) {
         return None;
     }
-    let mut content_type = part
-        .content_type()
-        .map(|ct| match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub),
-            None => ct.ctype().to_string(),
-        })
-        .unwrap_or_else(|| "text/plain".into());
+    let mut content_type = content_type(part).unwrap_or_else(|| "text/plain".into());
     // Text parts come out of the parser decoded to UTF-8, so say so (for text/* only: the parser
     // also falls back to text for undecodable binary parts).
     if part.is_text() && content_type.starts_with("text/") {
