@@ -263,6 +263,10 @@ pub fn snippet(text: &str) -> String {
     let mut chars = 0;
     for word in text.split_whitespace() {
         if chars > 0 {
+            // The separator counts too: a word ending exactly at the limit ends the snippet.
+            if chars + 1 >= SNIPPET_CHARS {
+                return out;
+            }
             out.push(' ');
             chars += 1;
         }
@@ -336,7 +340,17 @@ mod tests {
     #[test]
     fn snippet_is_bounded() {
         let long = "word ".repeat(100);
-        assert_eq!(snippet(&long).chars().count(), SNIPPET_CHARS);
+        // 40 whole words fit (199 characters); a 41st would only add a blank.
+        assert_eq!(snippet(&long).chars().count(), SNIPPET_CHARS - 1);
+        assert!(!snippet(&long).ends_with(' '));
+        let edge = format!("{} b", "a".repeat(SNIPPET_CHARS));
+        assert_eq!(
+            snippet(&edge),
+            "a".repeat(SNIPPET_CHARS),
+            "no trailing blank past the limit"
+        );
+        let under = format!("{} b", "a".repeat(SNIPPET_CHARS - 2));
+        assert_eq!(snippet(&under).chars().count(), SNIPPET_CHARS);
         assert_eq!(snippet("  a \r\n b "), "a b");
     }
 }
