@@ -586,3 +586,38 @@ pub fn swaks(server: &Server, args: &[&str]) -> Run {
     );
     run
 }
+
+// ---------------------------------------------------------------------------------------------
+// The server process itself, for the abuse tests.
+// ---------------------------------------------------------------------------------------------
+
+impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in bytes (`VmRSS` in /proc/<pid>/status).
+    pub fn rss_bytes(&self) -> u64 {
+        rss_bytes(self.pid()).unwrap_or_else(|| {
+            panic!(
+                "cannot read the RSS of mailsnare (pid {}): has it exited? stderr:\n{}",
+                self.pid(),
+                self.stderr()
+            )
+        })
+    }
+
+    /// True while the server process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// Resident memory of process `pid` in bytes, from /proc; `None` when it is gone.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
