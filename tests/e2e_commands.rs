@@ -411,3 +411,35 @@ fn version() {
     assert_exit(&run, 0, "--version");
     assert_eq!(run.stdout.trim(), "mailsnare 0.1.0");
 }
+
+#[test]
+fn sigterm_closes_idle_sessions_and_exits_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let mut server = common::Server::start();
+    let stream = std::net::TcpStream::connect(server.smtp).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream);
+    let mut greeting = String::new();
+    reader.read_line(&mut greeting).expect("greeting");
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut bye = String::new();
+    reader.read_line(&mut bye).expect("shutdown reply");
+    assert!(
+        bye.starts_with("421 4.3.2"),
+        "an idle session is told the server is going away: {bye:?}"
+    );
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit status {status:?}\n{}",
+        server.stderr()
+    );
+    assert!(server.stderr().contains("shutting down"));
+}
