@@ -458,15 +458,23 @@ pub struct Run {
 
 /// Runs `program args…` with `stdin` piped in, killing it after `timeout`.
 pub fn run_with_timeout(program: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
-    let mut child = Command::new(program)
-        .args(args)
+    let mut command = Command::new(program);
+    command.args(args);
+    run_command(command, stdin, timeout)
+}
+
+/// Runs a prepared command with `stdin` piped in, killing it after `timeout`.
+pub fn run_command(mut command: Command, stdin: &[u8], timeout: Duration) -> Run {
+    let what = format!("{:?}", command);
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
     let mut input = child.stdin.take().unwrap();
     let stdin = stdin.to_vec();
+    // A command that exits early (usage errors) closes the pipe; that is not a test failure.
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&stdin);
     });
@@ -490,10 +498,7 @@ pub fn run_with_timeout(program: &Path, args: &[&str], stdin: &[u8], timeout: Du
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "{} {args:?} did not finish within {timeout:?}",
-                program.display()
-            );
+            panic!("{what} did not finish within {timeout:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
