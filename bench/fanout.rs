@@ -82,7 +82,12 @@ async fn run(messages: usize, clients: usize) -> f64 {
 
     let started = Instant::now();
     let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("smtp-source")
+        // Debian installs it in /usr/sbin, which is not on every user's PATH.
+        let program = ["/usr/sbin/smtp-source", "/usr/bin/smtp-source"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("smtp-source");
+        std::process::Command::new(program)
             .args([
                 "-d",
                 "-s",
