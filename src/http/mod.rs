@@ -1,4 +1,5 @@
-//! The HTTP surface: the router over the store (Mailpit-compatible API v1) and health checks.
+//! The HTTP surface: one router for the native (Mailpit v1) API, the MailHog API, live events, the
+//! views, metrics, health checks and the embedded UI, plus the access layers (auth, CORS).
 
 pub mod access;
 mod chaos;
