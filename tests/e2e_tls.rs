@@ -56,6 +56,25 @@ fn lettre_message(subject: &str) -> Message {
         .expect("message")
 }
 
+/// Asserts an external client exited 0, showing its dialogue when it did not.
+fn succeeded(run: &common::Run, what: &str) {
+    assert!(
+        run.status.success(),
+        "{what} failed:\n{}{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+/// lettre over TLS (`Tls::Required` for STARTTLS, `Tls::Wrapper` for implicit TLS) to our port.
+fn lettre_tls(port: u16, tls: fn(TlsParameters) -> Tls) -> SmtpTransport {
+    SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(port)
+        .tls(tls(insecure_tls()))
+        .timeout(Some(CLIENT_TIMEOUT))
+        .build()
+}
+
 fn insecure_tls() -> TlsParameters {
     TlsParameters::builder("localhost".into())
         .dangerous_accept_invalid_certs(true)
@@ -101,12 +120,7 @@ fn starttls_with_swaks_openssl_python_and_lettre() {
         "--header",
         "Subject: swaks starttls",
     ]);
-    assert!(
-        run.status.success(),
-        "swaks --tls failed:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
+    succeeded(&run, "swaks --tls");
     assert_tls(
         &message_by_subject(&server, "swaks starttls"),
         "swaks --tls",
@@ -143,22 +157,13 @@ fn starttls_with_swaks_openssl_python_and_lettre() {
     );
 
     let run = python(PY_STARTTLS, &[&port, "python starttls"]);
-    assert!(
-        run.status.success(),
-        "python starttls:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
+    succeeded(&run, "python starttls");
     assert_tls(
         &message_by_subject(&server, "python starttls"),
         "smtplib starttls()",
     );
 
-    let mailer = SmtpTransport::builder_dangerous("127.0.0.1")
-        .port(server.smtp_port())
-        .tls(Tls::Required(insecure_tls()))
-        .timeout(Some(CLIENT_TIMEOUT))
-        .build();
+    let mailer = lettre_tls(server.smtp_port(), Tls::Required);
     mailer
         .send(&lettre_message("lettre starttls"))
         .expect("lettre over STARTTLS");
@@ -184,34 +189,20 @@ fn implicit_tls_listener() {
         "--header",
         "Subject: swaks smtps",
     ]);
-    assert!(
-        run.status.success(),
-        "swaks --tls-on-connect failed:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
+    succeeded(&run, "swaks --tls-on-connect");
     assert_tls(
         &message_by_subject(&server, "swaks smtps"),
         "swaks --tls-on-connect",
     );
 
     let run = python(PY_SMTPS, &[&smtps.port().to_string(), "python smtps"]);
-    assert!(
-        run.status.success(),
-        "python SMTP_SSL:\n{}{}",
-        run.stdout,
-        run.stderr
-    );
+    succeeded(&run, "python SMTP_SSL");
     assert_tls(
         &message_by_subject(&server, "python smtps"),
         "smtplib SMTP_SSL",
     );
 
-    let mailer = SmtpTransport::builder_dangerous("127.0.0.1")
-        .port(smtps.port())
-        .tls(Tls::Wrapper(insecure_tls()))
-        .timeout(Some(CLIENT_TIMEOUT))
-        .build();
+    let mailer = lettre_tls(smtps.port(), Tls::Wrapper);
     mailer
         .send(&lettre_message("lettre smtps"))
         .expect("lettre over implicit TLS");

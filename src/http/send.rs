@@ -574,37 +574,18 @@ fn address_list(recipients: &[Recipient]) -> Address<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
+    use axum::http::StatusCode;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    use http_body_util::BodyExt;
     use mail_parser::{MessageParser, MimeHeaders};
     use serde_json::{Value, json};
-    use tower::ServiceExt;
 
     use super::*;
     use crate::stats::Stats;
     use crate::store::{Store, StoreLimits};
 
     async fn post(store: &Store, body: &str) -> (StatusCode, Value) {
-        let app = axum::Router::new()
-            .route("/api/v1/send", axum::routing::post(send))
-            .with_state(AppState::new(store.clone()));
-        let request = Request::builder()
-            .method("POST")
-            .uri("/api/v1/send")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("valid request");
-        let response = app.oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let (status, bytes) = crate::http::tests::call(store, "POST", "/api/v1/send", body).await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -25,7 +25,13 @@ fn store_with(messages: &[&[u8]]) -> Store {
     store
 }
 
-async fn call(store: &Store, method: &str, uri: &str, body: &str) -> (StatusCode, Vec<u8>) {
+/// One request through the whole router; shared by the handler modules' tests.
+pub(super) async fn call(
+    store: &Store,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, Vec<u8>) {
     let app = router(AppState::new(store.clone()));
     let request = Request::builder()
         .method(method)
