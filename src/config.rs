@@ -40,8 +40,10 @@ pub struct Config {
     pub http_tls: Option<CertSource>,
     /// HTTP Basic auth for the UI and API (health checks stay open).
     pub http_passwords: Option<Arc<Passwords>>,
-    /// Allowed CORS origin (`*` for any); CORS is off without it.
+    /// Origins allowed to make cross-origin requests (a list; `*` for any); CORS is off without it.
     pub cors_origin: Option<String>,
+    /// Host names served besides IP literals, `localhost` and single-label names (`*` for any).
+    pub allowed_hosts: Option<String>,
     /// Keep messages on disk in this Maildir-style directory; memory only without it.
     pub storage: Option<std::path::PathBuf>,
 }
@@ -63,6 +65,7 @@ impl Default for Config {
             http_tls: None,
             http_passwords: None,
             cors_origin: None,
+            allowed_hosts: None,
             storage: None,
         }
     }
@@ -171,9 +174,13 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_HTTP_AUTH_FILE", value_name = "FILE")]
     pub http_auth_file: Option<String>,
 
-    /// Allow cross-origin API requests from this origin (`*` for any); off by default [falls back to MH_CORS_ORIGIN, MP_API_CORS]
-    #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGIN")]
+    /// Allow cross-origin API requests from these origins or host names (comma- or space-separated; `*` for any); off by default [falls back to MH_CORS_ORIGIN, MP_API_CORS]
+    #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGINS")]
     pub cors_origin: Option<String>,
+
+    /// Also serve HTTP requests for these host names (comma-separated; `*.example.com` patterns; `*` turns the DNS-rebinding check off). IP addresses, localhost, *.localhost and single-label names are always served
+    #[arg(long, env = "MAILSNARE_ALLOWED_HOSTS", value_name = "HOSTS")]
+    pub allowed_hosts: Option<String>,
 
     /// Keep every message on disk in this directory (Maildir layout plus envelopes) so a restart loses nothing; 250 is sent only once a message is durably written [falls back to MH_MAILDIR_PATH when MH_STORAGE=maildir]
     #[arg(long, env = "MAILSNARE_STORAGE", value_name = "DIR")]
@@ -288,6 +295,7 @@ impl Cli {
             cors_origin: self
                 .cors_origin
                 .or_else(|| fallback(&["MH_CORS_ORIGIN", "MP_API_CORS"])),
+            allowed_hosts: self.allowed_hosts,
             storage: self
                 .storage
                 .or_else(|| {

@@ -188,11 +188,18 @@ impl Server {
             Arc::clone(&self.config.session.chaos),
             Arc::clone(&stop_tx),
         );
+        let policy = Arc::new(http::origin::OriginPolicy::new(
+            self.config.allowed_hosts.as_deref(),
+            self.config.cors_origin.as_deref(),
+            &self.config.webroot,
+        ));
         let app = http::access::protect(
             http::router_at(&self.config.webroot, state),
             self.config.http_passwords.clone(),
-            self.config.cors_origin.as_deref(),
-        );
+            policy,
+        )
+        // The client's address, for refusal logs.
+        .into_make_service_with_connect_info::<http::origin::ClientAddr>();
         let mut http_stop = stop_rx;
         let stopping = async move {
             let _ = http_stop.wait_for(|stop| *stop).await;

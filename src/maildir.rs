@@ -52,11 +52,40 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Captured mail holds reset links and codes: only the server's own user may read it.
+const DIR_MODE: u32 = 0o700;
+const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and its parents) private to this user, or makes an existing one private.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)?;
+    let permissions = fs::metadata(dir)?.permissions();
+    if permissions.mode() & 0o777 != DIR_MODE {
+        fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+    }
+    Ok(())
+}
+
+/// Makes an existing file private (files written by older versions or other tools).
+fn private_file(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let permissions = fs::metadata(path)?.permissions();
+    if permissions.mode() & 0o777 != FILE_MODE {
+        fs::set_permissions(path, fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    Ok(())
+}
+
 impl Maildir {
     /// Opens (creating if needed) a message directory.
     pub fn open(root: &Path) -> io::Result<Maildir> {
+        private_dir(root)?;
         for sub in ["tmp", "new", "cur", "envelope"] {
-            fs::create_dir_all(root.join(sub))?;
+            private_dir(&root.join(sub))?;
         }
         Ok(Maildir {
             root: root.to_path_buf(),
@@ -85,7 +114,14 @@ impl Maildir {
             Uuid::now_v7().simple(),
             std::process::id()
         ));
-        let mut file = File::create(&scratch)?;
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .open(&scratch)?
+        };
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -151,10 +187,10 @@ impl Maildir {
         let trash = self
             .root
             .join(format!(".trash-{}", Uuid::now_v7().simple()));
-        fs::create_dir_all(&trash)?;
+        private_dir(&trash)?;
         for sub in ["cur", "new", "envelope"] {
             fs::rename(self.root.join(sub), trash.join(sub))?;
-            fs::create_dir_all(self.root.join(sub))?;
+            private_dir(&self.root.join(sub))?;
         }
         sync_dir(&self.root)?;
         std::thread::spawn(move || {
@@ -179,6 +215,7 @@ impl Maildir {
             for entry in fs::read_dir(self.root.join(sub))? {
                 let entry = entry?;
                 if entry.file_type()?.is_file() {
+                    private_file(&entry.path())?;
                     found.push(entry.path());
                 }
             }
@@ -236,6 +273,8 @@ impl Maildir {
             if !ids.contains(&stem) {
                 let _ = fs::remove_file(&path);
                 report.skipped += 1;
+            } else {
+                private_file(&path)?;
             }
         }
         messages.sort_by_key(|m| (m.created, m.id));

@@ -1,5 +1,6 @@
-//! Who may use the HTTP surface: optional HTTP Basic auth over the UI and API (health checks stay
-//! open for probes) and optional CORS for one configured origin.
+//! Who may use the HTTP surface: the origin policy ([`super::origin`]) in front of everything, then
+//! optional HTTP Basic auth over the UI and API (the exact health-check paths stay open for
+//! probes).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,14 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use super::origin::{self, OriginPolicy};
 use crate::passwords::Passwords;
 
 /// Verified `Authorization` values remembered (as hashes) so that bcrypt, slow on purpose, runs
@@ -24,49 +25,27 @@ const VERIFIED_CACHE: usize = 1024;
 struct BasicAuth {
     passwords: Arc<Passwords>,
     verified: Mutex<HashSet<[u8; 32]>>,
+    webroot: String,
 }
 
-/// Wraps `app` with Basic auth (when `passwords` is set) and CORS (when `cors_origin` is set).
+/// Wraps `app` with Basic auth (when `passwords` is set), and the origin policy around that.
 pub fn protect(
     app: Router,
     passwords: Option<Arc<Passwords>>,
-    cors_origin: Option<&str>,
+    policy: Arc<OriginPolicy>,
 ) -> Router {
     let mut app = app;
     if let Some(passwords) = passwords {
         let auth = Arc::new(BasicAuth {
             passwords,
             verified: Mutex::new(HashSet::new()),
+            webroot: policy.webroot().to_string(),
         });
         app = app.layer(middleware::from_fn_with_state(auth, require_login));
     }
-    if let Some(origin) = cors_origin {
-        // Outside the auth layer: browsers send preflight requests without credentials.
-        let allow = if origin == "*" {
-            AllowOrigin::any()
-        } else {
-            match HeaderValue::from_str(origin) {
-                Ok(value) => AllowOrigin::exact(value),
-                Err(_) => {
-                    tracing::warn!("ignoring invalid CORS origin {origin:?}");
-                    return app;
-                }
-            }
-        };
-        app = app.layer(
-            CorsLayer::new()
-                .allow_origin(allow)
-                .allow_methods([
-                    Method::GET,
-                    Method::POST,
-                    Method::PUT,
-                    Method::DELETE,
-                    Method::PATCH,
-                ])
-                .allow_headers(Any),
-        );
-    }
-    app
+    // Outside the auth layer: browsers send CORS preflights without credentials, and a refused
+    // origin must not learn whether its credentials were right.
+    app.layer(middleware::from_fn_with_state(policy, origin::enforce))
 }
 
 async fn require_login(
@@ -74,8 +53,7 @@ async fn require_login(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    if path.ends_with("/livez") || path.ends_with("/readyz") {
+    if origin::is_health_path(&auth.webroot, request.uri().path()) {
         return next.run(request).await;
     }
     let header = request

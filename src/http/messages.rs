@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -281,6 +281,11 @@ pub async fn headers(
     Ok(Json(super::mailpit::headers(&message.raw)).into_response())
 }
 
+/// Raster image types a browser shows as a picture and nothing else; every other part (HTML, SVG,
+/// PDF, text, anything the sender labelled) is a download, so mail content never becomes a page
+/// of ours.
+const RASTER_IMAGES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
 /// GET /api/v1/message/{id}/part/{part}: the decoded bytes of one MIME part.
 pub async fn part(
     State(state): State<AppState>,
@@ -289,19 +294,39 @@ pub async fn part(
     let message = find(&state, &id)?;
     let part =
         super::mailpit::part(&message.raw, &part_id).ok_or(AppError::NotFound("part not found"))?;
-    let mut response = ([(header::CONTENT_TYPE, part.content_type)], part.body).into_response();
-    let name = part.file_name.replace(['"', '\\', '\r', '\n'], "_");
-    let disposition = if name.is_empty() {
-        "inline".to_string()
+    let essence = part
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let raster = RASTER_IMAGES.contains(&essence.as_str());
+    let name = if part.file_name.is_empty() {
+        format!("part-{part_id}")
     } else {
-        format!("inline; filename=\"{name}\"")
+        part.file_name.clone()
     };
-    if let Ok(value) = disposition.parse() {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    let disposition =
+        super::mailhog::content_disposition(if raster { "inline" } else { "attachment" }, &name);
+    let content_type = HeaderValue::from_str(&part.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(super::origin::DEFAULT_CSP),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        part.body,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

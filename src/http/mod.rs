@@ -10,6 +10,7 @@ pub mod mailhog;
 pub mod mailpit;
 mod messages;
 mod metrics;
+pub mod origin;
 pub mod params;
 pub mod send;
 mod view;

@@ -362,7 +362,16 @@ async fn headers_parts_and_views() {
         csp.starts_with("sandbox") && csp.contains("default-src 'none'"),
         "{csp}"
     );
-    assert!(!csp.contains("allow-scripts") && !csp.contains("allow-same-origin"));
+    // No script may run: neither the sandbox nor the source list allows one. (The sandbox keeps
+    // the origin only so the UI can open clicked links itself; without scripts that is inert.)
+    assert!(
+        !csp.contains("allow-scripts") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("allow-popups") && !csp.contains("allow-top-navigation"),
+        "{csp}"
+    );
     let body = response
         .into_body()
         .collect()

@@ -249,14 +249,15 @@ export const PNG_RED = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 
 // ---- browser -----------------------------------------------------------------------------------
 
-export async function launch() {
+/** Chromium, headless; `args` are added (e.g. `--host-resolver-rules` to give a test site a name). */
+export async function launch(args = []) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (never download a browser)`);
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync'],
+      '--disable-component-update', '--no-first-run', '--disable-sync', ...args],
   });
   after(() => browser.close());
   return browser;

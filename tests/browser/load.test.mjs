@@ -97,7 +97,7 @@ test('opening a message shows its HTML in a sandboxed iframe, with cid: images, 
   const { page, problems } = await openPage(browser, `${server.base}/`);
   await page.click(`.row-link[href="#m=${id}"]`);
   const frameEl = await page.waitForSelector('iframe.html-frame');
-  assert.equal(await frameEl.getAttribute('sandbox'), 'allow-popups allow-popups-to-escape-sandbox');
+  assert.equal(await frameEl.getAttribute('sandbox'), 'allow-same-origin');
   assert.equal(await frameEl.getAttribute('src'), `view/${id}.html`);
   const frame = await frameEl.contentFrame();
   await frame.waitForSelector('#greeting');

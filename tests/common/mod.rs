@@ -38,7 +38,11 @@ impl Server {
 
     /// Starts the server with extra command-line arguments appended.
     pub fn start_with(extra: &[&str]) -> Server {
-        let bin = env!("CARGO_BIN_EXE_mailsnare");
+        // MAILSNARE_TEST_BIN runs the same tests against another build (e.g. to show that a
+        // regression test fails on the code before its fix).
+        let bin = std::env::var("MAILSNARE_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailsnare").to_string());
+        let bin = bin.as_str();
         let mut child = Command::new(bin)
             .args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .args(extra)
@@ -268,14 +272,34 @@ impl HttpResponse {
 }
 
 pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> HttpResponse {
+    let host = addr.to_string();
+    http_with(addr, method, path, &[("Host", host.as_str())], b"")
+}
+
+/// A request with exactly these headers (give `Host` yourself; `Content-Length` is added for a
+/// non-empty body) and body.
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut stream =
         TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to HTTP {addr}: {e}"));
     stream.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(HTTP_TIMEOUT)).unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("Accept: */*\r\nConnection: close\r\n\r\n");
+    let mut request = request.into_bytes();
+    request.extend_from_slice(body);
+    stream.write_all(&request).unwrap();
     let mut wire = Vec::new();
     stream
         .read_to_end(&mut wire)
@@ -637,4 +661,59 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny SMTP client for tests that only need mail in the store.
+// ---------------------------------------------------------------------------------------------
+
+/// Sends one message (`data` without the final dot; lines starting with `.` are stuffed here)
+/// from `a@example.com` to `rcpts` over a fresh connection; returns the stored id from the 250.
+pub fn send_mail(smtp: SocketAddr, rcpts: &[&str], data: &[u8]) -> String {
+    let stream = TcpStream::connect(smtp).unwrap_or_else(|e| panic!("connect to SMTP {smtp}: {e}"));
+    stream.set_read_timeout(Some(HTTP_TIMEOUT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let mut reply = |code: &str| -> String {
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("SMTP reply");
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        }
+    };
+    reply("220");
+    writer.write_all(b"EHLO tests.local\r\n").unwrap();
+    reply("250");
+    writer.write_all(b"MAIL FROM:<a@example.com>\r\n").unwrap();
+    reply("250");
+    for rcpt in rcpts {
+        writer
+            .write_all(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
+            .unwrap();
+        reply("250");
+    }
+    writer.write_all(b"DATA\r\n").unwrap();
+    reply("354");
+    let mut stuffed = Vec::with_capacity(data.len() + 8);
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
+            stuffed.push(b'.');
+        }
+        stuffed.extend_from_slice(line);
+    }
+    if !stuffed.ends_with(b"\n") {
+        stuffed.extend_from_slice(b"\r\n");
+    }
+    stuffed.extend_from_slice(b".\r\n");
+    writer.write_all(&stuffed).unwrap();
+    let done = reply("250");
+    writer.write_all(b"QUIT\r\n").unwrap();
+    done.trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }

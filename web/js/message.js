@@ -1,6 +1,7 @@
 // The message view: headers at the top, then tabs (HTML, Text, Source, Headers, Parts, Envelope).
 // Captured HTML is only ever shown through `view/{ID}.html` in an iframe sandboxed without
-// scripts and without same-origin; everything else is built as text nodes.
+// scripts (the server's policy says the same), and links clicked in it are opened here, in a new
+// tab with no opener; everything else is built as text nodes.
 
 import { api, urls } from './api.js';
 import { h, icon, replace, formatSize, relativeTime, exactTime, addressText, linkify, prefs, plural } from './dom.js';
@@ -21,7 +22,46 @@ const DEVICES = [
 ];
 
 const SOURCE_LIMIT = 2_000_000;
-const IFRAME_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
+// No scripts, forms, popups or top navigation. Same-origin only so that this page can see which
+// link was clicked (a document without scripts can do nothing with the origin).
+const IFRAME_SANDBOX = 'allow-same-origin';
+
+/**
+ * Opens links clicked in the preview in a new tab, from this page, with no opener and no
+ * referrer: the sandbox stays closed, and the page a reset or verify mail links to opens normally.
+ * Only web and mail links are followed, never one into mailsnare itself.
+ */
+function followLinks(frame) {
+  let doc;
+  try {
+    doc = frame.contentDocument;
+  } catch {
+    return;
+  }
+  if (!doc) return;
+  const follow = (event) => {
+    if (event.type === 'auxclick' && event.button !== 1) return;
+    const link = event.target instanceof doc.defaultView.Element ? event.target.closest('a[href], area[href]') : null;
+    if (!link) return;
+    const raw = link.getAttribute('href') || '';
+    if (raw.startsWith('#')) return; // a jump inside the mail
+    event.preventDefault();
+    let url;
+    try {
+      url = new URL(raw, doc.baseURI);
+    } catch {
+      return;
+    }
+    const ours = url.origin === window.location.origin;
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && !ours) {
+      window.open(url.href, '_blank', 'noopener,noreferrer');
+    } else if (url.protocol === 'mailto:') {
+      window.open(url.href, '_blank', 'noopener,noreferrer');
+    }
+  };
+  doc.addEventListener('click', follow, true);
+  doc.addEventListener('auxclick', follow, true);
+}
 
 export class MessageView {
   constructor(root, actions) {
@@ -217,6 +257,7 @@ export class MessageView {
       referrerpolicy: 'no-referrer',
       loading: 'eager',
     });
+    frame.addEventListener('load', () => followLinks(frame));
     stage.append(frame);
     const deviceButtons = DEVICES.map((d) => h('button', {
       type: 'button', class: 'seg-btn', 'aria-pressed': String(this.device === d.id),

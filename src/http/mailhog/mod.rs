@@ -233,9 +233,13 @@ async fn download_part(
         .into_response())
 }
 
-/// `attachment; filename="…"` with an ASCII stand-in for the name, plus the exact name in RFC 6266
-/// `filename*` form when it is not plain ASCII.
 fn attachment(filename: &str) -> HeaderValue {
+    content_disposition("attachment", filename)
+}
+
+/// `attachment; filename="…"` (or `inline; …`) with an ASCII stand-in for the name, plus the exact
+/// name in RFC 6266 `filename*` form when it is not plain ASCII.
+pub fn content_disposition(kind: &'static str, filename: &str) -> HeaderValue {
     let plain = |c: char| c.is_ascii_graphic() || c == ' ';
     let fallback: String = filename
         .chars()
@@ -247,7 +251,7 @@ fn attachment(filename: &str) -> HeaderValue {
             }
         })
         .collect();
-    let mut value = format!("attachment; filename=\"{fallback}\"");
+    let mut value = format!("{kind}; filename=\"{fallback}\"");
     if fallback != filename {
         value.push_str("; filename*=UTF-8''");
         for byte in filename.bytes() {
@@ -259,7 +263,7 @@ fn attachment(filename: &str) -> HeaderValue {
         }
     }
     // Only printable ASCII was written, which is always a valid header value.
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(kind))
 }
 
 #[cfg(test)]
