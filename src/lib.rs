@@ -146,9 +146,38 @@ impl Server {
         self.store.clone()
     }
 
+    /// What `/api/v1/about` says about this server.
+    fn about(&self) -> http::about::About {
+        let addr = |l: &TcpListener| l.local_addr().ok().map(|a| a.to_string());
+        let c = &self.config;
+        http::about::About {
+            hostname: c.session.hostname.clone(),
+            listeners: http::about::Listeners {
+                smtp: addr(&self.smtp),
+                smtps: self.smtps.as_ref().and_then(addr),
+                http: addr(&self.http),
+                https: self.http_tls.is_some(),
+                starttls: self.smtp_tls.is_some(),
+                ..http::about::Listeners::default()
+            },
+            limits: http::about::Limits {
+                max_message_size: c.session.max_message_size as u64,
+                max_recipients: c.session.max_recipients as u64,
+                max_messages: c.store.max_messages as u64,
+                max_bytes: c.store.max_bytes,
+                max_connections: u64::from(c.max_connections),
+                idle_timeout_seconds: c.idle_timeout.as_secs(),
+                smtp_auth_required: c.session.require_auth,
+                smtp_tls_required: c.session.require_tls,
+            },
+            ..http::about::About::new()
+        }
+    }
+
     /// Serves SMTP and HTTP until `shutdown` completes, then stops accepting, lets open SMTP
     /// transactions finish (within a grace period) and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let about = Arc::new(self.about());
         let stop_tx = Arc::new(watch::channel(false).0);
         let stop_rx = stop_tx.subscribe();
         let ctx = Arc::new(SmtpContext {
@@ -182,12 +211,13 @@ impl Server {
         let options = http::ApiOptions {
             mailhog_v1_list: self.config.mailhog_v1_list,
         };
-        let state = http::AppState::with_options(
+        let mut state = http::AppState::with_options(
             self.store.clone(),
             options,
             Arc::clone(&self.config.session.chaos),
             Arc::clone(&stop_tx),
         );
+        state.about = about;
         let policy = Arc::new(http::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),
             self.config.cors_origin.as_deref(),

@@ -147,6 +147,24 @@ pub struct EnvelopeJson {
     pub received: String,
 }
 
+impl EnvelopeJson {
+    pub fn new(m: &StoredMessage) -> EnvelopeJson {
+        let e = &m.envelope;
+        EnvelopeJson {
+            helo: e.helo.clone(),
+            esmtp: e.esmtp,
+            mail_from: e.mail_from.clone(),
+            rcpt_to: e.rcpt_to.clone(),
+            client_addr: e.client_addr.map(|a| a.to_string()).unwrap_or_default(),
+            tls: e.tls.is_some(),
+            tls_version: e.tls.clone().unwrap_or_default(),
+            auth_user: e.auth_user.clone().unwrap_or_default(),
+            smtputf8: e.smtputf8,
+            received: rfc3339(m.created),
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListUnsubscribe {
@@ -206,22 +224,7 @@ impl Message {
             size: m.size(),
             inline: Vec::new(),
             attachments: Vec::new(),
-            envelope: EnvelopeJson {
-                helo: m.envelope.helo.clone(),
-                esmtp: m.envelope.esmtp,
-                mail_from: m.envelope.mail_from.clone(),
-                rcpt_to: m.envelope.rcpt_to.clone(),
-                client_addr: m
-                    .envelope
-                    .client_addr
-                    .map(|a| a.to_string())
-                    .unwrap_or_default(),
-                tls: m.envelope.tls.is_some(),
-                tls_version: m.envelope.tls.clone().unwrap_or_default(),
-                auth_user: m.envelope.auth_user.clone().unwrap_or_default(),
-                smtputf8: m.envelope.smtputf8,
-                received: rfc3339(m.created),
-            },
+            envelope: EnvelopeJson::new(m),
         };
         crate::parse::with_message(&m.raw, |parsed| {
             if let Some(parsed) = parsed {

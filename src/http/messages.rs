@@ -272,6 +272,16 @@ pub async fn raw(
     Ok(response)
 }
 
+/// GET /api/v1/message/{id}/envelope (EXT): how the message arrived: HELO, MAIL FROM, every
+/// RCPT TO, the client, TLS and the AUTH user. Does not mark the message read.
+pub async fn envelope(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let message = find(&state, &id)?;
+    Ok(Json(super::mailpit::EnvelopeJson::new(&message)).into_response())
+}
+
 /// GET /api/v1/message/{id}/headers: every header, every value, decoded.
 pub async fn headers(
     State(state): State<AppState>,

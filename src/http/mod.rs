@@ -1,6 +1,7 @@
 //! The HTTP surface: one router for the native (Mailpit v1) API, the MailHog API, live events, the
 //! views, metrics, health checks and the embedded UI, plus the access layers (auth, CORS).
 
+pub mod about;
 pub mod access;
 mod chaos;
 pub mod error;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub chaos: Arc<Chaos>,
     /// Turns true when the server shuts down; long-lived streams (SSE, WebSockets) end then.
     pub shutdown: Arc<watch::Sender<bool>>,
+    /// What `/api/v1/about` reports.
+    pub about: Arc<about::About>,
 }
 
 /// Switches that change what the API answers.
@@ -72,6 +75,7 @@ impl AppState {
             hub,
             chaos,
             shutdown,
+            about: Arc::new(about::About::new()),
         }
     }
 
@@ -127,8 +131,10 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/message/{id}", get(messages::get_one))
         .route("/api/v1/message/{id}/raw", get(messages::raw))
         .route("/api/v1/message/{id}/headers", get(messages::headers))
+        .route("/api/v1/message/{id}/envelope", get(messages::envelope))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
         .route("/api/v1/info", get(info::info))
+        .route("/api/v1/about", get(about::about))
         .route("/metrics", get(metrics::metrics))
         .route(
             "/api/v1/openapi.json",

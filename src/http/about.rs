@@ -1,0 +1,75 @@
+//! `GET /api/v1/about` (EXT): what this server is and how it is set up: version, the listening
+//! addresses (so the UI can say where to send mail) and the limits in force. Mailpit's `info`
+//! keeps exactly Mailpit's keys; this is where our own facts go.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use super::AppState;
+
+/// Fixed at startup.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct About {
+    pub version: &'static str,
+    /// The name in the SMTP greeting.
+    pub hostname: String,
+    pub listeners: Listeners,
+    pub limits: Limits,
+}
+
+/// Where each protocol listens (`host:port`); `None` when it is off.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Listeners {
+    #[serde(rename = "SMTP")]
+    pub smtp: Option<String>,
+    #[serde(rename = "SMTPS")]
+    pub smtps: Option<String>,
+    #[serde(rename = "HTTP")]
+    pub http: Option<String>,
+    /// The HTTP listener speaks HTTPS.
+    #[serde(rename = "HTTPS")]
+    pub https: bool,
+    #[serde(rename = "STARTTLS")]
+    pub starttls: bool,
+    #[serde(rename = "POP3")]
+    pub pop3: Option<String>,
+    #[serde(rename = "POP3S")]
+    pub pop3s: Option<String>,
+    #[serde(rename = "IMAP")]
+    pub imap: Option<String>,
+    #[serde(rename = "IMAPS")]
+    pub imaps: Option<String>,
+}
+
+/// The bounds in force (0 means unlimited where a limit allows it).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Limits {
+    pub max_message_size: u64,
+    pub max_recipients: u64,
+    pub max_messages: u64,
+    pub max_bytes: u64,
+    pub max_connections: u64,
+    pub idle_timeout_seconds: u64,
+    #[serde(rename = "SMTPAuthRequired")]
+    pub smtp_auth_required: bool,
+    #[serde(rename = "SMTPTLSRequired")]
+    pub smtp_tls_required: bool,
+}
+
+impl About {
+    pub fn new() -> About {
+        About {
+            version: env!("CARGO_PKG_VERSION"),
+            ..About::default()
+        }
+    }
+}
+
+/// GET /api/v1/about
+pub async fn about(State(state): State<AppState>) -> Json<About> {
+    Json((*state.about).clone())
+}
