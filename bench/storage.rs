@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use mailsnare::maildir::Maildir;
 use mailsnare::message::{Envelope, StoredMessage};
+use mailsnare::store::maildir::Maildir;
 use mailsnare::store::{Store, StoreLimits};
 
 const WRITERS: usize = 16;

@@ -21,6 +21,8 @@ pub struct Config {
     /// HTTP listen address.
     pub http_addr: String,
     pub session: SessionConfig,
+    /// Chaos at startup (the chaos routes change it while running).
+    pub chaos: ChaosStart,
     /// Most concurrent SMTP connections; more are answered 421 and closed.
     pub max_connections: u32,
     /// An SMTP client silent for this long is sent 421 and disconnected.
@@ -54,8 +56,9 @@ impl Default for Config {
             smtp_addr: DEFAULT_SMTP.into(),
             http_addr: DEFAULT_HTTP.into(),
             session: SessionConfig::default(),
+            chaos: ChaosStart::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
-            idle_timeout: Duration::from_secs(300),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             store: StoreLimits::default(),
             mailhog_v1_list: false,
             webroot: String::new(),
@@ -71,6 +74,20 @@ impl Default for Config {
     }
 }
 
+/// How chaos starts: Mailpit's triggers and whether MailHog's Jim is invited.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ChaosStart {
+    pub triggers: Triggers,
+    pub jim: Option<Jim>,
+}
+
+impl ChaosStart {
+    /// The engine, as it starts.
+    pub fn engine(&self) -> Chaos {
+        Chaos::new(self.triggers, self.jim)
+    }
+}
+
 impl Config {
     /// A configuration for tests: both listeners on 127.0.0.1 port 0.
     pub fn ephemeral() -> Config {
@@ -82,9 +99,42 @@ impl Config {
     }
 }
 
+// Every default, once. Sizes and durations are also given as the text `--help` shows; a test
+// checks that the two agree.
+pub const DEFAULT_SMTP_PORT: u16 = 1025;
+pub const DEFAULT_HTTP_PORT: u16 = 8025;
 pub const DEFAULT_SMTP: &str = "127.0.0.1:1025";
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8025";
+pub const DEFAULT_HOSTNAME: &str = "mailsnare";
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+pub const DEFAULT_MAX_RECIPIENTS: u32 = 1000;
+pub const DEFAULT_MAX_MESSAGES: u64 = 50_000;
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 << 20;
+const DEFAULT_MAX_MESSAGE_SIZE_TEXT: &str = "50MiB";
+pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+const DEFAULT_MAX_BYTES_TEXT: &str = "512MiB";
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
+
+/// The environment variables that name the SMTP address, ours first, then Mailpit's and
+/// MailHog's (the `sendmail` command reads them too).
+pub const SMTP_ADDR_ENV: [&str; 3] = ["MAILSNARE_SMTP", "MP_SMTP_BIND_ADDR", "MH_SMTP_BIND_ADDR"];
+/// The environment variables that name the HTTP address (the `healthcheck` command reads them).
+pub const HTTP_ADDR_ENV: [&str; 4] = [
+    "MAILSNARE_HTTP",
+    "MP_UI_BIND_ADDR",
+    "MH_UI_BIND_ADDR",
+    "MH_API_BIND_ADDR",
+];
+/// The environment variables that turn HTTPS on.
+pub const HTTP_TLS_ENV: [&str; 2] = ["MAILSNARE_HTTP_TLS_CERT", "MP_UI_TLS_CERT"];
+/// The lowest-priority default host for both listeners (the container image sets 0.0.0.0).
+pub const LISTEN_HOST_ENV: &str = "MAILSNARE_LISTEN_HOST";
+
+/// The first of `names` that `env` has a non-empty value for.
+pub fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()))
+}
 
 /// A mail-capture test server: real SMTP in, nothing ever relayed, every message browsable over HTTP.
 #[derive(Debug, Parser)]
@@ -103,19 +153,19 @@ pub struct Cli {
     pub hostname: Option<String>,
 
     /// Largest message accepted (advertised as SIZE); larger ones get 552. Accepts 10MiB, 500k, 1048576
-    #[arg(long, env = "MAILSNARE_MAX_MESSAGE_SIZE", value_name = "BYTES", default_value = "50MiB", value_parser = parse_size)]
+    #[arg(long, env = "MAILSNARE_MAX_MESSAGE_SIZE", value_name = "BYTES", default_value = DEFAULT_MAX_MESSAGE_SIZE_TEXT, value_parser = parse_size)]
     pub max_message_size: u64,
 
     /// Most recipients per message; more get 452 (RFC 5321 requires at least 100)
-    #[arg(long, env = "MAILSNARE_MAX_RECIPIENTS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..))]
+    #[arg(long, env = "MAILSNARE_MAX_RECIPIENTS", value_name = "N", default_value_t = DEFAULT_MAX_RECIPIENTS, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_recipients: u32,
 
     /// Most messages kept; the oldest are evicted first
-    #[arg(long, env = "MAILSNARE_MAX_MESSAGES", value_name = "N", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "MAILSNARE_MAX_MESSAGES", value_name = "N", default_value_t = DEFAULT_MAX_MESSAGES, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_messages: u64,
 
     /// Most bytes of raw mail kept; the oldest messages are evicted first. Accepts 512MiB, 2G, 1073741824
-    #[arg(long, env = "MAILSNARE_MAX_BYTES", value_name = "BYTES", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, env = "MAILSNARE_MAX_BYTES", value_name = "BYTES", default_value = DEFAULT_MAX_BYTES_TEXT, value_parser = parse_size)]
     pub max_bytes: u64,
 
     /// Most concurrent SMTP connections; more are answered 421 and closed
@@ -123,7 +173,7 @@ pub struct Cli {
     pub max_connections: u32,
 
     /// Disconnect SMTP clients idle this long (421). Accepts 300, 300s, 5m
-    #[arg(long, env = "MAILSNARE_IDLE_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "MAILSNARE_IDLE_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_IDLE_TIMEOUT_TEXT, value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
     /// Serve MailHog's plain array at GET /api/v1/messages (for old MailHog clients such as Codeception) instead of Mailpit's list
@@ -197,19 +247,19 @@ impl Cli {
         let fallback = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()));
         // The container image sets MAILSNARE_LISTEN_HOST=0.0.0.0: the lowest-priority default, so
         // that MailHog's and Mailpit's variables in an existing compose file still win.
-        let host = fallback(&["MAILSNARE_LISTEN_HOST"]).unwrap_or_else(|| "127.0.0.1".into());
+        let host = fallback(&[LISTEN_HOST_ENV]).unwrap_or_else(|| "127.0.0.1".into());
         let smtp_addr = self
             .smtp
-            .or_else(|| fallback(&["MP_SMTP_BIND_ADDR", "MH_SMTP_BIND_ADDR"]))
-            .unwrap_or_else(|| format!("{host}:1025"));
+            .or_else(|| fallback(&SMTP_ADDR_ENV[1..]))
+            .unwrap_or_else(|| format!("{host}:{DEFAULT_SMTP_PORT}"));
         let http_addr = self
             .http
-            .or_else(|| fallback(&["MP_UI_BIND_ADDR", "MH_UI_BIND_ADDR", "MH_API_BIND_ADDR"]))
-            .unwrap_or_else(|| format!("{host}:8025"));
+            .or_else(|| fallback(&HTTP_ADDR_ENV[1..]))
+            .unwrap_or_else(|| format!("{host}:{DEFAULT_HTTP_PORT}"));
         let hostname = self
             .hostname
             .or_else(|| fallback(&["MH_HOSTNAME"]))
-            .unwrap_or_else(|| "mailsnare".into());
+            .unwrap_or_else(|| DEFAULT_HOSTNAME.into());
         if hostname.is_empty()
             || hostname
                 .chars()
@@ -235,7 +285,10 @@ impl Cli {
             )
         };
         let invite_jim = self.invite_jim || fallback(&["MH_INVITE_JIM"]).is_some_and(truthy);
-        let chaos = Chaos::new(triggers, invite_jim.then(Jim::default));
+        let chaos = ChaosStart {
+            triggers,
+            jim: invite_jim.then(Jim::default),
+        };
         let smtp_tls = CertSource::from_flags(
             "--smtp-tls-cert",
             self.smtp_tls_cert
@@ -274,12 +327,12 @@ impl Cli {
                 hostname,
                 max_message_size,
                 max_recipients: self.max_recipients as usize,
-                chaos: Arc::new(chaos),
                 starttls: smtp_tls.is_some(),
                 require_tls,
                 require_auth: self.smtp_require_auth,
                 check_auth: smtp_passwords.is_some(),
             },
+            chaos,
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
             store: StoreLimits {
@@ -394,6 +447,21 @@ mod tests {
     }
 
     #[test]
+    fn default_texts_match_default_values() {
+        assert_eq!(
+            parse_size(DEFAULT_MAX_MESSAGE_SIZE_TEXT),
+            Ok(DEFAULT_MAX_MESSAGE_SIZE)
+        );
+        assert_eq!(parse_size(DEFAULT_MAX_BYTES_TEXT), Ok(DEFAULT_MAX_BYTES));
+        assert_eq!(
+            parse_duration(DEFAULT_IDLE_TIMEOUT_TEXT),
+            Ok(DEFAULT_IDLE_TIMEOUT)
+        );
+        assert_eq!(DEFAULT_SMTP, format!("127.0.0.1:{DEFAULT_SMTP_PORT}"));
+        assert_eq!(DEFAULT_HTTP, format!("127.0.0.1:{DEFAULT_HTTP_PORT}"));
+    }
+
+    #[test]
     fn sizes_and_durations() {
         assert_eq!(parse_size("1048576"), Ok(1 << 20));
         assert_eq!(parse_size("10MiB"), Ok(10 << 20));
@@ -479,17 +547,16 @@ mod tests {
         let config = cli(&["--chaos-triggers", "Sender:451:100", "--mailhog-v1-list"])
             .into_config(|_| None)
             .expect("valid config");
-        assert_eq!(config.session.chaos.triggers().sender.probability, 100);
+        assert_eq!(config.chaos.engine().triggers().sender.probability, 100);
         assert!(config.mailhog_v1_list);
-        assert!(config.session.chaos.jim().is_none());
+        assert!(config.chaos.engine().jim().is_none());
         let jim = |name: &str| (name == "MH_INVITE_JIM").then(|| "1".to_string());
         assert!(
             cli(&[])
                 .into_config(jim)
                 .expect("valid config")
-                .session
                 .chaos
-                .jim()
+                .jim
                 .is_some()
         );
         assert!(

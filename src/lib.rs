@@ -5,11 +5,11 @@
 //! - [`chaos`]: fault injection (Mailpit chaos triggers, MailHog's Jim) for the SMTP layer.
 //! - [`config`]: command line and environment, resolved into one [`Config`].
 //! - [`smtp`]: the sans-I/O SMTP session and the I/O loop around it.
-//! - [`parse`]: stored bytes to parsed MIME (boundary repair, HTML as text).
+//! - [`mime`]: stored bytes taken apart: parsed views, header blocks, parts, decodings.
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
 //! - [`search`]: the search query language and case-insensitive matching.
-//! - [`maildir`]: optional persistence of messages as Maildir files.
-//! - [`store`]: the bounded in-memory store and its change events.
+//! - [`store`]: the bounded store, its change events, its blocking policy and optional Maildir
+//!   persistence.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
@@ -25,9 +25,8 @@ pub mod chaos;
 pub mod config;
 pub mod healthcheck;
 pub mod http;
-pub mod maildir;
 pub mod message;
-pub mod parse;
+pub mod mime;
 pub mod passwords;
 pub mod search;
 pub mod sendmail;
@@ -47,6 +46,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use config::Config;
 use smtp::conn::SmtpContext;
+use stats::Stats;
 use store::Store;
 
 /// A server whose listeners are bound but not yet serving.
@@ -90,7 +90,7 @@ impl Server {
             None => Store::new(config.store),
             Some(dir) => {
                 let started = std::time::Instant::now();
-                let maildir = maildir::Maildir::open(dir).map_err(|e| {
+                let maildir = store::maildir::Maildir::open(dir).map_err(|e| {
                     io::Error::new(
                         e.kind(),
                         format!("cannot use storage {}: {e}", dir.display()),
@@ -147,20 +147,20 @@ impl Server {
     }
 
     /// What `/api/v1/about` says about this server.
-    fn about(&self) -> http::about::About {
+    fn about(&self) -> http::ops::about::About {
         let addr = |l: &TcpListener| l.local_addr().ok().map(|a| a.to_string());
         let c = &self.config;
-        http::about::About {
+        http::ops::about::About {
             hostname: c.session.hostname.clone(),
-            listeners: http::about::Listeners {
+            listeners: http::ops::about::Listeners {
                 smtp: addr(&self.smtp),
                 smtps: self.smtps.as_ref().and_then(addr),
                 http: addr(&self.http),
                 https: self.http_tls.is_some(),
                 starttls: self.smtp_tls.is_some(),
-                ..http::about::Listeners::default()
+                ..http::ops::about::Listeners::default()
             },
-            limits: http::about::Limits {
+            limits: http::ops::about::Limits {
                 max_message_size: c.session.max_message_size as u64,
                 max_recipients: c.session.max_recipients as u64,
                 max_messages: c.store.max_messages as u64,
@@ -170,18 +170,25 @@ impl Server {
                 smtp_auth_required: c.session.require_auth,
                 smtp_tls_required: c.session.require_tls,
             },
-            ..http::about::About::new()
+            ..http::ops::about::About::new()
         }
     }
 
     /// Serves SMTP and HTTP until `shutdown` completes, then stops accepting, lets open SMTP
-    /// transactions finish (within a grace period) and returns.
+    /// transactions finish (within a grace period) and returns. Creates the parts every listener
+    /// shares (counters, chaos engine, live hub, shutdown signal) and hands them down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let about = Arc::new(self.about());
-        let stop_tx = Arc::new(watch::channel(false).0);
-        let stop_rx = stop_tx.subscribe();
+        let stats = Arc::new(Stats::default());
+        let chaos = Arc::new(self.config.chaos.engine());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let hub = http::live::Hub::new(http::live::LiveLimits::default());
+        let hub_task = tokio::spawn(hub.clone().run(self.store.clone(), self.store.subscribe()));
+
         let ctx = Arc::new(SmtpContext {
             session: Arc::new(self.config.session.clone()),
+            chaos: Arc::clone(&chaos),
+            stats: Arc::clone(&stats),
             store: self.store.clone(),
             idle_timeout: self.config.idle_timeout,
             tls: self.smtp_tls.clone(),
@@ -208,28 +215,30 @@ impl Server {
                 self.smtp_tls,
             ))
         });
-        let options = http::ApiOptions {
-            mailhog_v1_list: self.config.mailhog_v1_list,
+        let state = http::AppState {
+            store: self.store.clone(),
+            stats,
+            hub,
+            chaos,
+            shutdown: stop_rx.clone(),
+            about,
+            options: Arc::new(http::ApiOptions {
+                mailhog_v1_list: self.config.mailhog_v1_list,
+            }),
         };
-        let mut state = http::AppState::with_options(
-            self.store.clone(),
-            options,
-            Arc::clone(&self.config.session.chaos),
-            Arc::clone(&stop_tx),
-        );
-        state.about = about;
-        let policy = Arc::new(http::origin::OriginPolicy::new(
+        let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),
             self.config.cors_origin.as_deref(),
             &self.config.webroot,
-        ));
-        let app = http::access::protect(
-            http::router_at(&self.config.webroot, state),
+        );
+        let app = http::app(
+            &self.config.webroot,
+            state,
             self.config.http_passwords.clone(),
             policy,
         )
         // The client's address, for refusal logs.
-        .into_make_service_with_connect_info::<http::origin::ClientAddr>();
+        .into_make_service_with_connect_info::<http::ops::origin::ClientAddr>();
         let mut http_stop = stop_rx;
         let stopping = async move {
             let _ = http_stop.wait_for(|stop| *stop).await;
@@ -256,6 +265,7 @@ impl Server {
         if let Some(smtps) = smtps {
             smtps.await.map_err(io::Error::other)?;
         }
+        hub_task.abort();
         smtp.map_err(io::Error::other)?;
         http.map_err(io::Error::other)??;
         Ok(())

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mail_parser::{Address as ParsedAddress, MimeHeaders};
+use mail_parser::Address as ParsedAddress;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -167,7 +167,7 @@ impl StoredMessage {
 impl Summary {
     /// Summarises `raw`. Never fails: malformed mail gives a best-effort (possibly empty) summary.
     pub fn parse(raw: &[u8], envelope: &Envelope) -> Summary {
-        crate::parse::with_message(raw, |message| Summary::from_parsed(raw, message, envelope))
+        crate::mime::with_message(raw, |message| Summary::from_parsed(raw, message, envelope))
     }
 
     fn from_parsed(
@@ -193,9 +193,9 @@ impl Summary {
         }
         let attachments = message
             .attachments()
-            .filter(|part| !is_inline_part(part))
+            .filter(|part| !crate::mime::parts::is_inline_part(part))
             .count();
-        let bodies: Vec<TextRef> = crate::parse::text_bodies(message)
+        let bodies: Vec<TextRef> = crate::mime::text_bodies(message)
             .into_iter()
             .map(|text| TextRef::new(text, raw))
             .collect();
@@ -249,12 +249,6 @@ pub fn addresses(header: Option<&ParsedAddress<'_>>) -> Vec<Address> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// An inline part is one shown inside the HTML (`Content-Disposition: inline` with a Content-ID);
-/// everything else in the attachment list is an attachment.
-pub fn is_inline_part(part: &mail_parser::MessagePart<'_>) -> bool {
-    part.content_id().is_some() && part.content_disposition().is_none_or(|d| d.is_inline())
 }
 
 /// The first [`SNIPPET_CHARS`] characters of `text` with runs of whitespace folded to one space.

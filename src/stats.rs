@@ -1,4 +1,6 @@
-//! Runtime counters shared by SMTP and HTTP (reported by `/api/v1/info`): lock-free atomics.
+//! Runtime counters of the SMTP side (reported by `/api/v1/info` and `/metrics`): lock-free
+//! atomics, owned by the server and handed to the SMTP listeners and the HTTP state. The store
+//! counts its own deletions and evictions.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -15,12 +17,12 @@ pub struct Stats {
     pub smtp_accepted: AtomicU64,
     /// Bytes of those messages.
     pub smtp_accepted_size: AtomicU64,
-    /// Messages refused (size, store, chaos) after MAIL FROM began.
+    /// Transaction steps refused: MAIL, RCPT or DATA refused (size, TLS or AUTH required, chaos,
+    /// allowed recipients, no recipients), messages the store could not keep.
     pub smtp_rejected: AtomicU64,
-    /// Messages deleted by clients (not counting evictions).
-    pub messages_deleted: AtomicU64,
-    /// Messages evicted to stay within the store's limits.
-    pub messages_evicted: AtomicU64,
+    /// Messages accepted with 250 but not stored because every recipient was ignored
+    /// (`--smtp-ignore-rejected-recipients`).
+    pub smtp_ignored: AtomicU64,
 }
 
 impl Default for Stats {
@@ -32,8 +34,7 @@ impl Default for Stats {
             smtp_accepted: AtomicU64::new(0),
             smtp_accepted_size: AtomicU64::new(0),
             smtp_rejected: AtomicU64::new(0),
-            messages_deleted: AtomicU64::new(0),
-            messages_evicted: AtomicU64::new(0),
+            smtp_ignored: AtomicU64::new(0),
         }
     }
 }
@@ -46,4 +47,16 @@ impl Stats {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+}
+
+/// Resident memory of this process, from /proc (0 where there is none).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|pages| pages.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
 }

@@ -200,7 +200,7 @@ async fn get(store: &Store, uri: &str) -> Answer {
         .uri(uri)
         .body(Body::empty())
         .expect("valid request");
-    let response = router(AppState::new(store.clone()))
+    let response = router(AppState::for_store(store.clone()))
         .oneshot(request)
         .await
         .expect("the router is infallible");

@@ -83,13 +83,13 @@ async fn new_update_delete_truncate_and_stats_frames() {
     );
 
     let uuid = uuid::Uuid::parse_str(&id).expect("uuid");
-    store.set_read(&uuid, true);
+    store.set_read(vec![uuid], true).await;
     let update = next_of(&mut ws, "update").await;
     assert_eq!(update["Data"]["ID"], id.as_str());
     assert_eq!(update["Data"]["Read"], true);
-    store.delete(&[uuid]);
+    store.delete(vec![uuid]).await;
     assert_eq!(next_of(&mut ws, "delete").await["Data"]["ID"], id.as_str());
-    store.clear();
+    store.clear().await;
     assert_eq!(next_of(&mut ws, "truncate").await["Data"], Value::Null);
     assert_eq!(next_of(&mut second, "truncate").await["Type"], "truncate");
 

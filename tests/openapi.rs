@@ -29,7 +29,11 @@ use mailsnare::message::{Envelope, StoredMessage};
 use mailsnare::store::{Store, StoreLimits};
 
 const DOC_TEXT: &str = include_str!("../src/http/openapi.json");
-const ROUTER_SOURCE: &str = include_str!("../src/http/mod.rs");
+/// The route tables: the main one and the native API's (MailHog's are not in the document).
+const ROUTER_SOURCE: &[&str] = &[
+    include_str!("../src/http/mod.rs"),
+    include_str!("../src/http/mailpit/mod.rs"),
+];
 
 /// The native API, by hand: it must equal the document's paths and the router's native routes.
 const ROUTES: &[(&str, &[&str])] = &[
@@ -37,10 +41,12 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/search", &["get", "delete"]),
     ("/api/v1/message/{ID}", &["get"]),
     ("/api/v1/message/{ID}/headers", &["get"]),
+    ("/api/v1/message/{ID}/envelope", &["get"]),
     ("/api/v1/message/{ID}/raw", &["get"]),
     ("/api/v1/message/{ID}/part/{PartID}", &["get"]),
     ("/api/v1/send", &["post"]),
     ("/api/v1/info", &["get"]),
+    ("/api/v1/about", &["get"]),
     ("/api/v1/chaos", &["get", "put"]),
     ("/api/v1/openapi.json", &["get"]),
     ("/view/{file}", &["get"]),
@@ -602,7 +608,7 @@ fn small_store() -> (AppState, Uuid) {
     let store = Store::new(StoreLimits::default());
     store.insert(simple("first")).expect("stored");
     let newest = store.insert(simple("second")).expect("stored");
-    (AppState::new(store), newest.id)
+    (AppState::for_store(store), newest.id)
 }
 
 /// `template` with its parameters filled in for `id`.
@@ -634,14 +640,16 @@ fn shape(path: &str) -> String {
 /// The literal paths of `.route("…", …)` calls in the router's source.
 fn router_source_routes() -> BTreeSet<String> {
     let mut routes = BTreeSet::new();
-    let mut rest = ROUTER_SOURCE;
-    while let Some(at) = rest.find(".route(") {
-        rest = &rest[at + ".route(".len()..];
-        let trimmed = rest.trim_start();
-        if let Some(literal) = trimmed.strip_prefix('"')
-            && let Some(end) = literal.find('"')
-        {
-            routes.insert(literal[..end].to_string());
+    for source in ROUTER_SOURCE {
+        let mut rest = *source;
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + ".route(".len()..];
+            let trimmed = rest.trim_start();
+            if let Some(literal) = trimmed.strip_prefix('"')
+                && let Some(end) = literal.find('"')
+            {
+                routes.insert(literal[..end].to_string());
+            }
         }
     }
     routes
@@ -892,7 +900,7 @@ async fn responses_validate_against_the_document() {
     for (name, message) in fixture_messages() {
         ids.push((name, store.insert(message).expect("stored").id));
     }
-    let state = AppState::new(store.clone());
+    let state = AppState::for_store(store.clone());
     let get = |uri: String| {
         let state = state.clone();
         async move { call(&state, "get", &uri, None).await }
@@ -904,6 +912,10 @@ async fn responses_validate_against_the_document() {
         (
             "/api/v1/message/{ID}/headers",
             "/api/v1/message/%FF/headers",
+        ),
+        (
+            "/api/v1/message/{ID}/envelope",
+            "/api/v1/message/%FF/envelope",
         ),
         ("/api/v1/message/{ID}/raw", "/api/v1/message/%FF/raw"),
         (
@@ -966,6 +978,15 @@ async fn responses_validate_against_the_document() {
             &mut cov,
             "get",
             "/api/v1/message/{ID}/headers",
+            &reply,
+        );
+        let reply = get(format!("/api/v1/message/{id}/envelope")).await;
+        assert_eq!(reply.status, StatusCode::OK);
+        check(
+            &doc,
+            &mut cov,
+            "get",
+            "/api/v1/message/{ID}/envelope",
             &reply,
         );
         for uri in [
@@ -1045,10 +1066,16 @@ async fn responses_validate_against_the_document() {
 
     // Not found on every per-message route.
     let unknown = Uuid::now_v7();
+    let reply = get("/api/v1/about".to_string()).await;
+    check(&doc, &mut cov, "get", "/api/v1/about", &reply);
     for (template, uri) in [
         (
             "/api/v1/message/{ID}/headers",
             format!("/api/v1/message/{unknown}/headers"),
+        ),
+        (
+            "/api/v1/message/{ID}/envelope",
+            format!("/api/v1/message/{unknown}/envelope"),
         ),
         (
             "/api/v1/message/{ID}/raw",
@@ -1288,11 +1315,11 @@ async fn live_event_frames_validate_against_the_document() {
     next_stats(&doc, &mut ws, &mut types).await;
     store.insert(simple("two")).expect("stored");
     next_stats(&doc, &mut ws, &mut types).await;
-    store.set_read(&first.id, true);
+    store.set_read(vec![first.id], true).await;
     next_stats(&doc, &mut ws, &mut types).await;
-    store.delete(&[first.id]);
+    store.delete(vec![first.id]).await;
     next_stats(&doc, &mut ws, &mut types).await;
-    store.clear();
+    store.clear().await;
     next_stats(&doc, &mut ws, &mut types).await;
     let expected: BTreeSet<String> = ["new", "delete", "truncate", "update", "stats"]
         .map(String::from)

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use mailsnare::smtp::{Output, Received, Session, SessionConfig};
+use mailsnare::chaos::Chaos;
+use mailsnare::smtp::auth::Credentials;
+use mailsnare::smtp::{Received, Session, SessionConfig};
 
 const MAX_SIZE: usize = 600;
 const MAX_RCPTS: usize = 3;
@@ -25,86 +27,59 @@ struct Run {
     tls_discarded: bool,
 }
 
-/// Feeds `stream` in pieces whose lengths come from `next_len`.
-fn run(config: &Arc<SessionConfig>, stream: &[u8], mut next_len: impl FnMut() -> usize) -> Run {
-    let mut session = Session::new(Arc::clone(config), None, "fuzz-nonce".into());
-    let mut run = Run {
-        wire: Vec::new(),
-        stored: Vec::new(),
-        closed: false,
-        tls_discarded: false,
-    };
-    session.greeting().write_to(&mut run.wire);
-    let mut outputs = Vec::new();
-    let mut rest = stream;
-    while !rest.is_empty() && !session.is_closed() {
-        let n = next_len().clamp(1, rest.len());
-        let (mut input, tail) = rest.split_at(n);
-        rest = tail;
-        loop {
-            let used = session.feed(input, &mut outputs);
-            assert!(used <= input.len(), "consumed {used} of {}", input.len());
-            let stopped_early = used < input.len();
-            let blocking = matches!(
-                outputs.last(),
-                Some(
-                    Output::Message(_) | Output::Authenticate(_) | Output::StartTls | Output::Close
-                )
-            );
-            assert!(
-                !stopped_early || blocking || session.is_closed(),
-                "feed stopped at {used} of {} with no reason: {outputs:?}",
-                input.len()
-            );
-            input = &input[used..];
-            let mut starttls = false;
-            for output in outputs.drain(..) {
-                match output {
-                    Output::Reply(reply) => {
-                        assert!(
-                            (200..600).contains(&reply.code),
-                            "reply code {}",
-                            reply.code
-                        );
-                        reply.write_to(&mut run.wire);
-                    }
-                    Output::Message(received) => {
-                        assert!(
-                            received.data.len() <= MAX_SIZE,
-                            "stored {} bytes over the {MAX_SIZE} limit",
-                            received.data.len()
-                        );
-                        assert!(!received.envelope.rcpt_to.is_empty());
-                        assert!(received.envelope.rcpt_to.len() <= MAX_RCPTS);
-                        run.stored.push(received);
-                        let id = format!("m{}", run.stored.len());
-                        session.delivered(Ok(&id)).write_to(&mut run.wire);
-                    }
-                    Output::Authenticate(credentials) => {
-                        // Deterministic verdict, so both runs agree.
-                        let ok = credentials.user.len() % 2 == 0;
-                        session
-                            .authenticated(ok.then_some(credentials.user))
-                            .write_to(&mut run.wire);
-                    }
-                    Output::StartTls => starttls = true,
-                    Output::Close => run.closed = true,
-                }
-            }
-            if starttls {
-                session.tls_started("TLSv1.3".into());
-                // The I/O loop drops whatever else was in this read (RFC 3207 5).
-                run.tls_discarded |= !input.is_empty();
-                input = &[];
-            }
-            if input.is_empty() || session.is_closed() {
-                break;
-            }
-            assert!(used > 0 || blocking, "no progress and no pending output");
-        }
+/// Keeps every message (checking the limits) and decides AUTH deterministically, so that runs
+/// over different cuts agree.
+struct Peer {
+    stored: Vec<Received>,
+}
+
+impl mailsnare::smtp::drive::Peer for Peer {
+    fn store(&mut self, received: Received) -> Result<String, String> {
+        assert!(
+            received.data.len() <= MAX_SIZE,
+            "stored {} bytes over the {MAX_SIZE} limit",
+            received.data.len()
+        );
+        assert!(!received.envelope.rcpt_to.is_empty());
+        assert!(received.envelope.rcpt_to.len() <= MAX_RCPTS);
+        self.stored.push(received);
+        Ok(format!("m{}", self.stored.len()))
     }
-    assert_eq!(run.closed, session.is_closed());
-    run
+
+    fn authenticate(&mut self, credentials: Credentials) -> Option<String> {
+        (credentials.user.len() % 2 == 0).then_some(credentials.user)
+    }
+}
+
+/// Feeds `stream` in pieces whose lengths come from `next_len`, through `Session::drive` (which
+/// checks the feed contract on every call).
+fn run(config: &Arc<SessionConfig>, stream: &[u8], mut next_len: impl FnMut() -> usize) -> Run {
+    let mut session = Session::new(
+        Arc::clone(config),
+        Arc::new(Chaos::default()),
+        None,
+        "fuzz-nonce".into(),
+    );
+    let mut wire = Vec::new();
+    session.greeting().write_to(&mut wire);
+    let mut reads = Vec::new();
+    let mut rest = stream;
+    while !rest.is_empty() {
+        let n = next_len().clamp(1, rest.len());
+        let (read, tail) = rest.split_at(n);
+        reads.push(read);
+        rest = tail;
+    }
+    let mut peer = Peer { stored: Vec::new() };
+    let t = session.drive(&reads, &mut peer);
+    wire.extend_from_slice(&t.wire);
+    assert_eq!(t.closed, session.is_closed());
+    Run {
+        wire,
+        stored: peer.stored,
+        closed: t.closed,
+        tls_discarded: t.tls_discarded,
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -138,6 +113,8 @@ fuzz_target!(|data: &[u8]| {
     for line in cut.wire.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         assert!(line.ends_with(b"\r"), "reply line without CRLF: {line:?}");
         assert!(line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit));
+        let code: u16 = std::str::from_utf8(&line[..3]).ok().and_then(|c| c.parse().ok()).unwrap_or(0);
+        assert!((200..600).contains(&code), "reply code {code}");
     }
     if cut.tls_discarded {
         return;

@@ -4,12 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailsnare::http::mailhog::{self, mime::Entity};
+use mailsnare::http::mailhog;
+use mailsnare::mime::entity::{self, Entity};
 use mailsnare::http::mailpit;
 use mailsnare::message::{Envelope, SNIPPET_CHARS, StoredMessage, Summary};
 
 fn check_parts(entity: &Entity<'_>, depth: usize) {
-    assert!(depth <= mailhog::mime::MAX_DEPTH + 1);
+    assert!(depth <= entity::MAX_DEPTH + 1);
     let _ = entity.decoded_body();
     let _ = entity.filename();
     for part in entity.parts.iter().flatten() {
@@ -44,15 +45,15 @@ fuzz_target!(|raw: &[u8]| {
     let stored = StoredMessage::new(envelope, raw.to_vec());
     assert_eq!(stored.summary, summary, "parsing is deterministic");
     let _ = stored.body_texts().count();
-    serde_json::to_string(&mailpit::MessageSummary::new(&stored)).expect("summary JSON");
-    let message = mailpit::Message::new(&stored);
+    serde_json::to_string(&mailpit::model::MessageSummary::new(&stored)).expect("summary JSON");
+    let message = mailpit::model::Message::new(&stored);
     for attachment in message.attachments.iter().chain(&message.inline) {
-        let _ = mailpit::part(raw, &attachment.part_id);
+        let _ = mailsnare::mime::parts::part(raw, &attachment.part_id);
     }
     serde_json::to_string(&message).expect("message JSON");
-    serde_json::to_string(&mailpit::headers(raw)).expect("headers JSON");
+    serde_json::to_string(&mailpit::model::headers(raw)).expect("headers JSON");
     for id in ["1", "2", "1.1", "2.1", "0", ""] {
-        let _ = mailpit::part(raw, id);
+        let _ = mailsnare::mime::parts::part(raw, id);
     }
 
     serde_json::to_string(&mailhog::Message::new(&stored)).expect("MailHog JSON");

@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// A bound was reached (too many clients of a kind); the client may retry later.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Something on our side failed; the detail is logged where it happened.
     #[error("{0}")]
     Internal(&'static str),
@@ -21,6 +24,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (

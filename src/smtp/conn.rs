@@ -15,8 +15,7 @@ use uuid::Uuid;
 
 use super::auth::{Credentials, Secret};
 use super::session::{Output, Received, Session, SessionConfig};
-use crate::chaos::{ConnectionChaos, Rng};
-use crate::message::StoredMessage;
+use crate::chaos::{Chaos, ConnectionChaos, Rng};
 use crate::passwords::Passwords;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -24,14 +23,15 @@ use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
 /// Bytes read per syscall. Small enough that thousands of idle connections stay cheap.
 const READ_BUFFER: usize = 16 * 1024;
-/// Messages larger than this are parsed on the blocking pool so they never stall other sessions.
-const INLINE_PARSE_LIMIT: usize = 1024 * 1024;
 /// How long a session mid-transaction may go on after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What every connection shares.
 pub struct SmtpContext {
     pub session: Arc<SessionConfig>,
+    /// Fault injection, changed at runtime by the chaos routes.
+    pub chaos: Arc<Chaos>,
+    pub stats: Arc<Stats>,
     pub store: Store,
     pub idle_timeout: Duration,
     /// For STARTTLS, when TLS is configured.
@@ -75,14 +75,19 @@ where
             .bytes()
             .fold(7, |h, b| h.rotate_left(5) ^ u64::from(b)),
     );
-    let chaos = ctx.session.chaos.connection(&mut dice);
+    let chaos = ctx.chaos.connection(&mut dice);
     if chaos.refuse {
         tracing::debug!("chaos: connection refused before the greeting");
         return Ok(());
     }
-    let stats = ctx.store.stats();
+    let stats = &ctx.stats;
     Stats::add(&stats.smtp_sessions, 1);
-    let mut session = Session::new(Arc::clone(&ctx.session), Some(peer), nonce);
+    let mut session = Session::new(
+        Arc::clone(&ctx.session),
+        Arc::clone(&ctx.chaos),
+        Some(peer),
+        nonce,
+    );
     if let Some(protocol) = implicit_tls {
         Stats::add(&stats.smtp_tls_sessions, 1);
         session.set_tls(protocol);
@@ -114,7 +119,7 @@ where
             return Ok(());
         }
     };
-    Stats::add(&ctx.store.stats().smtp_tls_sessions, 1);
+    Stats::add(&ctx.stats.smtp_tls_sessions, 1);
     conn.session.tls_started(protocol_name(&tls));
     // The session refuses a second STARTTLS, so this run can only end by closing.
     match conn.run(tls, None).await? {
@@ -214,6 +219,7 @@ impl Conn<'_> {
                         }
                         Output::StartTls => starttls = true,
                         Output::Close => close = true,
+                        Output::Rejected => Stats::add(&self.ctx.stats.smtp_rejected, 1),
                     }
                 }
                 if input.is_empty() || self.session.is_closed() || starttls {
@@ -266,21 +272,11 @@ async fn check(ctx: &SmtpContext, credentials: Credentials) -> Option<String> {
     .flatten()
 }
 
-/// Parses and stores a message; the session acknowledges only after this returns `Ok`.
+/// Stores a message; the session acknowledges only after this returns `Ok`.
 async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> {
     let Received { envelope, data } = received;
-    let store = ctx.store.clone();
-    // Large messages take a while to parse, and a persistent store syncs to disk: both run on the
-    // blocking pool so other sessions never wait for them.
-    let inserted = if data.len() > INLINE_PARSE_LIMIT || store.is_persistent() {
-        tokio::task::spawn_blocking(move || store.insert(StoredMessage::new(envelope, data)))
-            .await
-            .map_err(|e| format!("storing failed: {e}"))?
-    } else {
-        store.insert(StoredMessage::new(envelope, data))
-    };
-    let stats = ctx.store.stats();
-    match inserted {
+    let stats = &ctx.stats;
+    match ctx.store.receive(envelope, data).await {
         Ok(stored) => {
             Stats::add(&stats.smtp_accepted, 1);
             Stats::add(&stats.smtp_accepted_size, stored.size() as u64);

@@ -1,10 +1,12 @@
-//! SMTP: a sans-I/O session (`session`, with `command`, `data`, `auth`, `reply`) and the only code
-//! that does I/O for it (`conn` for one connection, `listener` for the accept loop).
+//! SMTP: a sans-I/O session (`session`, with `command`, `data`, `auth`, `reply`), the only code
+//! that does I/O for it (`conn` for one connection, `listener` for the accept loop), and `drive`,
+//! which runs the session over byte streams the way `conn` does, for tests and fuzzing.
 
 pub mod auth;
 pub mod command;
 pub mod conn;
 pub mod data;
+pub mod drive;
 pub mod listener;
 pub mod reply;
 pub mod session;

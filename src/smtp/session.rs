@@ -28,8 +28,6 @@ pub struct SessionConfig {
     pub max_message_size: usize,
     /// Most recipients per message (RFC 5321 4.5.3.1.8 requires at least 100).
     pub max_recipients: usize,
-    /// Fault injection; inert unless configured.
-    pub chaos: Arc<Chaos>,
     /// TLS is configured, so STARTTLS is offered (until the session is encrypted).
     pub starttls: bool,
     /// MAIL is refused (530) until the session is encrypted.
@@ -43,10 +41,9 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
-            hostname: "mailsnare".into(),
-            max_message_size: 50 * 1024 * 1024,
-            max_recipients: 1000,
-            chaos: Arc::new(Chaos::default()),
+            hostname: crate::config::DEFAULT_HOSTNAME.into(),
+            max_message_size: crate::config::DEFAULT_MAX_MESSAGE_SIZE as usize,
+            max_recipients: crate::config::DEFAULT_MAX_RECIPIENTS as usize,
             starttls: false,
             require_tls: false,
             require_auth: false,
@@ -70,6 +67,9 @@ pub enum Output {
     StartTls,
     /// Check these credentials, then call [`Session::authenticated`] and write that reply.
     Authenticate(auth::Credentials),
+    /// A transaction step was refused (size, TLS or AUTH required, chaos, no recipients): for the
+    /// runtime counters. The reply that says so is pushed as well.
+    Rejected,
 }
 
 /// A message as it came off the wire, with its envelope.
@@ -118,6 +118,8 @@ struct Transaction {
 #[derive(Debug)]
 pub struct Session {
     config: Arc<SessionConfig>,
+    /// Fault injection, shared and changed at runtime by the chaos routes; inert unless set.
+    chaos: Arc<Chaos>,
     client_addr: Option<SocketAddr>,
     nonce: String,
     state: State,
@@ -141,11 +143,13 @@ impl Session {
     /// CRAM-MD5 challenge). Call [`Session::greeting`] for the first reply.
     pub fn new(
         config: Arc<SessionConfig>,
+        chaos: Arc<Chaos>,
         client_addr: Option<SocketAddr>,
         nonce: String,
     ) -> Session {
         Session {
             config,
+            chaos,
             client_addr,
             state: State::Command,
             line: Vec::new(),
@@ -387,6 +391,12 @@ impl Session {
         self.transaction = None;
     }
 
+    /// Refuses a transaction step: counted as a rejection and as a client error.
+    fn refuse(&mut self, out: &mut Vec<Output>, reply: Reply) {
+        out.push(Output::Rejected);
+        self.error(out, reply);
+    }
+
     fn reply(out: &mut Vec<Output>, code: u16, status: &'static str, text: &'static str) {
         out.push(Output::Reply(Reply::new(code, status, text)));
     }
@@ -494,19 +504,19 @@ impl Session {
             return self.error(out, Reply::new(503, "5.5.1", "Nested MAIL command"));
         }
         if self.config.require_tls && self.tls.is_none() {
-            return self.error(
+            return self.refuse(
                 out,
                 Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"),
             );
         }
         if self.config.require_auth && self.auth_user.is_none() {
-            return self.error(out, Reply::new(530, "5.7.0", "Authentication required"));
+            return self.refuse(out, Reply::new(530, "5.7.0", "Authentication required"));
         }
         if params
             .size
             .is_some_and(|size| size > self.config.max_message_size as u64)
         {
-            return self.error(
+            return self.refuse(
                 out,
                 Reply::new(
                     552,
@@ -516,6 +526,7 @@ impl Session {
             );
         }
         if let Some(fault) = self.chaos(Stage::Sender) {
+            out.push(Output::Rejected);
             return out.push(Output::Reply(fault_reply(fault, "Sender rejected")));
         }
         self.transaction = Some(Transaction {
@@ -533,6 +544,7 @@ impl Session {
         if self.transaction.is_some()
             && let Some(fault) = self.chaos(Stage::Recipient)
         {
+            out.push(Output::Rejected);
             return out.push(Output::Reply(fault_reply(fault, "Recipient rejected")));
         }
         let Some(transaction) = &mut self.transaction else {
@@ -557,6 +569,9 @@ impl Session {
 
     fn data(&mut self, out: &mut Vec<Output>) {
         if let Some(reply) = self.transaction_error() {
+            if self.transaction.is_some() {
+                return self.refuse(out, reply);
+            }
             return self.error(out, reply);
         }
         if self.transaction.as_ref().is_some_and(|t| t.chunked) {
@@ -599,7 +614,10 @@ impl Session {
         };
         if let Some(reply) = error {
             // RFC 3030 3: a failed chunk ends the transaction.
-            self.transaction = None;
+            let refused = self.transaction.take().is_some();
+            if refused {
+                return self.refuse(out, reply);
+            }
             return self.error(out, reply);
         }
         if !last {
@@ -625,7 +643,7 @@ impl Session {
         };
         match receiver.finish() {
             Ok(data) => self.deliver(data, t.from, t.params, t.rcpts, out),
-            Err(_) => self.error(
+            Err(_) => self.refuse(
                 out,
                 Reply::new(
                     552,
@@ -684,6 +702,7 @@ impl Session {
             }
             Step::Done(credentials) => {
                 if let Some(fault) = self.chaos(Stage::Authentication) {
+                    out.push(Output::Rejected);
                     return out.push(Output::Reply(fault_reply(fault, "Authentication failed")));
                 }
                 if self.config.check_auth {
@@ -702,7 +721,7 @@ impl Session {
 
 impl Session {
     fn chaos(&mut self, stage: Stage) -> Option<Fault> {
-        self.config.chaos.fault(stage, &mut self.rng)
+        self.chaos.fault(stage, &mut self.rng)
     }
 }
 

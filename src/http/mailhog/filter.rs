@@ -4,9 +4,9 @@
 
 use std::str::FromStr;
 
-use super::mime::{Header, split_headers};
 use super::model::data;
 use crate::message::{Address, StoredMessage};
+use crate::mime::headers::{Header, split_headers};
 use crate::search::Needle;
 
 /// What a search looks at.

@@ -1,159 +1,171 @@
 //! MailHog's API (v1/v2) as existing clients parse it: see ../shared/spec/mailhog-api.md.
 //!
 //! - [`model`]: the Message JSON.
-//! - [`mime`]: the raw header and multipart view that JSON shows, and part decoding.
 //! - [`filter`]: the `/api/v2/search` kinds.
-//! - [`events`]: Server-Sent Events and the WebSocket.
+//! - [`jim`]: the chaos monkey at `/api/v2/jim`.
 //!
-//! `GET` and `DELETE /api/v1/messages` collide with the native API; the main router owns them and
-//! calls [`v1_list`] when MailHog's list is switched on.
+//! Its live streams (`/api/v2/websocket`, `/api/v1/events`) come from the shared hub in
+//! [`crate::http::live`]. `GET` and `DELETE /api/v1/messages` are claimed by both APIs; the
+//! Mailpit routes own them and serve [`v1_list`] when MailHog's list is switched on.
 
-mod events;
 mod filter;
-pub mod mime;
+pub mod jim;
 pub mod model;
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use uuid::Uuid;
+use serde::Deserialize;
 
 use super::AppState;
 use super::error::AppError;
+use super::extract::{Lenient, PageQuery, Paging, find};
+use super::{live, respond};
 use crate::message::StoredMessage;
+use crate::mime::entity::Entity;
 use crate::search::Needle;
 use filter::Kind;
-use mime::Entity;
 pub use model::{Message, Page};
 
-/// Page size when the client names none.
-pub const DEFAULT_LIMIT: usize = 50;
 /// Largest page `/api/v2/messages` and `/api/v2/search` return.
 pub const MAX_LIMIT: usize = 250;
 /// Most messages the plain v1 list returns.
 pub const V1_LIST_MAX: usize = 1000;
 
-/// MailHog's routes, merged into the main router.
+/// MailHog's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v2/messages", get(v2_list))
         .route("/api/v2/search", get(v2_search))
-        .route("/api/v2/websocket", get(events::websocket))
-        .route("/api/v1/events", get(events::sse))
+        .route("/api/v2/websocket", get(live::mailhog_socket))
+        .route("/api/v1/events", get(live::mailhog_events))
         .route("/api/v1/messages/{id}", get(v1_get).delete(v1_delete))
         .route("/api/v1/messages/{id}/download", get(download))
         .route(
             "/api/v1/messages/{id}/mime/part/{n}/download",
             get(download_part),
         )
+        .route(
+            "/api/v2/jim",
+            get(jim::get_jim)
+                .post(jim::enable_jim)
+                .put(jim::replace_jim)
+                .delete(jim::disable_jim),
+        )
 }
 
-/// Query parameters as pairs: repeated or malformed parameters must not fail the request, since
-/// MailHog ignored them.
-type Params = Query<Vec<(String, String)>>;
-
-fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+/// Runs `serialize` on the blocking pool: MailHog's JSON re-reads each message's MIME structure,
+/// which must not hold up the async workers.
+async fn render<F>(serialize: F) -> Result<Response, AppError>
+where
+    F: FnOnce() -> serde_json::Result<Vec<u8>> + Send + 'static,
+{
+    let json = tokio::task::spawn_blocking(serialize)
+        .await
+        .map_err(|_| AppError::Internal("rendering failed"))?
+        .map_err(|e| {
+            tracing::warn!("cannot serialize MailHog JSON: {e}");
+            AppError::Internal("rendering failed")
+        })?;
+    Ok(respond::json(json))
 }
 
-/// A positive integer parameter; zero, negative or unparsable values count as absent.
-fn positive(params: &[(String, String)], name: &str) -> Option<usize> {
-    param(params, name)
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-}
-
-/// `start` and `limit` with MailHog's defaults and cap.
-fn paging(params: &[(String, String)]) -> (usize, usize) {
-    let start = positive(params, "start").unwrap_or(0);
-    let limit = positive(params, "limit")
-        .unwrap_or(DEFAULT_LIMIT)
-        .min(MAX_LIMIT);
-    (start, limit)
+/// A page of messages, serialized off the async workers.
+async fn page(
+    messages: Vec<Arc<StoredMessage>>,
+    total: usize,
+    paging: Paging,
+) -> Result<Response, AppError> {
+    render(move || {
+        let items: Vec<Message<'_>> = messages.iter().map(|m| Message::new(m)).collect();
+        serde_json::to_vec(&Page {
+            total,
+            count: items.len(),
+            start: paging.start,
+            items,
+        })
+    })
+    .await
 }
 
 /// GET /api/v2/messages?start=&limit=
-async fn v2_list(State(state): State<AppState>, Query(params): Params) -> Response {
-    let (start, limit) = paging(&params);
-    let (page, counts) = state.store.page(start, limit);
-    let items: Vec<Message<'_>> = page.iter().map(|m| Message::new(m)).collect();
-    Json(Page {
-        total: counts.total,
-        count: items.len(),
-        start,
-        items,
-    })
-    .into_response()
+async fn v2_list(
+    State(state): State<AppState>,
+    Lenient(query): Lenient<PageQuery>,
+) -> Result<Response, AppError> {
+    let paging = query.paging(Some(MAX_LIMIT));
+    let (messages, counts) = state.store.page(paging.start, paging.limit);
+    page(messages, counts.total, paging).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SearchQuery {
+    kind: Option<String>,
+    query: Option<String>,
+    start: Option<String>,
+    limit: Option<String>,
 }
 
 /// GET /api/v2/search?kind=&query=&start=&limit=
 async fn v2_search(
     State(state): State<AppState>,
-    Query(params): Params,
+    Lenient(params): Lenient<SearchQuery>,
 ) -> Result<Response, AppError> {
-    let query = param(&params, "query").unwrap_or_default();
+    let query = params.query.unwrap_or_default();
     if query.is_empty() {
         return Err(AppError::BadRequest("query must not be empty".into()));
     }
-    let kind: Kind = param(&params, "kind")
+    let kind: Kind = params
+        .kind
         .unwrap_or_default()
         .parse()
         .map_err(|()| AppError::BadRequest("kind must be from, to or containing".into()))?;
-    let (start, limit) = paging(&params);
-    let needle = Needle::new(query);
+    let paging = PageQuery {
+        start: params.start,
+        limit: params.limit,
+        query: None,
+    }
+    .paging(Some(MAX_LIMIT));
+    let needle = Needle::new(&query);
     let found: Vec<Arc<StoredMessage>> = state
         .store
-        .snapshot()
-        .into_iter()
-        .filter(|m| filter::matches(kind, &needle, m))
-        .collect();
-    let items: Vec<Message<'_>> = found
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|m| Message::new(m))
-        .collect();
-    Ok(Json(Page {
-        total: found.len(),
-        count: items.len(),
-        start,
-        items,
-    })
-    .into_response())
+        .scan(move |mut all| {
+            all.retain(|m| filter::matches(kind, &needle, m));
+            all
+        })
+        .await;
+    let total = found.len();
+    page(paging.of(&found), total, paging).await
 }
 
 /// MailHog's `GET /api/v1/messages`: a plain array of full messages, newest first, at most
-/// [`V1_LIST_MAX`]. Not routed here (the path belongs to the native list); the main router calls
-/// it when `ApiOptions::mailhog_v1_list` is on.
-pub async fn v1_list(State(state): State<AppState>) -> Response {
-    let (page, _) = state.store.page(0, V1_LIST_MAX);
-    let items: Vec<Message<'_>> = page.iter().map(|m| Message::new(m)).collect();
-    Json(items).into_response()
-}
-
-fn find(state: &AppState, id: &str) -> Option<Arc<StoredMessage>> {
-    Uuid::parse_str(id).ok().and_then(|id| state.store.get(&id))
+/// [`V1_LIST_MAX`]. Routed by the Mailpit routes when `mailhog_v1_list` is on.
+pub async fn v1_list(State(state): State<AppState>) -> Result<Response, AppError> {
+    let (messages, _) = state.store.page(0, V1_LIST_MAX);
+    render(move || {
+        let items: Vec<Message<'_>> = messages.iter().map(|m| Message::new(m)).collect();
+        serde_json::to_vec(&items)
+    })
+    .await
 }
 
 fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
-    find(state, id).ok_or(AppError::NotFound("message not found"))
+    find(&state.store, id).ok_or(AppError::NotFound("message not found"))
 }
 
 /// GET /api/v1/messages/{id}. An unknown id answers 200 with `null`: clients (rpkamp's among
 /// them) take that body to mean "no such message".
-async fn v1_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match find(&state, &id) {
-        Some(m) => Json(Message::new(&m)).into_response(),
-        None => ([(header::CONTENT_TYPE, "application/json")], "null").into_response(),
+async fn v1_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    match find(&state.store, &id) {
+        Some(m) => render(move || serde_json::to_vec(&Message::new(&m))).await,
+        None => Ok(respond::json(b"null".to_vec())),
     }
 }
 
@@ -163,20 +175,11 @@ async fn v1_delete(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let m = found(&state, &id)?;
-    if state.store.delete(&[m.id]) == 0 {
+    if state.store.delete(vec![m.id]).await == 0 {
         // Deleted by someone else since the lookup.
         return Err(AppError::NotFound("message not found"));
     }
     Ok(StatusCode::OK.into_response())
-}
-
-/// Lends a stored message's bytes to a response body without copying them.
-struct RawBytes(Arc<StoredMessage>);
-
-impl AsRef<[u8]> for RawBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0.raw
-    }
 }
 
 /// GET /api/v1/messages/{id}/download: the stored bytes exactly.
@@ -185,18 +188,7 @@ async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let m = found(&state, &id)?;
-    let disposition = attachment(&format!("{}.eml", m.id));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("message/rfc822"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        Body::from(Bytes::from_owner(RawBytes(m))),
-    )
-        .into_response())
+    Ok(respond::raw_message(m, "message/rfc822", true))
 }
 
 /// GET /api/v1/messages/{id}/mime/part/{n}/download: top-level part `n` (from 0), decoded.
@@ -221,7 +213,10 @@ async fn download_part(
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, attachment(&filename)),
+            (
+                header::CONTENT_DISPOSITION,
+                respond::content_disposition("attachment", &filename),
+            ),
             // The type comes from the mail: never let a browser sniff it into something active.
             (
                 header::X_CONTENT_TYPE_OPTIONS,
@@ -231,39 +226,6 @@ async fn download_part(
         part.decoded_body(),
     )
         .into_response())
-}
-
-fn attachment(filename: &str) -> HeaderValue {
-    content_disposition("attachment", filename)
-}
-
-/// `attachment; filename="…"` (or `inline; …`) with an ASCII stand-in for the name, plus the exact
-/// name in RFC 6266 `filename*` form when it is not plain ASCII.
-pub fn content_disposition(kind: &'static str, filename: &str) -> HeaderValue {
-    let plain = |c: char| c.is_ascii_graphic() || c == ' ';
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if plain(c) && !matches!(c, '"' | '\\' | '/') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut value = format!("{kind}; filename=\"{fallback}\"");
-    if fallback != filename {
-        value.push_str("; filename*=UTF-8''");
-        for byte in filename.bytes() {
-            if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
-                value.push(byte as char);
-            } else {
-                value.push_str(&format!("%{byte:02X}"));
-            }
-        }
-    }
-    // Only printable ASCII was written, which is always a valid header value.
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(kind))
 }
 
 #[cfg(test)]

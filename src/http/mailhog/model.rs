@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::mime::{Entity, trim_eol};
-use crate::http::mailpit::rfc3339;
+use crate::http::mailpit::model::rfc3339;
 use crate::message::StoredMessage;
+use crate::mime::entity::Entity;
+use crate::mime::headers::trim_eol;
 
 /// One message as MailHog serializes it. Borrows from the stored message; cheap to build.
 #[derive(Debug, Serialize)]
@@ -142,7 +143,9 @@ impl<'a> Content<'a> {
 
 /// Groups values under their name exactly as sent; `Received` and `received` stay apart, as in
 /// MailHog, because clients look names up case-sensitively.
-fn headers<'a>(fields: Vec<super::mime::Header<'a>>) -> BTreeMap<Cow<'a, str>, Vec<Cow<'a, str>>> {
+fn headers<'a>(
+    fields: Vec<crate::mime::headers::Header<'a>>,
+) -> BTreeMap<Cow<'a, str>, Vec<Cow<'a, str>>> {
     let mut map: BTreeMap<Cow<'a, str>, Vec<Cow<'a, str>>> = BTreeMap::new();
     for field in fields {
         map.entry(field.name).or_default().push(field.value);

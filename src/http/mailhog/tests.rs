@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use super::{AppState, Message, routes, v1_list};
-use crate::http::mailpit::rfc3339;
+use crate::http::mailpit::model::rfc3339;
 use crate::message::{Envelope, StoredMessage};
 use crate::store::{Store, StoreLimits};
 
@@ -42,7 +42,7 @@ fn simple(store: &Store) -> Arc<StoredMessage> {
 fn app(store: &Store) -> Router {
     Router::new()
         .merge(routes())
-        .with_state(AppState::new(store.clone()))
+        .with_state(AppState::for_store(store.clone()))
 }
 
 async fn call(app: Router, method: &str, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
@@ -488,7 +488,9 @@ async fn v1_list_is_a_plain_array_newest_first() {
     let store = store();
     let older = simple(&store);
     let newer = insert(&store, "", &["x@example.com"], "Subject: two\r\n\r\n");
-    let response = v1_list(State(AppState::new(store.clone()))).await;
+    let response = v1_list(State(AppState::for_store(store.clone())))
+        .await
+        .expect("rendered");
     assert_eq!(response.status(), StatusCode::OK);
     let body = response
         .into_body()
@@ -508,7 +510,7 @@ async fn v1_list_is_a_plain_array_newest_first() {
 async fn main_router_serves_these_routes_without_collisions() {
     let store = store();
     let m = simple(&store);
-    let app = crate::http::router(AppState::new(store.clone()));
+    let app = crate::http::router(AppState::for_store(store.clone()));
     let (status, _, body) = call(app.clone(), "GET", "/api/v2/messages").await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains(&m.id.to_string()));
@@ -535,7 +537,7 @@ async fn sse_sends_each_new_message_as_one_data_event() {
     let mut body = response.into_body();
 
     // A deletion is not announced; the first event is the message stored after it.
-    store.delete(&[gone.id]);
+    store.delete_blocking(&[gone.id]);
     let m = insert(&store, "a@example.com", &["b@example.com"], ALTERNATIVE);
     let expected = format!(
         "data: {}\n\n",
@@ -567,13 +569,17 @@ async fn websocket_sends_one_text_frame_per_new_message() {
         .expect("bind");
     let addr = listener.local_addr().expect("address");
     let server = tokio::spawn(
-        axum::serve(listener, crate::http::router(AppState::new(store.clone()))).into_future(),
+        axum::serve(
+            listener,
+            crate::http::router(AppState::for_store(store.clone())),
+        )
+        .into_future(),
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v2/websocket"))
         .await
         .expect("WebSocket handshake");
 
-    store.delete(&[gone.id]);
+    store.delete_blocking(&[gone.id]);
     let first = simple(&store);
     let second = insert(&store, "", &["b@example.com"], MIXED);
     for m in [first, second] {

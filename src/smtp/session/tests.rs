@@ -1,14 +1,15 @@
 //! Transcript tests: what a client sends, what the session answers, what it hands to the store.
 
 use super::*;
+use crate::smtp::drive::Recorder;
 
-/// Drives a session the way the I/O loop does: every message is "stored" with id `m1`, `m2`, ….
+/// A client of a session, driven the way the I/O loop does: every message is "stored" with id
+/// `m1`, `m2`, ….
 struct Client {
     session: Session,
-    stored: Vec<Received>,
+    peer: Recorder,
     closed: bool,
-    /// The one password the simulated checker accepts, for any user.
-    password: Option<&'static str>,
+    rejected: usize,
 }
 
 impl Client {
@@ -17,12 +18,17 @@ impl Client {
     }
 
     fn with(config: SessionConfig) -> Client {
+        Client::with_chaos(config, Arc::new(Chaos::default()))
+    }
+
+    fn with_chaos(config: SessionConfig, chaos: Arc<Chaos>) -> Client {
         let addr = "192.0.2.7:40000".parse().ok();
         Client {
-            session: Session::new(Arc::new(config), addr, "nonce".into()),
-            stored: Vec::new(),
+            session: Session::new(Arc::new(config), chaos, addr, "nonce".into()),
+            // Checked AUTH accepts no password until a test sets one.
+            peer: Recorder::default(),
             closed: false,
-            password: None,
+            rejected: 0,
         }
     }
 
@@ -32,41 +38,10 @@ impl Client {
     }
 
     fn send_chunks(&mut self, chunks: &[&[u8]]) -> String {
-        let mut wire = Vec::new();
-        let mut outputs = Vec::new();
-        for chunk in chunks {
-            let mut input = *chunk;
-            loop {
-                let used = self.session.feed(input, &mut outputs);
-                input = &input[used..];
-                for output in outputs.drain(..) {
-                    match output {
-                        Output::Reply(reply) => reply.write_to(&mut wire),
-                        Output::Message(received) => {
-                            self.stored.push(received);
-                            let id = format!("m{}", self.stored.len());
-                            self.session.delivered(Ok(&id)).write_to(&mut wire);
-                        }
-                        Output::Close => self.closed = true,
-                        Output::Authenticate(credentials) => {
-                            let ok = matches!(&credentials.secret, super::auth::Secret::Password(p) if Some(p.as_str()) == self.password);
-                            self.session
-                                .authenticated(ok.then_some(credentials.user))
-                                .write_to(&mut wire);
-                        }
-                        Output::StartTls => {
-                            // The handshake; whatever else was in this read is dropped, as the I/O loop does.
-                            self.session.tls_started("TLSv1.3".into());
-                            input = &[];
-                        }
-                    }
-                }
-                if input.is_empty() || self.session.is_closed() {
-                    break;
-                }
-            }
-        }
-        String::from_utf8(wire).unwrap_or_default()
+        let t = self.session.drive(chunks, &mut self.peer);
+        self.closed |= t.closed;
+        self.rejected += t.rejected;
+        t.text()
     }
 
     fn hello(mut self) -> Client {
@@ -108,8 +83,8 @@ fn helo_gives_a_one_line_reply() {
     assert_eq!(c.send("HELO old.example\r\n"), "250 mailsnare\r\n");
     let wire = c.send("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhi\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
-    assert!(!c.stored[0].envelope.esmtp);
-    assert_eq!(c.stored[0].envelope.helo, "old.example");
+    assert!(!c.peer.stored[0].envelope.esmtp);
+    assert_eq!(c.peer.stored[0].envelope.helo, "old.example");
 }
 
 #[test]
@@ -137,7 +112,7 @@ fn full_transaction_stores_exact_bytes_and_envelope() {
         "221 2.0.0 mailsnare closing connection\r\n"
     );
     assert!(c.closed);
-    let m = &c.stored[0];
+    let m = &c.peer.stored[0];
     assert_eq!(m.data, b"Subject: hi\r\n\r\n.dots\r\nbody\r\n");
     assert_eq!(m.envelope.mail_from, "alice@example.com");
     assert_eq!(m.envelope.rcpt_to, ["bob@example.net", "carol@example.org"]);
@@ -153,7 +128,7 @@ fn null_sender_and_params_are_accepted() {
         "MAIL FROM:<> SIZE=10 BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<ü@例え.jp>\r\nDATA\r\nx\r\n.\r\n",
     );
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
-    let env = &c.stored[0].envelope;
+    let env = &c.peer.stored[0].envelope;
     assert_eq!(env.mail_from, "");
     assert_eq!(env.rcpt_to, ["ü@例え.jp"]);
     assert!(env.smtputf8 && env.eight_bit);
@@ -176,10 +151,10 @@ fn pipelined_commands_get_replies_in_order() {
         wire.contains("queued as m1\r\n250 2.1.0"),
         "the 250 for m1 precedes the next MAIL's reply"
     );
-    assert_eq!(c.stored.len(), 2);
-    assert_eq!(c.stored[0].data, b"m1\r\n");
-    assert_eq!(c.stored[1].data, b"m2\r\n");
-    assert_eq!(c.stored[1].envelope.rcpt_to, ["e@x"]);
+    assert_eq!(c.peer.stored.len(), 2);
+    assert_eq!(c.peer.stored[0].data, b"m1\r\n");
+    assert_eq!(c.peer.stored[1].data, b"m2\r\n");
+    assert_eq!(c.peer.stored[1].envelope.rcpt_to, ["e@x"]);
 }
 
 #[test]
@@ -191,13 +166,13 @@ fn data_split_at_every_byte_gives_the_same_result() {
         let mut c = Client::new();
         let wire = c.send_chunks(&[&script[..at], &script[at..]]);
         assert_eq!(wire, expected, "split at {at}");
-        assert_eq!(c.stored, whole.stored, "split at {at}");
+        assert_eq!(c.peer.stored, whole.peer.stored, "split at {at}");
     }
     // One byte per read.
     let mut c = Client::new();
     let bytes: Vec<&[u8]> = script.chunks(1).collect();
     assert_eq!(c.send_chunks(&bytes), expected);
-    assert_eq!(whole.stored[0].data, b"L1\r\n.L2\r\n");
+    assert_eq!(whole.peer.stored[0].data, b"L1\r\n.L2\r\n");
 }
 
 #[test]
@@ -205,7 +180,7 @@ fn bare_lf_clients_work() {
     let mut c = Client::new();
     let wire = c.send("EHLO x\nMAIL FROM:<a@x>\nRCPT TO:<b@x>\nDATA\nline\n.\n");
     assert_eq!(codes(&wire), ["250", "250", "250", "354", "250"]);
-    assert_eq!(c.stored[0].data, b"line\n");
+    assert_eq!(c.peer.stored[0].data, b"line\n");
 }
 
 #[test]
@@ -213,7 +188,7 @@ fn empty_message_is_accepted() {
     let mut c = Client::new().hello();
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
-    assert_eq!(c.stored[0].data, b"");
+    assert_eq!(c.peer.stored[0].data, b"");
 }
 
 #[test]
@@ -235,7 +210,7 @@ fn bad_sequences_get_503_or_554() {
         "503 5.5.1 Nested MAIL command\r\n"
     );
     assert_eq!(c.send("DATA\r\n"), "554 5.5.1 No valid recipients\r\n");
-    assert!(c.stored.is_empty());
+    assert!(c.peer.stored.is_empty());
 }
 
 #[test]
@@ -282,10 +257,10 @@ fn several_messages_per_session_are_separate() {
         assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
         c.send("RSET\r\n");
     }
-    assert_eq!(c.stored.len(), 3);
-    assert_eq!(c.stored[2].envelope.mail_from, "s2@x");
-    assert_eq!(c.stored[2].envelope.rcpt_to, ["r2@x"]);
-    assert_eq!(c.stored[2].data, b"msg 2\r\n");
+    assert_eq!(c.peer.stored.len(), 3);
+    assert_eq!(c.peer.stored[2].envelope.mail_from, "s2@x");
+    assert_eq!(c.peer.stored[2].envelope.rcpt_to, ["r2@x"]);
+    assert_eq!(c.peer.stored[2].data, b"msg 2\r\n");
 }
 
 #[test]
@@ -310,11 +285,11 @@ fn message_over_the_size_limit_is_drained_then_552_and_the_session_goes_on() {
     let wire =
         c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n0123456789ABCDEF\r\n.\r\nNOOP\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "552", "250"]);
-    assert!(c.stored.is_empty());
+    assert!(c.peer.stored.is_empty());
     // The transaction is over; a new one works.
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nsmall\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
-    assert_eq!(c.stored[0].data, b"small\r\n");
+    assert_eq!(c.peer.stored[0].data, b"small\r\n");
 }
 
 #[test]
@@ -366,7 +341,7 @@ fn recipient_limit_gives_452_and_keeps_the_rest() {
         "MAIL FROM:<a@x>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\nRCPT TO:<3@x>\r\nDATA\r\nx\r\n.\r\n",
     );
     assert_eq!(codes(&wire), ["250", "250", "250", "452", "354", "250"]);
-    assert_eq!(c.stored[0].envelope.rcpt_to, ["1@x", "2@x"]);
+    assert_eq!(c.peer.stored[0].envelope.rcpt_to, ["1@x", "2@x"]);
 }
 
 #[test]
@@ -380,7 +355,7 @@ fn bdat_chunks_and_pipelining() {
         "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 5 octets received\r\n250 2.0.0 Ok: queued as m1\r\n250 2.0.0 Ok\r\n"
     );
     // BDAT bytes are taken literally: no dot-unstuffing, no terminator.
-    assert_eq!(c.stored[0].data, b"Hello World\r\n\r\n");
+    assert_eq!(c.peer.stored[0].data, b"Hello World\r\n\r\n");
 }
 
 #[test]
@@ -392,7 +367,7 @@ fn bdat_zero_last_and_split_chunks() {
         b"BDAT 0 LAST\r\n",
     ]);
     assert_eq!(codes(&wire), ["250", "250", "250", "250"]);
-    assert_eq!(c.stored[0].data, b".\r\n\r\n.");
+    assert_eq!(c.peer.stored[0].data, b".\r\n\r\n.");
 }
 
 #[test]
@@ -409,7 +384,7 @@ fn bdat_errors_drain_the_chunk_first() {
     .hello();
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 6 LAST\r\n123456NOOP\r\n");
     assert_eq!(codes(&wire), ["250", "250", "552", "250"]);
-    assert!(c.stored.is_empty());
+    assert!(c.peer.stored.is_empty());
     assert!(
         c.send("DATA\r\n").starts_with("503 "),
         "the failed chunk ended the transaction"
@@ -433,7 +408,10 @@ fn auth_plain_login_cram_md5_record_the_user() {
         "already authenticated"
     );
     c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
-    assert_eq!(c.stored[0].envelope.auth_user.as_deref(), Some("alice"));
+    assert_eq!(
+        c.peer.stored[0].envelope.auth_user.as_deref(),
+        Some("alice")
+    );
 
     let mut c = Client::new().hello();
     assert_eq!(c.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
@@ -495,7 +473,12 @@ fn nothing_is_read_after_quit() {
 
 #[test]
 fn store_failure_is_a_temporary_error() {
-    let mut s = Session::new(Arc::new(SessionConfig::default()), None, "n".into());
+    let mut s = Session::new(
+        Arc::new(SessionConfig::default()),
+        Arc::new(Chaos::default()),
+        None,
+        "n".into(),
+    );
     let mut out = Vec::new();
     s.feed(
         b"EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n",
@@ -518,7 +501,7 @@ fn store_failure_is_a_temporary_error() {
 
 #[test]
 fn chaos_faults_answer_with_the_configured_codes() {
-    use crate::chaos::{Chaos, Trigger, Triggers};
+    use crate::chaos::{Trigger, Triggers};
     let always = |code| Trigger {
         error_code: code,
         probability: 100,
@@ -534,12 +517,8 @@ fn chaos_faults_answer_with_the_configured_codes() {
         },
         None,
     );
-    let config = SessionConfig {
-        chaos: Arc::new(chaos),
-        ..SessionConfig::default()
-    };
-    let chaos = Arc::clone(&config.chaos);
-    let mut c = Client::with(config).hello();
+    let chaos = Arc::new(chaos);
+    let mut c = Client::with_chaos(SessionConfig::default(), Arc::clone(&chaos)).hello();
     assert_eq!(
         c.send("MAIL FROM:<a@x>\r\n"),
         "451 4.0.0 Sender rejected (chaos)\r\n"
@@ -602,8 +581,8 @@ fn starttls_is_offered_then_starts_a_fresh_session() {
     );
     let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
-    assert_eq!(c.stored[0].envelope.tls.as_deref(), Some("TLSv1.3"));
-    assert_eq!(c.stored[0].envelope.mail_from, "a@x");
+    assert_eq!(c.peer.stored[0].envelope.tls.as_deref(), Some("TLSv1.3"));
+    assert_eq!(c.peer.stored[0].envelope.mail_from, "a@x");
 }
 
 #[test]
@@ -652,7 +631,7 @@ fn checked_credentials() {
         ..SessionConfig::default()
     })
     .hello();
-    c.password = Some("pw");
+    c.peer.password = Some("pw".into());
     // alice / wrong
     assert_eq!(
         c.send("AUTH PLAIN AGFsaWNlAHdyb25n\r\n"),

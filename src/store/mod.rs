@@ -1,15 +1,23 @@
-//! The in-memory message store: arrival order, O(1) insert and lookup by id, bounded by message count
-//! and total bytes (oldest evicted first), and a broadcast of every change for live updates.
+//! The message store: arrival order, O(1) insert and lookup by id, bounded by message count and
+//! total bytes (oldest evicted first), a broadcast of every change for live updates, and optional
+//! persistence ([`maildir`]).
+//!
+//! The store owns its blocking policy: reads of the in-memory state are cheap and synchronous;
+//! everything that may block (disk writes with `--storage`, parsing a large message, a scan over
+//! every message) is an `async` method that runs that part on the blocking pool, so callers on the
+//! async workers cannot get it wrong.
+
+pub mod maildir;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::maildir::{LoadReport, Maildir};
-use crate::message::StoredMessage;
-use crate::stats::Stats;
+use crate::message::{Envelope, StoredMessage};
+use maildir::{LoadReport, Maildir};
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
 pub const EVENT_BUFFER: usize = 4096;
@@ -24,8 +32,8 @@ pub struct StoreLimits {
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {
-            max_messages: 50_000,
-            max_bytes: 512 * 1024 * 1024,
+            max_messages: crate::config::DEFAULT_MAX_MESSAGES as usize,
+            max_bytes: crate::config::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -74,10 +82,29 @@ struct Shared {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
     limits: StoreLimits,
-    stats: Arc<Stats>,
+    counters: Counters,
     /// Persistence, when `--storage` is set: every change is applied to disk too.
     disk: Option<Maildir>,
 }
+
+/// What the store did since startup, for `/api/v1/info` and `/metrics`.
+#[derive(Debug, Default)]
+struct Counters {
+    deleted: AtomicU64,
+    evicted: AtomicU64,
+}
+
+/// A snapshot of the store's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Messages deleted by clients.
+    pub deleted: u64,
+    /// Messages evicted to stay within the limits.
+    pub evicted: u64,
+}
+
+/// Messages larger than this are parsed on the blocking pool, so they never stall other sessions.
+pub const INLINE_PARSE_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Default)]
 struct State {
@@ -132,7 +159,7 @@ impl Store {
                 state: Mutex::new(State::default()),
                 events,
                 limits,
-                stats: Arc::new(Stats::default()),
+                counters: Counters::default(),
                 disk,
             }),
         }
@@ -153,9 +180,26 @@ impl Store {
         Ok((store, report))
     }
 
-    /// True when changes are written to disk, so callers keep them off the async workers.
+    /// True when changes are also written to disk.
     pub fn is_persistent(&self) -> bool {
         self.shared.disk.is_some()
+    }
+
+    /// Runs `work` on the blocking pool when the store is persistent (it touches the disk), or
+    /// inline when it is memory only (it is then cheap).
+    async fn off_runtime<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Store) -> T + Send + 'static,
+    ) -> T {
+        if !self.is_persistent() {
+            return work(self.clone());
+        }
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || work(store)).await {
+            Ok(value) => value,
+            // The work panicked: that is a bug, and the panic carries on where it would have.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
     }
 
     fn disk_op(&self, what: &str, op: impl FnOnce(&Maildir) -> std::io::Result<()>) {
@@ -170,9 +214,13 @@ impl Store {
         self.shared.limits
     }
 
-    /// The server's runtime counters; the store keeps deletions and evictions up to date.
-    pub fn stats(&self) -> &Arc<Stats> {
-        &self.shared.stats
+    /// Deletions and evictions since startup.
+    pub fn activity(&self) -> Activity {
+        let c = &self.shared.counters;
+        Activity {
+            deleted: c.deleted.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -194,8 +242,26 @@ impl Store {
         self.shared.events.subscribe()
     }
 
-    /// Stores a message, evicting the oldest ones as the limits require. When this returns `Ok`
-    /// the message is visible to every reader.
+    /// Summarises and stores a message that just arrived, off the async workers when it is large or
+    /// goes to disk. When this returns `Ok` the message is durable (with `--storage`) and visible
+    /// to every reader: only then may the sender be told so.
+    pub async fn receive(
+        &self,
+        envelope: Envelope,
+        data: Vec<u8>,
+    ) -> Result<Arc<StoredMessage>, StoreError> {
+        if data.len() <= INLINE_PARSE_LIMIT && !self.is_persistent() {
+            return self.insert(StoredMessage::new(envelope, data));
+        }
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.insert(StoredMessage::new(envelope, data)))
+            .await
+            .map_err(|e| StoreError::Disk(format!("storing failed: {e}")))?
+    }
+
+    /// Stores a message, evicting the oldest ones as the limits require. Blocking: with
+    /// `--storage` it writes and syncs the file; async callers use [`Store::receive`]. When this
+    /// returns `Ok` the message is visible to every reader.
     pub fn insert(&self, message: StoredMessage) -> Result<Arc<StoredMessage>, StoreError> {
         let limits = self.shared.limits;
         let size = message.size() as u64;
@@ -227,7 +293,7 @@ impl Store {
                 break;
             };
             state.forget(&oldest);
-            Stats::add(&self.shared.stats.messages_evicted, 1);
+            self.shared.counters.evicted.fetch_add(1, Ordering::Relaxed);
             self.publish(Event::Deleted(oldest.message.id));
             evicted.push(oldest.message);
         }
@@ -277,6 +343,11 @@ impl Store {
         self.lock().tags.keys().cloned().collect()
     }
 
+    /// How many messages carry each tag in use.
+    pub fn tag_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        self.lock().tags.clone()
+    }
+
     /// Up to `limit` messages, newest first, skipping the `start` newest; with the counts.
     pub fn page(&self, start: usize, limit: usize) -> (Vec<Arc<StoredMessage>>, Counts) {
         let state = self.lock();
@@ -296,7 +367,7 @@ impl Store {
         (page, counts)
     }
 
-    /// Every message, newest first: a snapshot for searches, which then run without the lock.
+    /// Every message, newest first: a snapshot, which a scan then reads without the lock.
     pub fn snapshot(&self) -> Vec<Arc<StoredMessage>> {
         self.lock()
             .order
@@ -306,8 +377,42 @@ impl Store {
             .collect()
     }
 
-    /// Deletes the given messages; returns how many existed.
-    pub fn delete(&self, ids: &[Uuid]) -> usize {
+    /// Runs `scan` over every message (newest first) on the blocking pool: the one way to look at
+    /// all of them (searches, bulk rendering), never on the async workers, never under the lock.
+    pub async fn scan<T: Send + 'static>(
+        &self,
+        scan: impl FnOnce(Vec<Arc<StoredMessage>>) -> T + Send + 'static,
+    ) -> T {
+        let all = self.snapshot();
+        match tokio::task::spawn_blocking(move || scan(all)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Deletes the given messages (from disk too, off the async workers); returns how many existed.
+    pub async fn delete(&self, ids: Vec<Uuid>) -> usize {
+        self.off_runtime(move |store| store.delete_blocking(&ids))
+            .await
+    }
+
+    /// Deletes everything; returns how many messages there were.
+    pub async fn clear(&self) -> usize {
+        self.off_runtime(|store| store.clear_blocking()).await
+    }
+
+    /// Sets the read flag of the given messages; returns how many exist.
+    pub async fn set_read(&self, ids: Vec<Uuid>, read: bool) -> usize {
+        self.off_runtime(move |store| {
+            ids.iter()
+                .filter(|id| store.set_read_blocking(id, read))
+                .count()
+        })
+        .await
+    }
+
+    /// [`Store::delete`] for callers already off the async workers.
+    pub fn delete_blocking(&self, ids: &[Uuid]) -> usize {
         let mut removed = Vec::new();
         let mut state = self.lock();
         let mut deleted = 0;
@@ -323,7 +428,10 @@ impl Store {
             self.publish(Event::Deleted(*id));
             removed.push(entry.message);
         }
-        Stats::add(&self.shared.stats.messages_deleted, deleted as u64);
+        self.shared
+            .counters
+            .deleted
+            .fetch_add(deleted as u64, Ordering::Relaxed);
         drop(state);
         for message in removed {
             self.disk_op("delete a message", |disk| disk.remove(&message));
@@ -331,8 +439,8 @@ impl Store {
         deleted
     }
 
-    /// Deletes everything; returns how many messages there were.
-    pub fn clear(&self) -> usize {
+    /// [`Store::clear`] for callers already off the async workers.
+    pub fn clear_blocking(&self) -> usize {
         let mut state = self.lock();
         let count = state.order.len();
         let next_seq = state.next_seq;
@@ -340,15 +448,19 @@ impl Store {
             next_seq,
             ..State::default()
         };
-        Stats::add(&self.shared.stats.messages_deleted, count as u64);
+        self.shared
+            .counters
+            .deleted
+            .fetch_add(count as u64, Ordering::Relaxed);
         self.publish(Event::Cleared);
         drop(state);
         self.disk_op("clear the storage directory", Maildir::clear);
         count
     }
 
-    /// Sets the read flag of one message; returns false when it does not exist.
-    pub fn set_read(&self, id: &Uuid, read: bool) -> bool {
+    /// Sets the read flag of one message; returns false when it does not exist. Blocking with
+    /// `--storage` (the flag is in the file name); async callers use [`Store::set_read`].
+    pub fn set_read_blocking(&self, id: &Uuid, read: bool) -> bool {
         let mut state = self.lock();
         let Some(message) = state.by_id.get(id).map(|e| Arc::clone(&e.message)) else {
             return false;
@@ -371,7 +483,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Envelope;
 
     fn msg(body: &str) -> StoredMessage {
         StoredMessage::new(Envelope::default(), body.as_bytes().to_vec())
@@ -440,10 +551,10 @@ mod tests {
         let ids: Vec<Uuid> = (0..4)
             .map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id)
             .collect();
-        assert!(s.set_read(&ids[0], true));
-        assert!(s.set_read(&ids[0], true), "idempotent");
+        assert!(s.set_read_blocking(&ids[0], true));
+        assert!(s.set_read_blocking(&ids[0], true), "idempotent");
         assert_eq!(s.counts().unread, 3);
-        assert_eq!(s.delete(&[ids[0], ids[2], Uuid::nil()]), 2);
+        assert_eq!(s.delete_blocking(&[ids[0], ids[2], Uuid::nil()]), 2);
         assert_eq!(
             s.counts(),
             Counts {
@@ -454,8 +565,8 @@ mod tests {
         );
         let remaining: Vec<Uuid> = s.page(0, 10).0.iter().map(|m| m.id).collect();
         assert_eq!(remaining, [ids[3], ids[1]]);
-        assert!(!s.set_read(&ids[0], false));
-        assert_eq!(s.clear(), 2);
+        assert!(!s.set_read_blocking(&ids[0], false));
+        assert_eq!(s.clear_blocking(), 2);
         assert_eq!(s.counts(), Counts::default());
         assert!(s.insert(msg("again")).is_ok());
     }
@@ -466,8 +577,8 @@ mod tests {
         let mut rx = s.subscribe();
         let a = s.insert(msg("a")).expect("stored").id;
         let b = s.insert(msg("b")).expect("stored").id;
-        s.set_read(&b, true);
-        s.clear();
+        s.set_read_blocking(&b, true);
+        s.clear_blocking();
         let mut seen = Vec::new();
         while let Ok(event) = rx.try_recv() {
             seen.push(match event {

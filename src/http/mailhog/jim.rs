@@ -1,5 +1,5 @@
-//! The chaos routes: Mailpit's `/api/v1/chaos` triggers and MailHog's `/api/v2/jim`, both
-//! views of the one engine in [`crate::chaos`].
+//! `/api/v2/jim`: MailHog's chaos monkey, the other view of the engine in [`crate::chaos`]. MailHog
+//! answers its state errors with a bare status, and clients rely on those codes.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -7,32 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use super::error::AppError;
-use crate::chaos::{Jim, Triggers};
-
-/// GET /api/v1/chaos
-pub async fn get_triggers(State(state): State<AppState>) -> Json<Triggers> {
-    Json(state.chaos.triggers())
-}
-
-/// PUT /api/v1/chaos: replaces the triggers; omitted ones keep Mailpit's defaults (off).
-pub async fn set_triggers(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Json<Triggers>, AppError> {
-    let triggers = parse::<Triggers>(&body)?.with_default_codes();
-    triggers
-        .validate()
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    state.chaos.set_triggers(triggers);
-    Ok(Json(triggers))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
-}
+use crate::chaos::Jim;
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::mailpit::chaos::parse;
 
 /// MailHog answers Jim's state errors with a bare status.
 fn status(code: StatusCode) -> Response {

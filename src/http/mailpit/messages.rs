@@ -14,89 +14,60 @@ use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::AppError;
-use super::mailpit::{Message, MessagesSummary};
-use super::params::Lenient;
+use super::model::{EnvelopeJson, Message, MessagesSummary};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Lenient, PageQuery, find, uuids};
+use crate::http::respond;
 use crate::message::StoredMessage;
 use crate::search;
 use crate::store::Event;
 
-/// Page size when the client names none.
-pub const DEFAULT_LIMIT: usize = 50;
 /// The longest a `wait=` request may hold the connection.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// `start` and `limit` as text, so that junk falls back to the default instead of failing.
-#[derive(Debug, Default, Deserialize)]
-pub struct PageQuery {
-    start: Option<String>,
-    limit: Option<String>,
-    query: Option<String>,
-}
-
-impl PageQuery {
-    fn start(&self) -> usize {
-        self.start
-            .as_deref()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn limit(&self) -> usize {
-        self.limit
-            .as_deref()
-            .and_then(|s| s.trim().parse().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_LIMIT)
-    }
-}
 
 fn parse_query(text: &str) -> Result<search::Query, AppError> {
     search::Query::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// Every stored message matching `query`, newest first. A search may scan every body, so it
-/// runs on the blocking pool over a snapshot: never on the async workers, never under the lock.
-async fn matching(
-    state: &AppState,
-    query: search::Query,
-) -> Result<Vec<Arc<StoredMessage>>, AppError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut all = store.snapshot();
-        if !query.is_empty() {
-            all.retain(|m| query.matches(m));
-        }
-        all
-    })
-    .await
-    .map_err(|_| AppError::Internal("search failed"))
+/// Every stored message matching `query`, newest first (a scan, off the async workers).
+async fn matching(state: &AppState, query: search::Query) -> Vec<Arc<StoredMessage>> {
+    state
+        .store
+        .scan(move |mut all| {
+            if !query.is_empty() {
+                all.retain(|m| query.matches(m));
+            }
+            all
+        })
+        .await
 }
 
-/// The newest stored message that `wanted` accepts, found on the blocking pool.
-async fn newest<F>(state: &AppState, wanted: Arc<F>) -> Result<Option<Arc<StoredMessage>>, AppError>
+/// The newest stored message that `wanted` accepts (a scan, off the async workers).
+async fn newest<F>(state: &AppState, wanted: Arc<F>) -> Option<Arc<StoredMessage>>
 where
     F: Fn(&StoredMessage) -> bool + Send + Sync + 'static,
 {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.snapshot().into_iter().find(|m| wanted(m)))
+    state
+        .store
+        .scan(move |all| all.into_iter().find(|m| wanted(m)))
         .await
-        .map_err(|_| AppError::Internal("search failed"))
+}
+
+/// The message `{id}` names, or the API's 404.
+fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
+    find(&state.store, id).ok_or(AppError::NotFound("message not found"))
 }
 
 /// GET /api/v1/messages
 pub async fn list(State(state): State<AppState>, Lenient(query): Lenient<PageQuery>) -> Response {
-    if state.options.mailhog_v1_list {
-        return super::mailhog::v1_list(State(state)).await;
-    }
-    let start = query.start();
-    let (page, counts) = state.store.page(start, query.limit());
+    let paging = query.paging(None);
+    let (page, counts) = state.store.page(paging.start, paging.limit);
     Json(MessagesSummary::page(
         &page,
         counts,
         state.store.tags(),
-        start,
+        paging.start,
     ))
     .into_response()
 }
@@ -107,15 +78,15 @@ pub async fn search(
     Lenient(params): Lenient<PageQuery>,
 ) -> Result<Response, AppError> {
     let query = parse_query(params.query.as_deref().unwrap_or_default())?;
-    let found = matching(&state, query).await?;
-    let start = params.start();
-    let page: Vec<_> = found
-        .iter()
-        .skip(start)
-        .take(params.limit())
-        .cloned()
-        .collect();
-    let mut summary = MessagesSummary::page(&page, state.store.counts(), state.store.tags(), start);
+    let found = matching(&state, query).await;
+    let paging = params.paging(None);
+    let page = paging.of(&found);
+    let mut summary = MessagesSummary::page(
+        &page,
+        state.store.counts(),
+        state.store.tags(),
+        paging.start,
+    );
     summary.messages_count = found.len();
     summary.messages_unread = found.iter().filter(|m| !m.is_read()).count();
     Ok(Json(summary).into_response())
@@ -131,27 +102,12 @@ pub async fn delete_search(
         return Err(AppError::BadRequest("a search query is required".into()));
     }
     let ids: Vec<Uuid> = matching(&state, parse_query(text)?)
-        .await?
+        .await
         .iter()
         .map(|m| m.id)
         .collect();
-    state.store.delete(&ids);
-    Ok(ok())
-}
-
-/// Mailpit answers PUT and DELETE with a plain `ok`.
-fn ok() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response()
-}
-
-/// Finds a message by UUID or `latest`.
-pub(super) fn find(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
-    let found = if id == "latest" {
-        state.store.latest()
-    } else {
-        Uuid::parse_str(id).ok().and_then(|id| state.store.get(&id))
-    };
-    found.ok_or(AppError::NotFound("message not found"))
+    state.store.delete(ids).await;
+    Ok(respond::ok())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,9 +130,9 @@ pub async fn get_one(
     {
         latest_matching(&state, &params).await?
     } else {
-        find(&state, &id)?
+        found(&state, &id)?
     };
-    state.store.set_read(&message.id, true);
+    state.store.set_read(vec![message.id], true).await;
     Ok(Json(Message::new(&message)).into_response())
 }
 
@@ -206,7 +162,7 @@ async fn latest_matching(
         Arc::new(move |m: &StoredMessage| since.is_none_or(|t| m.created > t) && query.matches(m));
     // Subscribe before looking, so a message stored in between is not missed.
     let mut events = state.store.subscribe();
-    if let Some(found) = newest(state, Arc::clone(&wanted)).await? {
+    if let Some(found) = newest(state, Arc::clone(&wanted)).await {
         return Ok(found);
     }
     let deadline = tokio::time::Instant::now() + wait;
@@ -216,7 +172,7 @@ async fn latest_matching(
             Ok(Ok(_)) => {}
             // Missed events: look at the store again rather than guess.
             Ok(Err(RecvError::Lagged(_))) => {
-                if let Some(found) = newest(state, Arc::clone(&wanted)).await? {
+                if let Some(found) = newest(state, Arc::clone(&wanted)).await {
                     return Ok(found);
                 }
             }
@@ -256,20 +212,13 @@ pub async fn raw(
     Path(id): Path<String>,
     Lenient(query): Lenient<RawQuery>,
 ) -> Result<Response, AppError> {
-    let message = find(&state, &id)?;
-    let body = Bytes::copy_from_slice(&message.raw);
+    let message = found(&state, &id)?;
     let download = query.dl.as_deref().is_some_and(|v| v == "1" || v == "true");
-    let mut response =
-        ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response();
-    if download {
-        let disposition = format!("attachment; filename=\"{}.eml\"", message.id);
-        if let Ok(value) = disposition.parse() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
-    }
-    Ok(response)
+    Ok(respond::raw_message(
+        message,
+        "text/plain; charset=utf-8",
+        download,
+    ))
 }
 
 /// GET /api/v1/message/{id}/envelope (EXT): how the message arrived: HELO, MAIL FROM, every
@@ -278,8 +227,8 @@ pub async fn envelope(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let message = find(&state, &id)?;
-    Ok(Json(super::mailpit::EnvelopeJson::new(&message)).into_response())
+    let message = found(&state, &id)?;
+    Ok(Json(EnvelopeJson::new(&message)).into_response())
 }
 
 /// GET /api/v1/message/{id}/headers: every header, every value, decoded.
@@ -287,8 +236,8 @@ pub async fn headers(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let message = find(&state, &id)?;
-    Ok(Json(super::mailpit::headers(&message.raw)).into_response())
+    let message = found(&state, &id)?;
+    Ok(Json(super::model::headers(&message.raw)).into_response())
 }
 
 /// Raster image types a browser shows as a picture and nothing else; every other part (HTML, SVG,
@@ -301,9 +250,9 @@ pub async fn part(
     State(state): State<AppState>,
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let message = find(&state, &id)?;
-    let part =
-        super::mailpit::part(&message.raw, &part_id).ok_or(AppError::NotFound("part not found"))?;
+    let message = found(&state, &id)?;
+    let part = crate::mime::parts::part(&message.raw, &part_id)
+        .ok_or(AppError::NotFound("part not found"))?;
     let essence = part
         .content_type
         .split(';')
@@ -318,7 +267,7 @@ pub async fn part(
         part.file_name.clone()
     };
     let disposition =
-        super::mailhog::content_disposition(if raster { "inline" } else { "attachment" }, &name);
+        respond::content_disposition(if raster { "inline" } else { "attachment" }, &name);
     let content_type = HeaderValue::from_str(&part.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((
@@ -327,7 +276,7 @@ pub async fn part(
             (header::CONTENT_DISPOSITION, disposition),
             (
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(super::origin::DEFAULT_CSP),
+                HeaderValue::from_static(crate::http::ops::origin::DEFAULT_CSP),
             ),
             (
                 header::X_CONTENT_TYPE_OPTIONS,
@@ -354,21 +303,14 @@ fn json_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T
         .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-/// Ids that are not UUIDs name no message, like unknown ones.
-fn uuids(ids: &[String]) -> Vec<Uuid> {
-    ids.iter()
-        .filter_map(|id| Uuid::parse_str(id).ok())
-        .collect()
-}
-
 /// DELETE /api/v1/messages: the listed IDs, or everything when none are given. Answers 200 with an
 /// empty body, which both Mailpit and MailHog clients accept.
 pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
     let request: DeleteRequest = json_body(&body)?;
     if request.ids.is_empty() {
-        state.store.clear();
+        state.store.clear().await;
     } else {
-        state.store.delete(&uuids(&request.ids));
+        state.store.delete(uuids(&request.ids)).await;
     }
     Ok(().into_response())
 }
@@ -390,14 +332,8 @@ pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Resp
         uuids(&request.ids)
     } else {
         let query = parse_query(request.search.as_deref().unwrap_or_default())?;
-        matching(&state, query)
-            .await?
-            .iter()
-            .map(|m| m.id)
-            .collect()
+        matching(&state, query).await.iter().map(|m| m.id).collect()
     };
-    for id in &ids {
-        state.store.set_read(id, request.read);
-    }
-    Ok(ok())
+    state.store.set_read(ids, request.read).await;
+    Ok(respond::ok())
 }

@@ -12,10 +12,10 @@ use lol_html::{MemorySettings, Settings, element, rewrite_str, text};
 use mail_parser::MimeHeaders;
 use serde::Deserialize;
 
-use super::AppState;
-use super::error::AppError;
-use super::mailpit::part_paths;
-use super::params::Lenient;
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Lenient, find};
+use crate::mime::parts::part_paths;
 
 /// The policy of the HTML view. `sandbox` without `allow-scripts` (and `default-src 'none'`)
 /// means no script runs, whatever the mail contains; `allow-same-origin` lets the UI that frames
@@ -53,17 +53,17 @@ pub async fn view(
     } else {
         return Err(AppError::NotFound("use /view/{ID}.html or /view/{ID}.txt"));
     };
-    let message = super::messages::find(&state, id)?;
+    let message = find(&state.store, id).ok_or(AppError::NotFound("message not found"))?;
     if !html {
-        let text = crate::parse::with_message(&message.raw, |p| {
-            p.map(crate::parse::text).unwrap_or_default()
+        let text = crate::mime::with_message(&message.raw, |p| {
+            p.map(crate::mime::text).unwrap_or_default()
         });
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
     // The HTML body and, for `cid:` references, each Content-ID's part path.
-    let (body, cids) = crate::parse::with_message(&message.raw, |parsed| {
+    let (body, cids) = crate::mime::with_message(&message.raw, |parsed| {
         let parsed = parsed?;
-        let body = crate::parse::html(parsed);
+        let body = crate::mime::html(parsed);
         let paths = part_paths(parsed);
         let cids: Vec<(String, String)> = parsed
             .parts

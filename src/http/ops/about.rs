@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use super::AppState;
+use crate::http::AppState;
 
 /// Fixed at startup.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -42,8 +42,8 @@ use mail_builder::mime::MimePart;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
-use super::AppState;
-use super::error::AppError;
+use crate::http::AppState;
+use crate::http::error::AppError;
 use crate::message::{Envelope, StoredMessage};
 use crate::store::StoreError;
 
@@ -712,7 +712,7 @@ mod tests {
         let logo = find("logo.png");
         assert_eq!(logo.contents(), png.as_slice());
         assert_eq!(logo.content_id(), Some("logo"));
-        assert!(crate::message::is_inline_part(logo));
+        assert!(crate::mime::parts::is_inline_part(logo));
         let raw_text = String::from_utf8_lossy(&message.raw);
         assert!(raw_text.contains("multipart/related"));
         assert!(raw_text.contains("multipart/alternative"));
@@ -764,8 +764,18 @@ mod tests {
             Some("Zoë Ünicode")
         );
         assert_eq!(store.counts().total, 1);
+        let state = crate::http::AppState::for_store(store.clone());
+        let (status, _) = crate::http::tests::call_with(
+            state.clone(),
+            "POST",
+            "/api/v1/send",
+            r#"{"From":{"Email":"a@example.com"},"To":[{"Email":"b@example.com"}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(store.counts().total, 2);
         assert_eq!(
-            Stats::get(&store.stats().smtp_accepted),
+            Stats::get(&state.stats.smtp_accepted),
             0,
             "not SMTP traffic"
         );

@@ -1,7 +1,7 @@
 //! Mailpit's v1 wire format (../shared/spec/mailpit-api.md): the JSON shapes of message summaries,
 //! lists and full messages, built from stored messages. Key names and nesting are the contract.
 
-use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{MessageParser, MessagePart, MimeHeaders};
 use md5::Md5;
 use serde::Serialize;
 use sha1::Sha1;
@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::message::{Address, StoredMessage, addresses, is_inline_part};
+use crate::message::{Address, StoredMessage, addresses};
+use crate::mime::headers;
+use crate::mime::parts::{content_type, is_inline_part, part_paths};
 use crate::store::Counts;
 
 /// RFC 3339 with fractional seconds, as Go's `time.Time` marshals it.
@@ -226,7 +228,7 @@ impl Message {
             attachments: Vec::new(),
             envelope: EnvelopeJson::new(m),
         };
-        crate::parse::with_message(&m.raw, |parsed| {
+        crate::mime::with_message(&m.raw, |parsed| {
             if let Some(parsed) = parsed {
                 message.fill_from(parsed);
             }
@@ -237,8 +239,8 @@ impl Message {
     /// The parts that need the parsed MIME structure.
     fn fill_from(&mut self, parsed: &mail_parser::Message<'_>) {
         let message = self;
-        message.text = crate::parse::text(parsed);
-        message.html = crate::parse::html(parsed);
+        message.text = crate::mime::text(parsed);
+        message.html = crate::mime::html(parsed);
         message.list_unsubscribe = list_unsubscribe(parsed);
         let paths = part_paths(parsed);
         for &id in &parsed.attachments {
@@ -279,14 +281,6 @@ impl Attachment {
     }
 }
 
-/// A part's `type/subtype`, without parameters.
-fn content_type(part: &MessagePart<'_>) -> Option<String> {
-    part.content_type().map(|ct| match ct.subtype() {
-        Some(sub) => format!("{}/{}", ct.ctype(), sub),
-        None => ct.ctype().to_string(),
-    })
-}
-
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
@@ -295,38 +289,6 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
-}
-
-/// The MIME path of every part, indexed like `message.parts`: the root's children are `1`, `2`, …,
-/// theirs `2.1`, `2.2`, …; a single-part message's body is `1`.
-pub fn part_paths(message: &mail_parser::Message<'_>) -> Vec<String> {
-    let mut paths = vec![String::new(); message.parts.len()];
-    let mut stack = vec![(0usize, String::new())];
-    while let Some((id, path)) = stack.pop() {
-        let Some(part) = message.parts.get(id) else {
-            continue;
-        };
-        if let PartType::Multipart(children) = &part.body {
-            for (i, &child) in children.iter().enumerate() {
-                let child_path = if path.is_empty() {
-                    (i + 1).to_string()
-                } else {
-                    format!("{path}.{}", i + 1)
-                };
-                stack.push((child as usize, child_path));
-            }
-        }
-        let leaf = !matches!(part.body, PartType::Multipart(_));
-        if let Some(slot) = paths.get_mut(id) {
-            // A single-part message's body is part 1; a multipart root has no path of its own.
-            *slot = if path.is_empty() && leaf {
-                "1".to_string()
-            } else {
-                path
-            };
-        }
-    }
-    paths
 }
 
 /// Every top-level header with every value, unfolded and with RFC 2047 words decoded. Keys are
@@ -338,83 +300,17 @@ pub fn headers(raw: &[u8]) -> std::collections::BTreeMap<String, Vec<String>> {
         return map;
     };
     for (name, value) in message.headers_raw() {
-        map.entry(canonical_header_name(name))
+        map.entry(headers::canonical_name(name))
             .or_default()
-            .push(decode_header_value(value));
+            .push(headers::decode_value(value));
     }
     map
-}
-
-/// `content-TYPE` → `Content-Type`, as Go's textproto does.
-pub fn canonical_header_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.trim().chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
-}
-
-/// Unfolds a raw header value and decodes RFC 2047 encoded words.
-pub fn decode_header_value(value: &str) -> String {
-    let unfolded: String = value
-        .split(['\r', '\n'])
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("");
-    let unfolded = unfolded.trim();
-    if !unfolded.contains("=?") {
-        return unfolded.to_string();
-    }
-    // mail-parser decodes encoded words in unstructured headers; borrow that by parsing a Subject.
-    let synthetic = format!("Subject: {unfolded}\r\n\r\n");
-    MessageParser::default()
-        .parse_headers(synthetic.as_bytes())
-        .and_then(|m| m.subject().map(str::to_string))
-        .unwrap_or_else(|| unfolded.to_string())
-}
-
-/// One MIME part's decoded content, found by its path (`1`, `2.1`, …).
-#[derive(Debug)]
-pub struct PartContent {
-    pub content_type: String,
-    pub file_name: String,
-    pub body: Vec<u8>,
-}
-
-pub fn part(raw: &[u8], part_id: &str) -> Option<PartContent> {
-    crate::parse::with_message(raw, |message| part_of(message?, part_id))
-}
-
-fn part_of(message: &mail_parser::Message<'_>, part_id: &str) -> Option<PartContent> {
-    let paths = part_paths(message);
-    let index = paths.iter().position(|p| p == part_id)?;
-    let part = message.parts.get(index)?;
-    if matches!(part.body, PartType::Multipart(_)) {
-        return None;
-    }
-    let mut content_type = content_type(part).unwrap_or_else(|| "text/plain".into());
-    // Text parts come out of the parser decoded to UTF-8, so say so (for text/* only: the parser
-    // also falls back to text for undecodable binary parts).
-    if part.is_text() && content_type.starts_with("text/") {
-        content_type.push_str("; charset=utf-8");
-    }
-    Some(PartContent {
-        content_type,
-        file_name: part.attachment_name().unwrap_or_default().to_string(),
-        body: part.contents().to_vec(),
-    })
 }
 
 fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
     let header = message
         .header_raw("List-Unsubscribe")
-        .map(decode_header_value)
+        .map(headers::decode_value)
         .unwrap_or_default();
     let links = header
         .split(',')
@@ -436,7 +332,7 @@ fn list_unsubscribe(message: &mail_parser::Message<'_>) -> ListUnsubscribe {
         errors,
         header_post: message
             .header_raw("List-Unsubscribe-Post")
-            .map(decode_header_value)
+            .map(headers::decode_value)
             .unwrap_or_default(),
     }
 }
@@ -507,24 +403,6 @@ mod tests {
         assert_eq!(h["Subject"], ["café"]);
         assert_eq!(h["Message-Id"], ["<x@y>"]);
         assert_eq!(h.len(), 3);
-    }
-
-    #[test]
-    fn parts_by_path() {
-        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\
-            Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\n--b\r\nContent-Type: image/png; name=a.png\r\n\
-            Content-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n--b--\r\n";
-        let text = part(raw, "1").expect("part 1");
-        assert_eq!(
-            (text.content_type.as_str(), text.body.as_slice()),
-            ("text/plain; charset=utf-8", "café".as_bytes())
-        );
-        let image = part(raw, "2").expect("part 2");
-        assert_eq!(image.content_type, "image/png");
-        assert_eq!(image.file_name, "a.png");
-        assert_eq!(image.body, [0x89, b'P', b'N', b'G']);
-        assert!(part(raw, "3").is_none());
-        assert!(part(raw, "").is_none());
     }
 
     #[test]

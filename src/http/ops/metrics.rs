@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use super::AppState;
+use crate::http::AppState;
 use crate::stats::Stats;
 
 /// Reads the store, the counters and the event hub when Prometheus scrapes.
@@ -42,7 +42,8 @@ fn gauge(
 impl Collector for Snapshot {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let counts = self.state.store.counts();
-        let stats = self.state.store.stats();
+        let stats = &self.state.stats;
+        let activity = self.state.store.activity();
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         gauge(
             &mut e,
@@ -89,26 +90,26 @@ impl Collector for Snapshot {
         counter(
             &mut e,
             "mailsnare_smtp_rejected",
-            "Messages refused after MAIL FROM",
+            "SMTP transaction steps refused (MAIL, RCPT, DATA, size, store)",
             Stats::get(&stats.smtp_rejected),
         )?;
         counter(
             &mut e,
             "mailsnare_messages_deleted",
             "Messages deleted by clients",
-            Stats::get(&stats.messages_deleted),
+            activity.deleted,
         )?;
         counter(
             &mut e,
             "mailsnare_messages_evicted",
             "Messages evicted by the store's limits",
-            Stats::get(&stats.messages_evicted),
+            activity.evicted,
         )?;
         gauge(
             &mut e,
             "mailsnare_websocket_clients",
-            "Live-update WebSocket clients",
-            as_i64(self.state.hub.clients() as u64),
+            "Live-update clients (WebSocket and event streams)",
+            as_i64(self.state.hub.client_count() as u64),
         )?;
         gauge(
             &mut e,
@@ -120,7 +121,7 @@ impl Collector for Snapshot {
             &mut e,
             "mailsnare_resident_memory_bytes",
             "Resident memory",
-            as_i64(super::info::resident_bytes()),
+            as_i64(crate::stats::resident_bytes()),
         )?;
         Ok(())
     }

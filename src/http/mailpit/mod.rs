@@ -1,0 +1,57 @@
+//! Mailpit's API v1, our native API (../shared/spec/mailpit-api.md): the wire model and its
+//! handlers.
+//!
+//! - [`model`]: the JSON shapes (summaries, lists, the full message, headers).
+//! - [`messages`]: list, search, read, mark, delete, the long poll, raw, headers, parts.
+//! - [`view`]: `/view/{ID}.html` and `.txt`.
+//! - [`send`]: `POST /api/v1/send`.
+//! - [`chaos`]: `/api/v1/chaos`.
+//! - [`info`]: `/api/v1/info`.
+
+pub mod chaos;
+pub mod info;
+pub mod messages;
+pub mod model;
+pub mod send;
+pub mod view;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use super::AppState;
+use super::live;
+
+/// Mailpit's routes. `GET /api/v1/messages` is MailHog's array instead with `mailhog_v1_list`.
+pub fn routes(mailhog_v1_list: bool) -> Router<AppState> {
+    let list = if mailhog_v1_list {
+        get(super::mailhog::v1_list)
+    } else {
+        get(messages::list)
+    };
+    Router::new()
+        .route(
+            "/api/v1/messages",
+            list.delete(messages::delete).put(messages::set_read),
+        )
+        .route(
+            "/api/v1/search",
+            get(messages::search).delete(messages::delete_search),
+        )
+        .route("/api/v1/message/{id}", get(messages::get_one))
+        .route("/api/v1/message/{id}/raw", get(messages::raw))
+        .route("/api/v1/message/{id}/headers", get(messages::headers))
+        .route("/api/v1/message/{id}/envelope", get(messages::envelope))
+        .route("/api/v1/message/{id}/part/{part}", get(messages::part))
+        .route("/api/v1/info", get(info::info))
+        .route(
+            "/api/v1/chaos",
+            get(chaos::get_triggers).put(chaos::set_triggers),
+        )
+        .route(
+            "/api/v1/send",
+            post(send::send).layer(DefaultBodyLimit::max(send::MAX_BODY)),
+        )
+        .route("/api/events", get(live::mailpit_socket))
+        .route("/view/{file}", get(view::view))
+}

@@ -1,0 +1,67 @@
+//! What every handler can reach: the shared parts that [`crate::Server::run`] creates and hands
+//! down (store, counters, live hub, chaos engine, shutdown signal), plus what is fixed at startup.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::live::{Hub, LiveLimits};
+use super::ops::about::About;
+use crate::chaos::Chaos;
+use crate::stats::Stats;
+use crate::store::Store;
+
+/// The handlers' view of the server. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// SMTP and HTTP counters since startup.
+    pub stats: Arc<Stats>,
+    pub hub: Hub,
+    /// The chaos engine the SMTP layer consults; the chaos routes change it.
+    pub chaos: Arc<Chaos>,
+    /// Turns true when the server shuts down; long-lived streams (SSE, WebSockets) end then.
+    pub shutdown: watch::Receiver<bool>,
+    /// What `/api/v1/about` reports.
+    pub about: Arc<About>,
+    pub options: Arc<ApiOptions>,
+}
+
+/// Switches that change what the API answers.
+#[derive(Debug, Clone, Default)]
+pub struct ApiOptions {
+    /// Serve MailHog's plain array at `GET /api/v1/messages` instead of Mailpit's list.
+    pub mailhog_v1_list: bool,
+}
+
+impl AppState {
+    /// State over `store` for tests and embedding: default options, fresh counters, chaos off,
+    /// no shutdown, and a live hub running on the current runtime (call it inside one).
+    pub fn for_store(store: Store) -> AppState {
+        let hub = Hub::new(LiveLimits::default());
+        tokio::spawn(hub.clone().run(store.clone(), store.subscribe()));
+        // No sender: this state never shuts down, and streams end only with their clients.
+        let (_, shutdown) = watch::channel(false);
+        AppState {
+            store,
+            stats: Arc::new(Stats::default()),
+            hub,
+            chaos: Arc::new(Chaos::default()),
+            shutdown,
+            about: Arc::new(About::new()),
+            options: Arc::new(ApiOptions::default()),
+        }
+    }
+
+    /// Completes when the server begins shutting down.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut stop = self.shutdown.clone();
+        async move {
+            // A dropped sender is not a shutdown: the streams then end with their clients.
+            if stop.wait_for(|stop| *stop).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
