@@ -119,6 +119,15 @@ const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
 /// The environment variables that name the SMTP address, ours first, then Mailpit's and
 /// MailHog's (the `sendmail` command reads them too).
 pub const SMTP_ADDR_ENV: [&str; 3] = ["MAILSNARE_SMTP", "MP_SMTP_BIND_ADDR", "MH_SMTP_BIND_ADDR"];
+/// Where `sendmail` finds the SMTP address without `--smtp-addr`, in order: its own variables,
+/// then the server's, so a container's configuration reaches its sendmail too.
+pub const SENDMAIL_SMTP_ADDR_ENV: [&str; 5] = [
+    "MAILSNARE_SMTP",
+    "MP_SENDMAIL_SMTP_ADDR",
+    "MH_SENDMAIL_SMTP_ADDR",
+    "MP_SMTP_BIND_ADDR",
+    "MH_SMTP_BIND_ADDR",
+];
 /// The environment variables that name the HTTP address (the `healthcheck` command reads them).
 pub const HTTP_ADDR_ENV: [&str; 4] = [
     "MAILSNARE_HTTP",
@@ -133,7 +142,9 @@ pub const LISTEN_HOST_ENV: &str = "MAILSNARE_LISTEN_HOST";
 
 /// The first of `names` that `env` has a non-empty value for.
 pub fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()))
+    names
+        .iter()
+        .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
 }
 
 /// A mail-capture test server: real SMTP in, nothing ever relayed, every message browsable over HTTP.
@@ -244,7 +255,7 @@ pub struct Cli {
 impl Cli {
     /// Resolves defaults and the MailHog/Mailpit fallback variables through `env`.
     pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let fallback = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.is_empty()));
+        let fallback = |names: &[&str]| first_env(&env, names);
         // The container image sets MAILSNARE_LISTEN_HOST=0.0.0.0: the lowest-priority default, so
         // that MailHog's and Mailpit's variables in an existing compose file still win.
         let host = fallback(&[LISTEN_HOST_ENV]).unwrap_or_else(|| "127.0.0.1".into());

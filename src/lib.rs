@@ -14,8 +14,6 @@
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
-//! - [`sendmail`]: the `sendmail` command: a message on stdin submitted over SMTP, with sysexits codes.
-//! - [`healthcheck`]: the `healthcheck` command: `GET /readyz` for container health checks.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
 //! port 0.
@@ -23,13 +21,11 @@
 
 pub mod chaos;
 pub mod config;
-pub mod healthcheck;
 pub mod http;
 pub mod message;
 pub mod mime;
 pub mod passwords;
 pub mod search;
-pub mod sendmail;
 pub mod smtp;
 pub mod stats;
 pub mod store;
@@ -225,6 +221,7 @@ impl Server {
             options: Arc::new(http::ApiOptions {
                 mailhog_v1_list: self.config.mailhog_v1_list,
             }),
+            waiting: Arc::default(),
         };
         let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),

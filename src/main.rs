@@ -1,5 +1,7 @@
-//! The `mailsnare` binary: dispatches to the `sendmail` and `healthcheck` commands, or parses the
-//! server's flags, sets up logging, and runs the library's [`Server`].
+//! The `mailsnare` binary: dispatches to the `sendmail` and `healthcheck` commands ([`cmd`]), or
+//! parses the server's flags, sets up logging, and runs the library's [`Server`].
+
+mod cmd;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -15,12 +17,12 @@ fn main() -> ExitCode {
     // Installed as (or linked to) `sendmail`, every argument is a sendmail argument.
     let program = args.first().map(Path::new).and_then(Path::file_name);
     if program.is_some_and(|name| name == "sendmail") {
-        return mailsnare::sendmail::main(args.get(1..).unwrap_or_default());
+        return cmd::sendmail::main(args.get(1..).unwrap_or_default());
     }
     let rest = args.get(2..).unwrap_or_default();
     match args.get(1).and_then(|a| a.to_str()) {
-        Some("sendmail") => return mailsnare::sendmail::main(rest),
-        Some("healthcheck") => return mailsnare::healthcheck::main(rest),
+        Some("sendmail") => return cmd::sendmail::main(rest),
+        Some("healthcheck") => return cmd::healthcheck::main(rest),
         _ => {}
     }
 

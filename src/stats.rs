@@ -11,6 +11,8 @@ pub struct Stats {
     pub started: Instant,
     /// SMTP sessions started.
     pub smtp_sessions: AtomicU64,
+    /// SMTP connections open right now.
+    pub smtp_open: AtomicU64,
     /// SMTP sessions that ran over TLS (implicit or after STARTTLS).
     pub smtp_tls_sessions: AtomicU64,
     /// Messages acknowledged with 250.
@@ -30,6 +32,7 @@ impl Default for Stats {
         Stats {
             started: Instant::now(),
             smtp_sessions: AtomicU64::new(0),
+            smtp_open: AtomicU64::new(0),
             smtp_tls_sessions: AtomicU64::new(0),
             smtp_accepted: AtomicU64::new(0),
             smtp_accepted_size: AtomicU64::new(0),

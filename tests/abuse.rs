@@ -487,7 +487,7 @@ fn clients_vanishing_mid_data_or_mid_bdat_store_nothing() {
     drop(c);
 
     // The server noticed each disconnect (no transaction left open), stored nothing, serves on.
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_metric("mailsnare_smtp_connections", 0.0);
     let mut ok = Smtp::connect(server.smtp);
     ok.expect("EHLO fine.example", "250");
     let id = ok.send_message("rcpt@example.net", &message("the only one", 300));

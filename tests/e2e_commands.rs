@@ -19,10 +19,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 fn run(program: &Path, args: &[&str], env: &[(&str, String)], stdin: &[u8]) -> Run {
     let mut command = Command::new(program);
     command.args(args);
-    for name in mailsnare::sendmail::SMTP_ADDR_ENV
+    for name in mailsnare::config::SENDMAIL_SMTP_ADDR_ENV
         .iter()
-        .chain(&mailsnare::healthcheck::HTTP_ADDR_ENV)
-        .chain(&mailsnare::healthcheck::HTTP_TLS_ENV)
+        .chain(&mailsnare::config::HTTP_ADDR_ENV)
+        .chain(&mailsnare::config::HTTP_TLS_ENV)
     {
         command.env_remove(name);
     }

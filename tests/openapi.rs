@@ -1,8 +1,9 @@
 //! Keeps `src/http/openapi.json` (served at `GET /api/v1/openapi.json`) true to the server:
 //!
 //! - the document is OpenAPI 3.0.x, served byte for byte, its version is the crate's, every `$ref`
-//!   resolves, every path parameter is declared, and its schemas use only keywords the validator
-//!   below understands (so no constraint is silently unchecked);
+//!   resolves, every path parameter is declared, and its schemas use only keywords and formats the
+//!   `jsonschema` validation below checks (so no constraint is silently unchecked), say on every
+//!   object whether extra keys are allowed, and all compile;
 //! - its paths and methods equal [`ROUTES`], the hand-kept list, which equals the native routes
 //!   registered in `src/http/mod.rs`; probing the router shows every documented method served
 //!   (a real message ID, so "not found" cannot hide "not routed") and every other method 405;
@@ -10,16 +11,19 @@
 //!   views, `latest` and the wait parameters, info, chaos, send, health, metrics and the error
 //!   bodies) have a documented status and media type and validate against the documented schema;
 //! - live-update frames over a real WebSocket validate against `LiveEvent`;
-//! - the validator itself rejects drifted JSON (missing, extra, mistyped and null keys).
+//! - the validation itself rejects drifted JSON (missing, extra, mistyped and null keys).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{Draft, Registry, ValidationError};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -73,9 +77,13 @@ fn doc() -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A small OpenAPI 3.0 schema validator: exactly the keywords the document uses, no more.
+// Validating replies with `jsonschema`. An OpenAPI 3.0 schema is a draft 4 schema plus
+// `nullable`, which `to_json_schema` rewrites in a copy of the document. `jsonschema` ignores
+// keywords it does not know, so `check_keywords` refuses every keyword not listed here: nothing
+// the document says goes silently unchecked.
 
-/// Keywords with a meaning the validator checks, and annotations it may ignore.
+/// Keywords with a meaning `jsonschema` checks (`nullable` once rewritten), and annotations that
+/// constrain nothing.
 const CHECKED: &[&str] = &[
     "$ref",
     "type",
@@ -95,25 +103,11 @@ const CHECKED: &[&str] = &[
     "format",
 ];
 const ANNOTATIONS: &[&str] = &["description", "example", "default", "title"];
+const TYPES: &[&str] = &["object", "array", "string", "integer", "number", "boolean"];
+/// Formats with a check: `date-time` and `email` are draft 4's, the others [`options`] adds.
 const FORMATS: &[&str] = &["uuid", "date-time", "binary", "byte", "email"];
-
-/// Patterns the validator can evaluate (there is no regex engine here): each pattern string of
-/// the document it may meet in a reply, with the predicate it stands for.
-const NO_CONTROL: &str = "^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$";
-const NO_CONTROL_OR_COMMA: &str = "^[^,\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f]*$";
-
-/// Whether `s` matches `pattern`; `None` when the validator cannot evaluate that pattern.
-fn pattern_matches(pattern: &str, s: &str) -> Option<bool> {
-    let control = |c: char| c.is_control() && c != '\t';
-    if let Some(n) = hex_pattern_len(pattern) {
-        return Some(s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-    }
-    match pattern {
-        NO_CONTROL => Some(!s.chars().any(control)),
-        NO_CONTROL_OR_COMMA => Some(!s.chars().any(|c| c == ',' || control(c))),
-        _ => None,
-    }
-}
+/// The URI the rewritten document is registered under, for `$ref`s into it.
+const DOC_URI: &str = "urn:mailsnare:openapi";
 
 fn resolve<'a>(doc: &'a Value, reference: &str) -> &'a Value {
     let pointer = reference
@@ -123,7 +117,7 @@ fn resolve<'a>(doc: &'a Value, reference: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("$ref {reference} resolves to nothing"))
 }
 
-/// Checks a schema's own keywords (not its subschemas) are ones `validate` implements.
+/// Checks a schema's own keywords (not its subschemas) are ones the validation checks.
 fn check_keywords(schema: &Value, at: &str) {
     let object = schema
         .as_object()
@@ -134,7 +128,13 @@ fn check_keywords(schema: &Value, at: &str) {
     for key in object.keys() {
         assert!(
             CHECKED.contains(&key.as_str()) || ANNOTATIONS.contains(&key.as_str()),
-            "{at}: the test's validator does not implement keyword {key:?}"
+            "{at}: the test's validation does not check keyword {key:?}"
+        );
+    }
+    if let Some(kind) = object.get("type") {
+        assert!(
+            TYPES.contains(&kind.as_str().unwrap_or_default()),
+            "{at}: unknown type {kind}"
         );
     }
     if let Some(format) = object.get("format") {
@@ -152,183 +152,6 @@ fn check_keywords(schema: &Value, at: &str) {
             "{at}: say whether extra keys are allowed (additionalProperties)"
         );
     }
-}
-
-/// `^[0-9a-f]{N}$` → N.
-fn hex_pattern_len(pattern: &str) -> Option<usize> {
-    pattern
-        .strip_prefix("^[0-9a-f]{")?
-        .strip_suffix("}$")?
-        .parse()
-        .ok()
-}
-
-fn type_matches(kind: &str, value: &Value) -> bool {
-    match kind {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        other => panic!("unknown type {other:?}"),
-    }
-}
-
-/// Appends to `errors` every way `value` breaks `schema`.
-fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-    check_keywords(schema, at);
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        return validate(doc, resolve(doc, reference), value, at, errors);
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.contains(value)
-    {
-        errors.push(format!("{at}: {value} is not one of {options:?}"));
-        return;
-    }
-    if value.is_null() {
-        if schema.get("nullable") != Some(&Value::Bool(true)) {
-            errors.push(format!("{at}: null where the schema is not nullable"));
-        }
-        return;
-    }
-    if let Some(kind) = schema.get("type").and_then(Value::as_str)
-        && !type_matches(kind, value)
-    {
-        errors.push(format!("{at}: expected {kind}, got {value}"));
-        return;
-    }
-    for sub in schema
-        .get("allOf")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        validate(doc, sub, value, at, errors);
-    }
-    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
-        let matching = options
-            .iter()
-            .filter(|option| {
-                let mut e = Vec::new();
-                validate(doc, option, value, at, &mut e);
-                e.is_empty()
-            })
-            .count();
-        if matching != 1 {
-            errors.push(format!(
-                "{at}: matches {matching} of the oneOf options, not exactly one: {value}"
-            ));
-        }
-    }
-    match value {
-        Value::Object(object) => {
-            for key in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if !object.contains_key(key) {
-                    errors.push(format!("{at}: required key {key:?} is missing"));
-                }
-            }
-            let properties = schema.get("properties").and_then(Value::as_object);
-            for (key, item) in object {
-                let here = format!("{at}.{key}");
-                match properties.and_then(|p| p.get(key)) {
-                    Some(sub) => validate(doc, sub, item, &here, errors),
-                    None => match schema.get("additionalProperties") {
-                        Some(Value::Bool(false)) => {
-                            errors.push(format!("{at}: key {key:?} is not in the schema"));
-                        }
-                        Some(sub @ Value::Object(_)) => validate(doc, sub, item, &here, errors),
-                        _ => {}
-                    },
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(sub) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    validate(doc, sub, item, &format!("{at}[{i}]"), errors);
-                }
-            }
-        }
-        Value::String(s) => {
-            let chars = s.chars().count() as u64;
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-                && chars < min
-            {
-                errors.push(format!("{at}: {s:?} is shorter than {min}"));
-            }
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-                && chars > max
-            {
-                errors.push(format!("{at}: {s:?} is longer than {max}"));
-            }
-            if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-                match pattern_matches(pattern, s) {
-                    Some(true) => {}
-                    Some(false) => errors.push(format!("{at}: {s:?} does not match {pattern}")),
-                    None => panic!("{at}: teach pattern_matches the pattern {pattern}"),
-                }
-            }
-            match schema.get("format").and_then(Value::as_str) {
-                Some("uuid") if Uuid::parse_str(s).is_err() => {
-                    errors.push(format!("{at}: {s:?} is not a UUID"));
-                }
-                Some("date-time")
-                    if time::OffsetDateTime::parse(
-                        s,
-                        &time::format_description::well_known::Rfc3339,
-                    )
-                    .is_err() =>
-                {
-                    errors.push(format!("{at}: {s:?} is not an RFC 3339 date-time"));
-                }
-                Some("email")
-                    if s.split_once('@')
-                        .is_none_or(|(l, d)| l.is_empty() || d.is_empty()) =>
-                {
-                    errors.push(format!("{at}: {s:?} is not an e-mail address"));
-                }
-                Some("byte")
-                    if base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s)
-                        .is_err() =>
-                {
-                    errors.push(format!("{at}: {s:?} is not base64"));
-                }
-                _ => {}
-            }
-        }
-        Value::Number(n) => {
-            let n = n.as_f64().unwrap_or(f64::NAN);
-            if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-                && (n.is_nan() || n < min)
-            {
-                errors.push(format!("{at}: {n} is below the minimum {min}"));
-            }
-            if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-                && n > max
-            {
-                errors.push(format!("{at}: {n} is above the maximum {max}"));
-            }
-        }
-        Value::Bool(_) | Value::Null => {}
-    }
-}
-
-fn errors_for(doc: &Value, schema: &Value, value: &Value) -> Vec<String> {
-    let mut errors = Vec::new();
-    validate(doc, schema, value, "$", &mut errors);
-    errors
-}
-
-fn schema_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 /// Walks every schema in the document (components, parameters, bodies, responses).
@@ -395,6 +218,235 @@ fn all_schemas_in(doc: &Value, value: &Value, at: &str, seen: &mut usize) {
         }
         _ => {}
     }
+}
+
+/// Checks the keywords of every schema in `doc` and that every `$ref` resolves; the number walked.
+fn check_document_schemas(doc: &Value) -> usize {
+    let mut seen = 0;
+    all_schemas_in(doc, &doc["paths"], "#/paths", &mut seen);
+    for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
+        walk_schemas(
+            doc,
+            schema,
+            &format!("#/components/schemas/{name}"),
+            &mut seen,
+        );
+    }
+    all_schemas_in(
+        doc,
+        &doc["components"]["parameters"],
+        "#/components/parameters",
+        &mut seen,
+    );
+    seen
+}
+
+/// Rewrites `schema` and its subschemas from OpenAPI 3.0 to JSON Schema (draft 4), keeping what
+/// `nullable` means: `{"type": T, "nullable": true}` becomes `{"type": [T, "null"]}` (an `enum`
+/// still has to list null, as in OpenAPI 3.0.3); a nullable schema without a `type` becomes
+/// `{"anyOf": [{"type": "null"}, …]}`; a schema without `type`, `$ref` or `nullable` gets
+/// `"not": {"type": "null"}`, since null is only valid where the document says `nullable`.
+fn to_json_schema(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    for key in ["items", "additionalProperties"] {
+        if let Some(sub @ Value::Object(_)) = object.get_mut(key) {
+            to_json_schema(sub);
+        }
+    }
+    for key in ["allOf", "oneOf"] {
+        for sub in object
+            .get_mut(key)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            to_json_schema(sub);
+        }
+    }
+    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.values_mut().for_each(to_json_schema);
+    }
+    if object.contains_key("$ref") {
+        return;
+    }
+    let nullable = object.remove("nullable") == Some(Value::Bool(true));
+    match object.get("type").cloned() {
+        Some(kind) if nullable => {
+            object.insert("type".into(), json!([kind, "null"]));
+        }
+        Some(_) => {}
+        None if nullable => {
+            let rest = schema.take();
+            *schema = json!({ "anyOf": [{ "type": "null" }, rest] });
+        }
+        None => {
+            object.insert("not".into(), json!({ "type": "null" }));
+        }
+    }
+}
+
+/// [`to_json_schema`] on every `schema` under `value`.
+fn to_json_schema_in(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, sub) in object {
+                if key == "schema" {
+                    to_json_schema(sub);
+                } else {
+                    to_json_schema_in(sub);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(to_json_schema_in),
+        _ => {}
+    }
+}
+
+/// `token` escaped for a JSON pointer.
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// `pointer` as a URI fragment: percent-encoded but for the characters a fragment may hold.
+fn fragment(pointer: &str) -> String {
+    pointer
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' => {
+                (b as char).to_string()
+            }
+            b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The JSON pointers (`#/…`) of every `schema` under `value`, which is at `pointer`.
+fn schema_pointers(value: &Value, pointer: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, sub) in object {
+                let here = format!("{pointer}/{}", escape(key));
+                if key == "schema" {
+                    out.push(here);
+                } else {
+                    schema_pointers(sub, &here, out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                schema_pointers(item, &format!("{pointer}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Draft 4 with every format of [`FORMATS`] checked and any other refused when compiling.
+/// `uuid` is not a draft 4 format and `byte` and `binary` are OpenAPI's, so they are added here.
+fn options<'a>(registry: &'a Registry<'a>) -> jsonschema::ValidationOptions<'a> {
+    jsonschema::options()
+        .with_draft(Draft::Draft4)
+        .with_registry(registry)
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .with_format("uuid", |s: &str| Uuid::parse_str(s).is_ok())
+        .with_format("byte", |s: &str| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s).is_ok()
+        })
+        // Raw bytes: a body of this format is not JSON and `check` does not validate it.
+        .with_format("binary", |_: &str| true)
+}
+
+/// Every schema of the document, made JSON Schema and compiled, by JSON pointer (`#/…`).
+struct Schemas(HashMap<String, jsonschema::Validator>);
+
+static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| {
+    let doc = doc();
+    check_document_schemas(&doc);
+    let mut pointers: Vec<String> = doc["components"]["schemas"]
+        .as_object()
+        .expect("schemas")
+        .keys()
+        .map(|name| format!("#/components/schemas/{}", escape(name)))
+        .collect();
+    schema_pointers(&doc["paths"], "#/paths", &mut pointers);
+    schema_pointers(
+        &doc["components"]["parameters"],
+        "#/components/parameters",
+        &mut pointers,
+    );
+    let mut json_schema = doc;
+    to_json_schema_in(&mut json_schema["paths"]);
+    to_json_schema_in(&mut json_schema["components"]["parameters"]);
+    for schema in json_schema["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas")
+        .values_mut()
+    {
+        to_json_schema(schema);
+    }
+    let registry = Registry::new()
+        .draft(Draft::Draft4)
+        .add(DOC_URI, json_schema)
+        .and_then(|builder| builder.prepare())
+        .expect("the document is a resource");
+    let validators = pointers
+        .into_iter()
+        .map(|pointer| {
+            let root = json!({ "$ref": format!("{DOC_URI}#{}", fragment(&pointer[1..])) });
+            let validator = options(&registry)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("{pointer} does not compile: {e}"));
+            (pointer, validator)
+        })
+        .collect();
+    Schemas(validators)
+});
+
+/// One line per way `error` (and, for `anyOf`/`oneOf`, each option's errors) breaks the schema:
+/// where in the instance, what was expected, and the keyword that said so.
+fn describe(error: &ValidationError<'_>, prefix: &str, out: &mut Vec<String>) {
+    let at = error.instance_path().as_str();
+    let keyword = error.absolute_keyword_location().map_or_else(
+        || error.schema_path().to_string(),
+        |uri| uri.as_str().trim_start_matches(DOC_URI).to_string(),
+    );
+    out.push(format!(
+        "{prefix}{}: {error} ({keyword})",
+        if at.is_empty() { "(root)" } else { at }
+    ));
+    if let ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } =
+        error.kind()
+    {
+        for (i, option) in context.iter().enumerate() {
+            for sub in option {
+                describe(sub, &format!("{prefix}  option {i}: "), out);
+            }
+        }
+    }
+}
+
+/// Every way `value` breaks the document's schema at `schema`, a JSON pointer (`#/…`).
+fn errors_for(schema: &str, value: &Value) -> Vec<String> {
+    let validator = SCHEMAS
+        .0
+        .get(schema)
+        .unwrap_or_else(|| panic!("the document has no schema at {schema}"));
+    let mut errors = Vec::new();
+    for error in validator.iter_errors(value) {
+        describe(&error, "", &mut errors);
+    }
+    errors
+}
+
+fn schema_ref(name: &str) -> String {
+    format!("#/components/schemas/{name}")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,16 +541,22 @@ fn check(doc: &Value, cov: &mut Coverage, method: &str, template: &str, reply: &
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let entry = content
-        .get(&media)
-        .or_else(|| content.get("*/*"))
-        .unwrap_or_else(|| {
-            panic!(
-                "{method} {template} {status}: media type {media} is not documented ({:?})",
-                content.keys().collect::<Vec<_>>()
-            )
-        });
-    let schema = &entry["schema"];
+    let media_key = if content.contains_key(&media) {
+        media.as_str()
+    } else if content.contains_key("*/*") {
+        "*/*"
+    } else {
+        panic!(
+            "{method} {template} {status}: media type {media} is not documented ({:?})",
+            content.keys().collect::<Vec<_>>()
+        )
+    };
+    let schema = &content[media_key]["schema"];
+    let pointer = format!(
+        "#/paths/{}/{method}/responses/{status}/content/{}/schema",
+        escape(template),
+        escape(media_key)
+    );
     let value = if media == "application/json" {
         serde_json::from_slice(&reply.body).unwrap_or_else(|e| {
             panic!(
@@ -514,7 +572,7 @@ fn check(doc: &Value, cov: &mut Coverage, method: &str, template: &str, reply: &
                 .unwrap_or_else(|_| panic!("{method} {template} {status}: text is not UTF-8")),
         )
     };
-    let errors = errors_for(doc, schema, &value);
+    let errors = errors_for(&pointer, &value);
     assert!(
         errors.is_empty(),
         "{method} {template} {status} does not match the document:\n  {}\nbody: {value}",
@@ -680,24 +738,19 @@ async fn document_is_openapi_3_0_and_well_formed() {
     assert_eq!(reply.body, DOC_TEXT.as_bytes());
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
 
-    // Every schema uses keywords the validator checks, and every $ref resolves.
-    let mut seen = 0;
-    all_schemas_in(&doc, &doc["paths"], "#/paths", &mut seen);
-    for (name, schema) in doc["components"]["schemas"].as_object().expect("schemas") {
-        walk_schemas(
-            &doc,
-            schema,
-            &format!("#/components/schemas/{name}"),
-            &mut seen,
-        );
-    }
-    all_schemas_in(
-        &doc,
-        &doc["components"]["parameters"],
-        "#/components/parameters",
-        &mut seen,
-    );
+    // Every schema uses keywords the validation checks, and every $ref resolves.
+    let seen = check_document_schemas(&doc);
     assert!(seen > 100, "walked only {seen} schemas");
+    // And every one compiles (formats known, patterns valid): the components, bodies, parameters.
+    let components = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in components.keys() {
+        assert!(SCHEMAS.0.contains_key(&schema_ref(name)), "{name}");
+    }
+    assert!(
+        SCHEMAS.0.len() > components.len() + 40,
+        "compiled only {} schemas",
+        SCHEMAS.0.len()
+    );
 
     let mut operation_ids = BTreeSet::new();
     for (template, item) in paths {
@@ -1250,7 +1303,7 @@ async fn responses_validate_against_the_document() {
 }
 
 /// Reads frames, validating each against `LiveEvent`, until a `stats` frame.
-async fn next_stats<S>(doc: &Value, ws: &mut S, types: &mut BTreeSet<String>)
+async fn next_stats<S>(ws: &mut S, types: &mut BTreeSet<String>)
 where
     S: futures_util::Stream<
             Item = Result<
@@ -1269,7 +1322,7 @@ where
             panic!("unexpected frame {frame:?}");
         };
         let value: Value = serde_json::from_str(&text).expect("frames are JSON");
-        let errors = errors_for(doc, &schema_ref("LiveEvent"), &value);
+        let errors = errors_for(&schema_ref("LiveEvent"), &value);
         assert!(
             errors.is_empty(),
             "frame {value} does not match LiveEvent: {errors:?}"
@@ -1296,7 +1349,6 @@ fn urlencode(s: &str) -> String {
 /// Frames of a real WebSocket validate against `LiveEvent`, and every frame type appears.
 #[tokio::test]
 async fn live_event_frames_validate_against_the_document() {
-    let doc = doc();
     let server = mailsnare::Server::bind(mailsnare::Config::ephemeral())
         .await
         .expect("bind");
@@ -1312,15 +1364,15 @@ async fn live_event_frames_validate_against_the_document() {
 
     let mut types = BTreeSet::new();
     let first = store.insert(simple("one")).expect("stored");
-    next_stats(&doc, &mut ws, &mut types).await;
+    next_stats(&mut ws, &mut types).await;
     store.insert(simple("two")).expect("stored");
-    next_stats(&doc, &mut ws, &mut types).await;
+    next_stats(&mut ws, &mut types).await;
     store.set_read(vec![first.id], true).await;
-    next_stats(&doc, &mut ws, &mut types).await;
+    next_stats(&mut ws, &mut types).await;
     store.delete(vec![first.id]).await;
-    next_stats(&doc, &mut ws, &mut types).await;
+    next_stats(&mut ws, &mut types).await;
     store.clear().await;
-    next_stats(&doc, &mut ws, &mut types).await;
+    next_stats(&mut ws, &mut types).await;
     let expected: BTreeSet<String> = ["new", "delete", "truncate", "update", "stats"]
         .map(String::from)
         .into();
@@ -1343,7 +1395,7 @@ async fn validator_rejects_drift() {
     let reply = call(&state, "get", &format!("/api/v1/message/{id}"), None).await;
     let message: Value = serde_json::from_slice(&reply.body).expect("JSON");
     let schema = schema_ref("Message");
-    assert_eq!(errors_for(&doc, &schema, &message), Vec::<String>::new());
+    assert_eq!(errors_for(&schema, &message), Vec::<String>::new());
 
     type Mutation = (&'static str, Box<dyn Fn(&mut Value)>);
     let mutations: Vec<Mutation> = vec![
@@ -1388,20 +1440,20 @@ async fn validator_rejects_drift() {
         let mut drifted = message.clone();
         mutate(&mut drifted);
         assert!(
-            !errors_for(&doc, &schema, &drifted).is_empty(),
+            !errors_for(&schema, &drifted).is_empty(),
             "the validator accepted a {what}: {drifted}"
         );
     }
     // And a null From is fine, as the document says.
     let mut no_from = message.clone();
     no_from["From"] = Value::Null;
-    assert_eq!(errors_for(&doc, &schema, &no_from), Vec::<String>::new());
+    assert_eq!(errors_for(&schema, &no_from), Vec::<String>::new());
 
     // oneOf: a frame of one type with another's data is rejected.
     let frame = json!({"Type": "delete", "Data": {"ID": id.to_string(), "Read": true}});
-    assert!(!errors_for(&doc, &schema_ref("LiveEvent"), &frame).is_empty());
+    assert!(!errors_for(&schema_ref("LiveEvent"), &frame).is_empty());
     let frame = json!({"Type": "truncate", "Data": {}});
-    assert!(!errors_for(&doc, &schema_ref("LiveEvent"), &frame).is_empty());
+    assert!(!errors_for(&schema_ref("LiveEvent"), &frame).is_empty());
 
     // An undocumented status or media type fails the reply check.
     let mut cov = Coverage::default();
@@ -1465,5 +1517,197 @@ async fn odd_requests_get_documented_answers() {
     ] {
         let reply = call(&state, "get", &uri, None).await;
         check(&doc, &mut cov, "get", template, &reply);
+    }
+}
+
+/// The `jsonschema` validation of the rewritten document fails where it should, saying where and
+/// what was expected, and passes right bodies; the keyword and format checks refuse what it would
+/// not check.
+#[test]
+fn schema_validation_rejects_wrong_bodies() {
+    let envelope = json!({
+        "Helo": "client.example", "ESMTP": true, "MailFrom": "a@example.com",
+        "RcptTo": ["b@example.com"], "ClientAddr": "192.0.2.7:40000", "TLS": true,
+        "TLSVersion": "TLSv1.3", "AuthUser": "", "SMTPUTF8": false,
+        "Received": "2024-05-06T07:08:09.123Z",
+    });
+    let with = |key: &str, value: Value| {
+        let mut changed = envelope.clone();
+        changed[key] = value;
+        changed
+    };
+    let mut no_helo = envelope.clone();
+    no_helo.as_object_mut().expect("object").remove("Helo");
+    let right = [
+        ("Envelope", envelope.clone()),
+        ("Address", json!({"Name": "", "Address": "a@example.com"})),
+        (
+            "ChaosTrigger",
+            json!({"ErrorCode": 451, "Probability": 100}),
+        ),
+        ("SendResponse", json!({"ID": Uuid::now_v7().to_string()})),
+        (
+            "LiveEventTruncate",
+            json!({"Type": "truncate", "Data": null}),
+        ),
+        (
+            "SendAttachment",
+            json!({"Content": "SGVsbG8=", "Filename": "a\tb", "ContentID": null}),
+        ),
+    ];
+    for (name, body) in right {
+        assert_eq!(
+            errors_for(&schema_ref(name), &body),
+            Vec::<String>::new(),
+            "{name}: {body}"
+        );
+    }
+
+    // (schema, body, the instance path and what an error line must say)
+    let wrong = [
+        (
+            "Envelope",
+            no_helo,
+            "(root): \"Helo\" is a required property",
+        ),
+        (
+            "Envelope",
+            with("Extra", json!(1)),
+            "(root): Additional properties are not allowed ('Extra' was unexpected)",
+        ),
+        (
+            "Envelope",
+            with("TLS", json!("yes")),
+            "/TLS: \"yes\" is not of type \"boolean\"",
+        ),
+        (
+            "Envelope",
+            with("RcptTo", json!(["a", 1])),
+            "/RcptTo/1: 1 is not of type \"string\"",
+        ),
+        (
+            "Envelope",
+            with("Helo", Value::Null),
+            "/Helo: null is not of type \"string\"",
+        ),
+        (
+            "Envelope",
+            with("Received", json!("yesterday")),
+            "/Received: \"yesterday\" is not a \"date-time\"",
+        ),
+        (
+            "SendResponse",
+            json!({"ID": "12"}),
+            "/ID: \"12\" is not a \"uuid\"",
+        ),
+        (
+            "ChaosTrigger",
+            json!({"ErrorCode": 451, "Probability": 101}),
+            "/Probability: 101 is greater than the maximum of 100",
+        ),
+        (
+            "ChaosTriggers",
+            json!({"Sender": {"ErrorCode": 451, "Probability": 1, "Z": 1},
+                   "Recipient": {"ErrorCode": 550, "Probability": 0},
+                   "Authentication": {"ErrorCode": 535, "Probability": 0}}),
+            "/Sender: Additional properties are not allowed ('Z' was unexpected)",
+        ),
+        (
+            "LiveEventTruncate",
+            json!({"Type": "truncate", "Data": {}}),
+            "/Data: {} is not one of null",
+        ),
+        (
+            "Checksums",
+            json!({"MD5": "XYZ", "SHA1": "", "SHA256": ""}),
+            "/MD5: \"XYZ\" does not match \"^[0-9a-f]{32}$\"",
+        ),
+        (
+            "SendAttachment",
+            json!({"Content": "SGVsbG8=", "Filename": "a\u{1}b"}),
+            "/Filename: \"a\\u0001b\" does not match",
+        ),
+        (
+            "SendAttachment",
+            json!({"Content": "not base64!"}),
+            "/Content: \"not base64!\" is not a \"byte\"",
+        ),
+        // A schema without `type` takes no null unless it says `nullable`.
+        (
+            "LiveEvent",
+            Value::Null,
+            "(root): null is not valid under any of the schemas",
+        ),
+        // oneOf: the right type with another type's data; each option's errors are listed.
+        (
+            "LiveEvent",
+            json!({"Type": "delete", "Data": {"ID": Uuid::now_v7().to_string(), "Read": true}}),
+            "option 1: /Data: Additional properties are not allowed ('Read' was unexpected)",
+        ),
+    ];
+    for (name, body, expected) in wrong {
+        let errors = errors_for(&schema_ref(name), &body);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{name}: {body} should fail with {expected:?}, got {errors:#?}"
+        );
+    }
+
+    // A response's schema, as `check` finds it by pointer (braces percent-encoded in the `$ref`).
+    let message_200 =
+        "#/paths/~1api~1v1~1message~1{ID}/get/responses/200/content/application~1json/schema";
+    let errors = errors_for(message_200, &json!({"ID": "12"}));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("\"Envelope\" is a required property"))
+            && errors
+                .iter()
+                .any(|e| e.contains("/ID: \"12\" is not a \"uuid\"")),
+        "{errors:#?}"
+    );
+
+    // The rewrite of `nullable`.
+    let mut schema = json!({"type": "string", "nullable": true});
+    to_json_schema(&mut schema);
+    assert_eq!(schema, json!({"type": ["string", "null"]}));
+    let mut schema = json!({"nullable": true, "allOf": [{"$ref": "#/components/schemas/Address"}]});
+    to_json_schema(&mut schema);
+    assert_eq!(
+        schema,
+        json!({"anyOf": [{"type": "null"}, {"allOf": [{"$ref": "#/components/schemas/Address"}]}]})
+    );
+    let mut schema = json!({"type": "object", "nullable": true, "enum": [null], "properties": {
+        "A": {"type": "integer", "nullable": true}, "B": {"oneOf": [{"type": "string"}]}}});
+    to_json_schema(&mut schema);
+    assert_eq!(
+        schema,
+        json!({"type": ["object", "null"], "enum": [null], "properties": {
+            "A": {"type": ["integer", "null"]},
+            "B": {"oneOf": [{"type": "string"}], "not": {"type": "null"}}}})
+    );
+
+    // A format nothing checks does not compile; the keyword check refuses what is not checked.
+    let registry = Registry::new()
+        .draft(Draft::Draft4)
+        .add("urn:empty", json!({}))
+        .and_then(|builder| builder.prepare())
+        .expect("registry");
+    assert!(
+        options(&registry)
+            .build(&json!({"type": "string", "format": "int64"}))
+            .is_err(),
+        "an unknown format compiled"
+    );
+    for schema in [
+        json!({"type": "string", "minProperties": 1}),
+        json!({"type": "string", "format": "int64"}),
+        json!({"type": "object", "properties": {}}),
+        json!({"type": "str"}),
+        json!({"$ref": "#/components/schemas/Address", "nullable": true}),
+        json!(true),
+    ] {
+        let refused = std::panic::catch_unwind(|| check_keywords(&schema, "#/test"));
+        assert!(refused.is_err(), "the keyword check accepted {schema}");
     }
 }

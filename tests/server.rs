@@ -247,12 +247,19 @@ async fn shutdown_lets_an_open_transaction_finish_and_closes_idle_sessions() {
     busy.send("Subject: in flight\r\n\r\n").await;
 
     let store = server.store.clone();
+    let server_smtp = server.smtp;
     let stopping = tokio::spawn(server.shutdown());
     assert!(
         idle.reply().await.starts_with("421 4.3.2"),
         "idle session told to go away"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Shutdown has begun once new connections are refused; the rest of the message comes after.
+    within(async {
+        while TcpStream::connect(server_smtp).await.is_ok() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
     busy.send("body\r\n.\r\n").await;
     assert!(
         busy.reply().await.starts_with("250 "),

@@ -116,7 +116,11 @@ impl Peer for Props {
     }
 
     fn authenticate(&mut self, credentials: Credentials) -> Option<String> {
-        (credentials.user.len() % 2 == 0).then_some(credentials.user)
+        credentials
+            .user
+            .len()
+            .is_multiple_of(2)
+            .then_some(credentials.user)
     }
 }
 

@@ -47,7 +47,7 @@ impl mailsnare::smtp::drive::Peer for Peer {
     }
 
     fn authenticate(&mut self, credentials: Credentials) -> Option<String> {
-        (credentials.user.len() % 2 == 0).then_some(credentials.user)
+        credentials.user.len().is_multiple_of(2).then_some(credentials.user)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::watch;
 
@@ -26,6 +27,25 @@ pub struct AppState {
     /// What `/api/v1/about` reports.
     pub about: Arc<About>,
     pub options: Arc<ApiOptions>,
+    /// Long polls (`wait=`) waiting for a message right now.
+    pub waiting: Arc<AtomicUsize>,
+}
+
+/// Counts one waiting request while it lives.
+#[derive(Debug)]
+pub struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    pub fn new(count: &Arc<AtomicUsize>) -> Waiting {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(Arc::clone(count))
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Switches that change what the API answers.
@@ -51,6 +71,7 @@ impl AppState {
             shutdown,
             about: Arc::new(About::new()),
             options: Arc::new(ApiOptions::default()),
+            waiting: Arc::default(),
         }
     }
 

@@ -42,7 +42,17 @@ pub(super) async fn call_with(
     uri: &str,
     body: &str,
 ) -> (StatusCode, Vec<u8>) {
-    let app = router(state);
+    let (status, _, body) = request(router(state), method, uri, body).await;
+    (status, body)
+}
+
+/// One request through `app`: status, headers and body. A body is sent as JSON.
+pub(super) async fn request(
+    app: axum::Router,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut request = Request::builder().method(method).uri(uri);
     if !body.is_empty() {
         request = request.header("content-type", "application/json");
@@ -51,14 +61,9 @@ pub(super) async fn call_with(
         .body(Body::from(body.to_string()))
         .expect("valid request");
     let response = app.oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, bytes.to_vec())
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    (parts.status, parts.headers, bytes.to_vec())
 }
 
 async fn get_json(store: &Store, uri: &str) -> (StatusCode, Value) {
@@ -446,17 +451,29 @@ async fn latest_with_query_and_wait() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A waiter is woken by a matching message stored after it started, not by others.
+    let state = AppState::for_store(store.clone());
     let waiter = {
-        let store = store.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            get_json(
-                &store,
+            let (status, body) = call_with(
+                state,
+                "GET",
                 "/api/v1/message/latest?query=subject%3Awelcome&wait=10",
+                "",
             )
-            .await
+            .await;
+            let json: Value = serde_json::from_slice(&body).expect("JSON");
+            (status, json)
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Only once it waits: a message stored before would be found by its first look instead.
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while state.waiting.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the request waits");
     let envelope = Envelope::default();
     store
         .insert(StoredMessage::new(

@@ -16,6 +16,23 @@ pub const BASE64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
+/// Standard base64 with optional padding and nothing else forgiven, for content a client hands
+/// us (a mistake there deserves an error, not a silently different file).
+const CHECKED: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes base64 whose line breaks and spaces are ignored; anything else wrong is an error.
+pub fn decode_base64_checked(encoded: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
+    let compact: Vec<u8> = encoded
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    CHECKED.decode(compact)
+}
+
 pub fn percent_decode(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

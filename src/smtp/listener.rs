@@ -11,6 +11,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use super::conn::{self, SHUTDOWN_GRACE, SmtpContext};
+use crate::stats::Stats;
 use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
 /// Accepts connections until `shutdown` turns true, then waits for open sessions to finish.
@@ -55,6 +56,7 @@ pub async fn run(
         let shutdown = shutdown.clone();
         let implicit_tls = implicit_tls.clone();
         let span = tracing::info_span!("smtp", %peer);
+        Stats::add(&ctx.stats.smtp_open, 1);
         tokio::spawn(
             async move {
                 let result = match implicit_tls {
@@ -77,11 +79,16 @@ pub async fn run(
                 if let Err(e) = result {
                     tracing::debug!("connection ended: {e}");
                 }
+                ctx.stats
+                    .smtp_open
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 drop(permit);
             }
             .instrument(span),
         );
     }
+    // Refuse new connections at once rather than leave them in the backlog while sessions drain.
+    drop(listener);
     // Every session answers shutdown within its grace period; wait a little longer than that.
     let drained = tokio::time::timeout(
         SHUTDOWN_GRACE + Duration::from_secs(2),

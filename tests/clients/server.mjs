@@ -149,6 +149,22 @@ export async function sendRaw(server, raw, envelope) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolves once `n` long polls are waiting inside the server (its `mailsnare_waiting_requests`
+ * gauge), so a test sends its mail only when the wake-up path is the one that must answer.
+ */
+export async function untilWaiting(server, n, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await (await fetch(new URL('/metrics', server.baseURL))).text();
+    const m = /^mailsnare_waiting_requests (\d+)/m.exec(text);
+    const waiting = m ? Number(m[1]) : -1;
+    if (waiting === n) return;
+    if (Date.now() > deadline) throw new Error(`expected ${n} waiting requests, the server has ${waiting}`);
+    await sleep(10);
+  }
+}
+
 /** Every byte value 0..255 twice, then a few more: binary content no text codec survives. */
 export function binaryFixture() {
   const b = Buffer.alloc(600);

@@ -166,6 +166,31 @@ impl Server {
         }
     }
 
+    /// The value of a `/metrics` sample (`name value`), if the server exports it.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let text = self.get("/metrics").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Polls `/metrics` until `name` is `value`; panics after `WAIT_TIMEOUT`.
+    pub fn wait_for_metric(&self, name: &str, value: f64) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let now = self.metric(name);
+            if now == Some(value) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{name} is {now:?}, expected {value}; server stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The list's message summaries (after waiting for exactly `n`).
     pub fn summaries(&self, n: u64) -> Vec<Value> {
         let list = self.wait_for_count(n);

@@ -46,15 +46,7 @@ fn app(store: &Store) -> Router {
 }
 
 async fn call(app: Router, method: &str, uri: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .expect("valid request");
-    let response = app.oneshot(request).await.expect("infallible");
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.expect("body").to_bytes();
-    (parts.status, parts.headers, bytes.to_vec())
+    crate::http::tests::request(app, method, uri, "").await
 }
 
 async fn get_json(store: &Store, uri: &str) -> (StatusCode, Value) {

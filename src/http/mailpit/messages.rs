@@ -166,6 +166,7 @@ async fn latest_matching(
         return Ok(found);
     }
     let deadline = tokio::time::Instant::now() + wait;
+    let _waiting = crate::http::state::Waiting::new(&state.waiting);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
             Ok(Ok(Event::New(m))) if wanted(&m) => return Ok(m),

@@ -3,10 +3,10 @@
 //!
 //! - [`model`]: the JSON shapes (summaries, lists, the full message, headers).
 //! - [`messages`]: list, search, read, mark, delete, the long poll, raw, headers, parts.
-//! - [`view`]: `/view/{ID}.html` and `.txt`.
-//! - [`send`]: `POST /api/v1/send`.
-//! - [`chaos`]: `/api/v1/chaos`.
-//! - [`info`]: `/api/v1/info`.
+//! - [`view`]: the bodies alone, `/view/{ID}.html` and `.txt`.
+//! - [`send`]: building and storing a message, `POST /api/v1/send`.
+//! - [`chaos`]: the chaos triggers, `/api/v1/chaos`.
+//! - [`info`]: counts and runtime counters, `/api/v1/info`.
 
 pub mod chaos;
 pub mod info;

@@ -31,8 +31,6 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::content_type::ContentType;
@@ -425,20 +423,12 @@ impl<'a> Part<'a> {
 
 /// Standard base64, forgiving about line breaks, padding and a browser's data-URL prefix.
 fn decode_base64(content: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
     let content = match content.strip_prefix("data:") {
         // FileReader.readAsDataURL gives `data:image/png;base64,<payload>`.
         Some(rest) => rest.split_once(',').map_or(rest, |(_, payload)| payload),
         None => content,
     };
-    let compact: Vec<u8> = content
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    LENIENT.decode(compact)
+    crate::mime::decode::decode_base64_checked(content.as_bytes())
 }
 
 /// Parses `type/subtype[; name=value]…`, or guesses from the file name when empty. `None` when
@@ -477,27 +467,12 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
 }
 
-/// The MIME type for common file extensions; `application/octet-stream` otherwise.
-fn guess_mime_type(filename: &str) -> &'static str {
-    let extension = filename
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .unwrap_or_default();
-    match extension.as_str() {
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "htm" | "html" => "text/html",
-        "ics" => "text/calendar",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "webp" => "image/webp",
-        _ => "application/octet-stream",
-    }
+/// The MIME type for the file name's extension; `application/octet-stream` when unknown.
+fn guess_mime_type(filename: &str) -> String {
+    mime_guess::from_path(filename)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
 }
 
 fn check_recipient(field: &str, recipient: &Recipient) -> Result<(), SendError> {

@@ -69,6 +69,12 @@ impl Collector for Snapshot {
             "SMTP sessions started",
             Stats::get(&stats.smtp_sessions),
         )?;
+        gauge(
+            &mut e,
+            "mailsnare_smtp_connections",
+            "SMTP connections open",
+            as_i64(Stats::get(&stats.smtp_open)),
+        )?;
         counter(
             &mut e,
             "mailsnare_smtp_tls_sessions",
@@ -110,6 +116,16 @@ impl Collector for Snapshot {
             "mailsnare_websocket_clients",
             "Live-update clients (WebSocket and event streams)",
             as_i64(self.state.hub.client_count() as u64),
+        )?;
+        gauge(
+            &mut e,
+            "mailsnare_waiting_requests",
+            "Long polls (wait=) waiting for a matching message",
+            as_i64(
+                self.state
+                    .waiting
+                    .load(std::sync::atomic::Ordering::Relaxed) as u64,
+            ),
         )?;
         gauge(
             &mut e,

@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,22 +18,12 @@ use tokio_rustls::rustls::{
     self, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned,
 };
 
-use crate::sendmail::connect_address;
+use mailsnare::config::{DEFAULT_HTTP_PORT, HTTP_ADDR_ENV, HTTP_TLS_ENV, first_env};
+
+use super::connect::{ConnectError, connect, connect_address, is_timeout};
 
 /// The whole check (connect, TLS handshake, request, status line) must finish within this.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
-/// The server's default HTTP port.
-pub const DEFAULT_HTTP_PORT: u16 = 8025;
-/// Where the address comes from without `--http`, in order: the server's own variables, so the
-/// container's configuration reaches its health check.
-pub const HTTP_ADDR_ENV: [&str; 4] = [
-    "MAILSNARE_HTTP",
-    "MP_UI_BIND_ADDR",
-    "MH_UI_BIND_ADDR",
-    "MH_API_BIND_ADDR",
-];
-/// When one of these is set the server speaks HTTPS, so the check does too.
-pub const HTTP_TLS_ENV: [&str; 2] = ["MAILSNARE_HTTP_TLS_CERT", "MP_UI_TLS_CERT"];
 /// Longest status line read.
 const MAX_STATUS_LINE: u64 = 1024;
 
@@ -72,38 +62,21 @@ pub enum Unhealthy {
 /// Checks `GET /readyz` on `addr` (`host:port`), over HTTPS when `tls`.
 pub fn check(addr: &str, tls: bool) -> Result<(), Unhealthy> {
     let deadline = Instant::now() + TIMEOUT;
-    let targets: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|source| Unhealthy::Resolve {
+    let tcp = connect(addr, TIMEOUT).map_err(|e| match e {
+        ConnectError::Timeout { .. } => Unhealthy::Timeout { addr: addr.into() },
+        ConnectError::Resolve { source, .. } => Unhealthy::Resolve {
             addr: addr.into(),
             source,
-        })?
-        .collect();
-    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address");
-    let mut connected = None;
-    for target in &targets {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Unhealthy::Timeout { addr: addr.into() });
-        }
-        match TcpStream::connect_timeout(target, left) {
-            Ok(tcp) => {
-                connected = Some(tcp);
-                break;
-            }
-            Err(e) => last_error = e,
-        }
-    }
-    let tcp = match connected {
-        Some(tcp) => tcp,
-        None if is_timeout(&last_error) => return Err(Unhealthy::Timeout { addr: addr.into() }),
-        None => {
-            return Err(Unhealthy::Connect {
-                addr: addr.into(),
-                source: last_error,
-            });
-        }
-    };
+        },
+        ConnectError::NoAddress { .. } => Unhealthy::Connect {
+            addr: addr.into(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no address"),
+        },
+        ConnectError::Refused { source, .. } => Unhealthy::Connect {
+            addr: addr.into(),
+            source,
+        },
+    })?;
     let stream = WithDeadline { tcp, deadline };
     let request = format!(
         "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: mailsnare-healthcheck\r\nConnection: close\r\n\r\n"
@@ -156,13 +129,6 @@ fn exchange(mut stream: impl Read + Write, request: &str) -> io::Result<String> 
         ));
     }
     Ok(String::from_utf8_lossy(&line).trim_end().to_string())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-    )
 }
 
 /// A TCP stream whose every read and write may only wait until one shared deadline, so a server
@@ -279,13 +245,12 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// Resolves the address and the TLS switch from the flags and `env`.
 pub fn target(cli: &HealthcheckCli, env: &dyn Fn(&str) -> Option<String>) -> (String, bool) {
-    let set = |name: &&str| env(name).filter(|v| !v.trim().is_empty());
     let addr = cli
         .http
         .clone()
-        .or_else(|| HTTP_ADDR_ENV.iter().find_map(set))
+        .or_else(|| first_env(env, &HTTP_ADDR_ENV))
         .unwrap_or_default();
-    let tls = cli.tls || HTTP_TLS_ENV.iter().any(|name| set(name).is_some());
+    let tls = cli.tls || first_env(env, &HTTP_TLS_ENV).is_some();
     (connect_address(&addr, DEFAULT_HTTP_PORT), tls)
 }
 

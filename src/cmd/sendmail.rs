@@ -16,23 +16,16 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv6Addr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The port mailsnare's SMTP listener uses unless told otherwise.
-pub const DEFAULT_SMTP_PORT: u16 = 1025;
+use mailsnare::config::{DEFAULT_SMTP_PORT, SENDMAIL_SMTP_ADDR_ENV, first_env};
+use mailsnare::mime::headers::split_headers;
+
+use super::connect::{ConnectError, connect, connect_address};
+
 /// Connect, read and write timeout of the SMTP dialogue.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// Where the SMTP address comes from when `--smtp-addr` is not given, in order. The bind addresses
-/// are the server's own, so a container's configuration reaches its sendmail too.
-pub const SMTP_ADDR_ENV: [&str; 5] = [
-    "MAILSNARE_SMTP",
-    "MP_SENDMAIL_SMTP_ADDR",
-    "MH_SENDMAIL_SMTP_ADDR",
-    "MP_SMTP_BIND_ADDR",
-    "MH_SMTP_BIND_ADDR",
-];
 /// Longest reply line read from the server. RFC 5321 4.5.3.1.5 allows 512 octets; the slack is for
 /// chatty servers, the bound is so a broken one cannot make us buffer without end.
 const MAX_REPLY_LINE: u64 = 4096;
@@ -187,38 +180,6 @@ fn unknown(arg: &str) -> SendmailError {
     SendmailError::Usage(format!("unknown option {arg}"))
 }
 
-/// Turns a listen address into one to connect to: an unspecified host (`0.0.0.0`, `[::]`, empty
-/// as in `:1025`) becomes `127.0.0.1`, and a missing port becomes `default_port`.
-pub fn connect_address(listen: &str, default_port: u16) -> String {
-    let listen = listen.trim();
-    let (host, port) = if let Some(bracketed) = listen.strip_prefix('[') {
-        match bracketed.split_once(']') {
-            Some((host, rest)) => (host, rest.strip_prefix(':')),
-            None => (bracketed, None),
-        }
-    } else if listen.parse::<Ipv6Addr>().is_ok() {
-        (listen, None)
-    } else {
-        match listen.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (listen, None),
-        }
-    };
-    let host = match host {
-        "" | "0.0.0.0" | "::" | "*" => "127.0.0.1",
-        host => host,
-    };
-    let port = match port {
-        Some(port) if !port.is_empty() => port.to_string(),
-        _ => default_port.to_string(),
-    };
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// Values that depend on the machine and the clock, passed in so [`prepare`] stays pure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Defaults {
@@ -308,7 +269,7 @@ pub fn prepare(
     }
     if opts.recipients_from_headers || opts.recipients.is_empty() {
         for name in ["to", "cc", "bcc"] {
-            for value in header.values(&text, name) {
+            for value in header.values(name) {
                 recipients.extend(parse_address_list(&value));
             }
         }
@@ -369,9 +330,9 @@ pub fn prepare(
         data.extend_from_slice(b"\r\n");
     }
     let mut copied = 0;
-    for field in header.fields.iter().filter(|f| f.name == "bcc") {
-        data.extend_from_slice(&text[copied..field.start]);
-        copied = field.end;
+    for (_, span, _) in header.fields.iter().filter(|(n, _, _)| n == "bcc") {
+        data.extend_from_slice(&text[copied..span.start]);
+        copied = span.end;
     }
     data.extend_from_slice(&text[copied..]);
     Ok(Submission {
@@ -428,79 +389,43 @@ fn to_crlf(input: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One header field: its lower-cased name and its byte range (continuation lines and CRLF
-/// included) in the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Field {
-    name: String,
-    start: usize,
-    end: usize,
-}
-
-/// The header section of a CRLF message: the fields before the first empty line, or before the
-/// first line that is neither a field nor a continuation.
+/// The header section of a CRLF message (the shared splitter: fields before the first empty
+/// line, or before the first line that is neither a field nor a continuation), with each field's
+/// lower-cased name and its byte range in the message.
 #[derive(Debug, Default)]
 struct HeaderBlock {
-    fields: Vec<Field>,
+    fields: Vec<(String, std::ops::Range<usize>, String)>,
 }
 
 impl HeaderBlock {
     fn parse(text: &[u8]) -> HeaderBlock {
-        let mut fields: Vec<Field> = Vec::new();
-        let mut pos = 0;
-        while pos < text.len() {
-            let end = text[pos..]
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .map_or(text.len(), |i| pos + i + 2);
-            let line = &text[pos..end];
-            if line == b"\r\n" {
-                break;
-            }
-            if line.starts_with(b" ") || line.starts_with(b"\t") {
-                match fields.last_mut() {
-                    Some(last) => last.end = end,
-                    None => break,
-                }
-            } else if let Some(name) = field_name(line) {
-                fields.push(Field {
-                    name,
-                    start: pos,
-                    end,
-                });
-            } else {
-                break;
-            }
-            pos = end;
+        let (headers, _) = split_headers(text);
+        HeaderBlock {
+            fields: headers
+                .into_iter()
+                .map(|h| {
+                    (
+                        h.name.to_ascii_lowercase(),
+                        h.span,
+                        h.value.trim().to_string(),
+                    )
+                })
+                .collect(),
         }
-        HeaderBlock { fields }
     }
 
     fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|f| f.name == name)
+        self.fields.iter().any(|(n, _, _)| n == name)
     }
 
     /// The unfolded values of every field called `name` (lower case).
-    fn values(&self, text: &[u8], name: &str) -> Vec<String> {
+    fn values(&self, name: &str) -> Vec<String> {
         self.fields
             .iter()
-            .filter(|f| f.name == name)
-            .map(|f| {
-                let raw = String::from_utf8_lossy(&text[f.start..f.end]);
-                let value = raw.split_once(':').map_or("", |(_, v)| v);
-                value.replace("\r\n", "").trim().to_string()
-            })
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, _, value)| value.clone())
             .collect()
     }
-}
-
-/// The lower-cased name of a `Name: value` line (RFC 5322 2.2: printable ASCII but the colon;
-/// whitespace before the colon is the obsolete syntax, still accepted).
-fn field_name(line: &[u8]) -> Option<String> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = line[..colon].trim_ascii_end();
-    let valid = !name.is_empty() && name.iter().all(|&b| (33..=126).contains(&b));
-    valid.then(|| String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 /// The addresses of an RFC 5322 address list, best effort and never failing: display names
@@ -844,45 +769,11 @@ fn deliver(
     submission: &Submission,
     log: Option<&mut dyn Write>,
 ) -> Result<(), SendmailError> {
-    let targets: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| SendmailError::Unavailable(format!("cannot resolve {addr}: {e}")))?
-        .collect();
-    let mut last_error = None;
-    let mut stream = None;
-    for target in &targets {
-        match TcpStream::connect_timeout(target, SMTP_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_error = Some(e),
-        }
-    }
-    let stream = match (stream, last_error) {
-        (Some(stream), _) => stream,
-        (None, Some(e)) if e.kind() == io::ErrorKind::TimedOut => {
-            return Err(SendmailError::TempFail(format!(
-                "cannot connect to {addr}: no answer within {}s",
-                SMTP_TIMEOUT.as_secs()
-            )));
-        }
-        (None, Some(e)) => {
-            return Err(SendmailError::Unavailable(format!(
-                "cannot connect to {addr}: {e}"
-            )));
-        }
-        (None, None) => {
-            return Err(SendmailError::Unavailable(format!(
-                "{addr} resolves to no address"
-            )));
-        }
-    };
+    let stream = connect(addr, SMTP_TIMEOUT).map_err(|e| match e {
+        ConnectError::Timeout { .. } => SendmailError::TempFail(e.to_string()),
+        _ => SendmailError::Unavailable(e.to_string()),
+    })?;
     let setup = |e: io::Error| SendmailError::TempFail(format!("connection to {addr}: {e}"));
-    stream.set_read_timeout(Some(SMTP_TIMEOUT)).map_err(setup)?;
-    stream
-        .set_write_timeout(Some(SMTP_TIMEOUT))
-        .map_err(setup)?;
     let reader = BufReader::new(stream.try_clone().map_err(setup)?);
     let mut client = Client {
         reader,
@@ -920,11 +811,7 @@ pub fn run(
     let addr = opts
         .smtp_addr
         .clone()
-        .or_else(|| {
-            SMTP_ADDR_ENV
-                .iter()
-                .find_map(|name| env(name).filter(|v| !v.trim().is_empty()))
-        })
+        .or_else(|| first_env(env, &SENDMAIL_SMTP_ADDR_ENV))
         .unwrap_or_default();
     let addr = connect_address(&addr, DEFAULT_SMTP_PORT);
     deliver(&addr, &submission, opts.verbose.then_some(stderr))?;
@@ -1049,22 +936,6 @@ mod tests {
                 Err(e) => assert_eq!(e.exit_code(), EX_USAGE, "{bad:?}: {e}"),
                 Ok(opts) => panic!("{bad:?} was accepted: {opts:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn connect_addresses() {
-        for (listen, expected) in [
-            ("", "127.0.0.1:1025"),
-            (":2525", "127.0.0.1:2525"),
-            ("0.0.0.0:2525", "127.0.0.1:2525"),
-            ("[::]:2525", "127.0.0.1:2525"),
-            ("[::1]:2525", "[::1]:2525"),
-            ("::1", "[::1]:1025"),
-            ("mail.local", "mail.local:1025"),
-            ("10.0.0.2:25", "10.0.0.2:25"),
-        ] {
-            assert_eq!(connect_address(listen, 1025), expected, "{listen:?}");
         }
     }
 
