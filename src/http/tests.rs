@@ -328,26 +328,19 @@ async fn headers_parts_and_views() {
     assert_eq!(headers["Subject"], json!(["parts"]));
 
     let app = router(AppState::for_store(store.clone()));
-    let response = app
-        .oneshot(
-            Request::get(format!("/api/v1/message/{id}/part/2"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/gif");
+    let (status, headers, body) = request(
+        app.clone(),
+        "GET",
+        &format!("/api/v1/message/{id}/part/2"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/gif");
     assert_eq!(
-        response.headers()["content-disposition"],
+        headers["content-disposition"],
         "inline; filename=\"logo.gif\""
     );
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
     assert_eq!(&body[..], b"GIF89a");
     assert_eq!(
         call(&store, "GET", &format!("/api/v1/message/{id}/part/9"), "")
@@ -356,16 +349,8 @@ async fn headers_parts_and_views() {
         StatusCode::NOT_FOUND
     );
 
-    let app = router(AppState::for_store(store.clone()));
-    let response = app
-        .oneshot(
-            Request::get(format!("/view/{id}.html"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    let csp = response.headers()["content-security-policy"]
+    let (_, headers, body) = request(app, "GET", &format!("/view/{id}.html"), "").await;
+    let csp = headers["content-security-policy"]
         .to_str()
         .unwrap_or_default()
         .to_string();
@@ -383,12 +368,6 @@ async fn headers_parts_and_views() {
         !csp.contains("allow-popups") && !csp.contains("allow-top-navigation"),
         "{csp}"
     );
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
     let html = String::from_utf8_lossy(&body);
     assert!(
         html.contains(&format!("src=\"../api/v1/message/{id}/part/2\"")),

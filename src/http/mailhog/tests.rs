@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use futures_util::StreamExt as _;
 use http_body_util::BodyExt as _;
@@ -480,16 +479,12 @@ async fn v1_list_is_a_plain_array_newest_first() {
     let store = store();
     let older = simple(&store);
     let newer = insert(&store, "", &["x@example.com"], "Subject: two\r\n\r\n");
-    let response = v1_list(State(AppState::for_store(store.clone())))
-        .await
-        .expect("rendered");
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let state = AppState::for_store(store.clone());
+    let app = Router::new()
+        .route("/list", axum::routing::get(v1_list))
+        .with_state(state);
+    let (status, _, body) = call(app, "GET", "/list").await;
+    assert_eq!(status, StatusCode::OK);
     let json: Value = serde_json::from_slice(&body).expect("JSON");
     let list = json.as_array().expect("a plain array");
     assert_eq!(list.len(), 2);
