@@ -23,6 +23,7 @@ fn main() {
     let limits = StoreLimits {
         max_messages: count * 2,
         max_bytes: 16 << 30,
+        ..StoreLimits::default()
     };
 
     let maildir = Maildir::open(&dir).unwrap_or_else(|e| panic!("open: {e}"));

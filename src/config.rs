@@ -8,6 +8,7 @@ use clap::Parser;
 use std::sync::Arc;
 
 use crate::chaos::{Chaos, Jim, Triggers};
+use crate::mime::structure::Limits as MimeLimits;
 use crate::passwords::Passwords;
 use crate::smtp::SessionConfig;
 use crate::store::StoreLimits;
@@ -114,6 +115,10 @@ const DEFAULT_MAX_MESSAGE_SIZE_TEXT: &str = "50MiB";
 pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
 const DEFAULT_MAX_BYTES_TEXT: &str = "512MiB";
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Real mail nests four or five levels (mixed, related, alternative, a forwarded message).
+pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
+/// Real mail has a handful of parts; a newsletter with many images some dozens.
+pub const DEFAULT_MAX_MIME_PARTS: usize = 1000;
 const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
 
 /// The environment variables that name the SMTP address, ours first, then Mailpit's and
@@ -178,6 +183,14 @@ pub struct Cli {
     /// Most bytes of raw mail kept; the oldest messages are evicted first. Accepts 512MiB, 2G, 1073741824
     #[arg(long, env = "MAILSNARE_MAX_BYTES", value_name = "BYTES", default_value = DEFAULT_MAX_BYTES_TEXT, value_parser = parse_size)]
     pub max_bytes: u64,
+
+    /// Deepest multipart nesting parsed; deeper multiparts are shown as one opaque part (the message is stored whole)
+    #[arg(long, env = "MAILSNARE_MAX_MIME_DEPTH", value_name = "N", default_value_t = DEFAULT_MAX_MIME_DEPTH as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_mime_depth: u16,
+
+    /// Most MIME parts parsed per message; the rest are shown as one opaque part (the message is stored whole)
+    #[arg(long, env = "MAILSNARE_MAX_MIME_PARTS", value_name = "N", default_value_t = DEFAULT_MAX_MIME_PARTS as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_mime_parts: u16,
 
     /// Most concurrent SMTP connections; more are answered 421 and closed
     #[arg(long, env = "MAILSNARE_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
@@ -349,6 +362,10 @@ impl Cli {
             store: StoreLimits {
                 max_messages: usize::try_from(self.max_messages).unwrap_or(usize::MAX),
                 max_bytes: self.max_bytes,
+                mime: MimeLimits {
+                    depth: self.max_mime_depth as usize,
+                    parts: self.max_mime_parts as usize,
+                },
             },
             mailhog_v1_list: self.mailhog_v1_list,
             smtp_tls,

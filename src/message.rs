@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mail_parser::Address as ParsedAddress;
+
+use crate::mime::structure::{Limits as MimeLimits, Truncation};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -61,6 +63,8 @@ pub struct Summary {
     /// The decoded text of each text body (HTML converted to text where there is no plain part),
     /// for search. Most bodies need no decoding and are kept as a range of the raw bytes.
     pub bodies: Vec<TextRef>,
+    /// Set when the MIME structure went past a bound and its rest is one opaque part.
+    pub truncated: Option<Truncation>,
 }
 
 /// Decoded text: a range of the raw message when it needed no decoding, else an owned copy.
@@ -110,20 +114,27 @@ pub struct StoredMessage {
     pub raw: Box<[u8]>,
     pub summary: Summary,
     read: AtomicBool,
+    /// The MIME bounds it was summarised with, so that every later view parses it the same way.
+    mime: (u16, u16),
 }
 
 impl StoredMessage {
-    /// Builds the stored form: assigns an id and arrival time and parses the summary.
+    /// Builds the stored form with the default MIME bounds: assigns an id and arrival time and
+    /// parses the summary.
     pub fn new(envelope: Envelope, raw: Vec<u8>) -> StoredMessage {
-        let summary = Summary::parse(&raw, &envelope);
-        StoredMessage {
-            id: Uuid::now_v7(),
-            created: OffsetDateTime::now_utc(),
+        StoredMessage::with_limits(envelope, raw, &MimeLimits::default())
+    }
+
+    /// [`StoredMessage::new`] within these MIME bounds.
+    pub fn with_limits(envelope: Envelope, raw: Vec<u8>, limits: &MimeLimits) -> StoredMessage {
+        StoredMessage::restore(
+            Uuid::now_v7(),
+            OffsetDateTime::now_utc(),
             envelope,
-            raw: raw.into_boxed_slice(),
-            summary,
-            read: AtomicBool::new(false),
-        }
+            raw,
+            false,
+            limits,
+        )
     }
 
     /// A message read back from disk, with the identity and arrival time it had.
@@ -133,8 +144,10 @@ impl StoredMessage {
         envelope: Envelope,
         raw: Vec<u8>,
         read: bool,
+        limits: &MimeLimits,
     ) -> StoredMessage {
-        let summary = Summary::parse(&raw, &envelope);
+        let clamp = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        let summary = Summary::parse(&raw, &envelope, limits);
         StoredMessage {
             id,
             created,
@@ -142,7 +155,21 @@ impl StoredMessage {
             raw: raw.into_boxed_slice(),
             summary,
             read: AtomicBool::new(read),
+            mime: (clamp(limits.depth), clamp(limits.parts)),
         }
+    }
+
+    /// The MIME bounds this message is parsed within.
+    pub fn mime_limits(&self) -> MimeLimits {
+        MimeLimits {
+            depth: usize::from(self.mime.0),
+            parts: usize::from(self.mime.1),
+        }
+    }
+
+    /// Parses the stored bytes (within its bounds) and hands the result to `f`.
+    pub fn parsed<T>(&self, f: impl FnOnce(Option<&mail_parser::Message<'_>>) -> T) -> T {
+        crate::mime::with_message(&self.raw, &self.mime_limits(), f)
     }
 
     pub fn size(&self) -> usize {
@@ -166,8 +193,18 @@ impl StoredMessage {
 
 impl Summary {
     /// Summarises `raw`. Never fails: malformed mail gives a best-effort (possibly empty) summary.
-    pub fn parse(raw: &[u8], envelope: &Envelope) -> Summary {
-        crate::mime::with_message(raw, |message| Summary::from_parsed(raw, message, envelope))
+    pub fn parse(raw: &[u8], envelope: &Envelope, limits: &MimeLimits) -> Summary {
+        let prepared = crate::mime::structure::prepare(raw, limits);
+        let mut summary = crate::mime::with_prepared(&prepared, limits, |message| {
+            Summary::from_parsed(raw, message, envelope)
+        });
+        summary.truncated = prepared.truncated;
+        summary
+    }
+
+    /// [`Summary::parse`] within the default bounds.
+    pub fn parse_default(raw: &[u8], envelope: &Envelope) -> Summary {
+        Summary::parse(raw, envelope, &MimeLimits::default())
     }
 
     fn from_parsed(
@@ -224,6 +261,7 @@ impl Summary {
             snippet,
             tags,
             bodies,
+            truncated: None,
         }
     }
 }
@@ -291,7 +329,7 @@ mod tests {
         let raw = b"From: Alice <alice@example.com>\r\nTo: Bob <bob@example.net>, carol@example.org\r\n\
             Cc: dave@example.com\r\nSubject: =?UTF-8?B?SMOpbGxv?=\r\nMessage-ID: <abc@x>\r\n\
             Date: Mon, 6 May 2024 10:00:00 +0000\r\n\r\nHello   Bob,\r\n\r\nthis is   the body.\r\n";
-        let s = Summary::parse(raw, &envelope(&["bob@example.net", "secret@example.com"]));
+        let s = Summary::parse_default(raw, &envelope(&["bob@example.net", "secret@example.com"]));
         assert_eq!(s.subject, "Héllo");
         assert_eq!(s.message_id, "abc@x");
         assert_eq!(
@@ -318,7 +356,7 @@ mod tests {
         let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
             --b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nPDF\r\n\
             --b\r\nContent-Type: image/png\r\nContent-ID: <img1>\r\nContent-Disposition: inline\r\n\r\nPNG\r\n--b--\r\n";
-        let s = Summary::parse(raw, &envelope(&[]));
+        let s = Summary::parse_default(raw, &envelope(&[]));
         assert_eq!(s.attachments, 1);
         assert_eq!(s.snippet, "hi");
     }
@@ -326,7 +364,7 @@ mod tests {
     #[test]
     fn garbage_still_summarises() {
         for raw in [&b""[..], b"\xff\xfe\x00garbage", b"Subject: unterminated"] {
-            let s = Summary::parse(raw, &envelope(&["x@y"]));
+            let s = Summary::parse_default(raw, &envelope(&["x@y"]));
             assert_eq!(s.bcc, [Address::bare("x@y")]);
         }
     }

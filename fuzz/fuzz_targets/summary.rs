@@ -5,12 +5,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use mailsnare::http::mailhog;
-use mailsnare::mime::entity::{self, Entity};
+use mailsnare::mime::entity::Entity;
 use mailsnare::http::mailpit;
 use mailsnare::message::{Envelope, SNIPPET_CHARS, StoredMessage, Summary};
 
 fn check_parts(entity: &Entity<'_>, depth: usize) {
-    assert!(depth <= entity::MAX_DEPTH + 1);
+    assert!(depth <= mailsnare::mime::structure::Limits::default().depth + 1);
     let _ = entity.decoded_body();
     let _ = entity.filename();
     for part in entity.parts.iter().flatten() {
@@ -25,7 +25,7 @@ fuzz_target!(|raw: &[u8]| {
         rcpt_to: vec!["rcpt@example.com".into(), "Other@Example.COM".into()],
         ..Envelope::default()
     };
-    let summary = Summary::parse(raw, &envelope);
+    let summary = Summary::parse_default(raw, &envelope);
     assert!(summary.snippet.chars().count() <= SNIPPET_CHARS);
     assert!(!summary.snippet.ends_with(' '));
     // Every envelope recipient is in To, Cc or Bcc.
@@ -48,14 +48,14 @@ fuzz_target!(|raw: &[u8]| {
     serde_json::to_string(&mailpit::model::MessageSummary::new(&stored)).expect("summary JSON");
     let message = mailpit::model::Message::new(&stored);
     for attachment in message.attachments.iter().chain(&message.inline) {
-        let _ = mailsnare::mime::parts::part(raw, &attachment.part_id);
+        let _ = mailsnare::mime::parts::part(raw, &Default::default(), &attachment.part_id);
     }
     serde_json::to_string(&message).expect("message JSON");
     serde_json::to_string(&mailpit::model::headers(raw)).expect("headers JSON");
     for id in ["1", "2", "1.1", "2.1", "0", ""] {
-        let _ = mailsnare::mime::parts::part(raw, id);
+        let _ = mailsnare::mime::parts::part(raw, &Default::default(), id);
     }
 
     serde_json::to_string(&mailhog::Message::new(&stored)).expect("MailHog JSON");
-    check_parts(&Entity::parse(raw), 0);
+    check_parts(&Entity::parse(raw, &Default::default()), 0);
 });

@@ -283,7 +283,7 @@ mod tests {
             b"\xff\xfe: \xff\r\n\r\n\xff",
             b"A:\r\n \r\n",
         ] {
-            let _ = crate::mime::entity::Entity::parse(junk);
+            let _ = crate::mime::entity::Entity::parse(junk, &Default::default());
         }
     }
 

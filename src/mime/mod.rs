@@ -5,6 +5,7 @@
 //! - [`headers`]: header blocks as sent, parameters, encoded words, canonical names.
 //! - [`decode`]: base64, quoted-printable, percent-decoding.
 //! - [`entity`]: the raw multipart structure (MailHog's view).
+//! - [`structure`]: the bounded walk of the multipart structure, repairs and truncation.
 //! - [`parts`]: part paths (`1`, `2.1`, …), one part's decoded content, inline vs attachment.
 //! - [`html`]: HTML as plain text.
 
@@ -13,46 +14,58 @@ pub mod entity;
 pub mod headers;
 pub mod html;
 pub mod parts;
+pub mod structure;
 
 pub use html::html_to_text;
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser, PartType};
 
-/// Parses `raw` and hands the result to `f`. When a multipart's closing boundary is missing (a
-/// truncated or hand-made message), the bytes are parsed again with the boundaries closed, so
-/// that the last part is decoded like any other.
-pub fn with_message<T>(raw: &[u8], f: impl FnOnce(Option<&Message<'_>>) -> T) -> T {
-    let parser = MessageParser::default();
-    let first = parser.parse(raw);
-    match first.as_ref().and_then(|m| close_boundaries(raw, m)) {
-        Some(repaired) => f(parser.parse(&repaired[..]).as_ref()),
-        None => f(first.as_ref()),
-    }
+/// Parses `raw` within `limits` and hands the result to `f`. The structure is walked first
+/// ([`structure::prepare`]): a missing closing boundary is repaired, and what goes past a bound
+/// becomes one opaque part.
+pub fn with_message<T>(
+    raw: &[u8],
+    limits: &structure::Limits,
+    f: impl FnOnce(Option<&Message<'_>>) -> T,
+) -> T {
+    with_prepared(&structure::prepare(raw, limits), limits, f)
 }
 
-/// `raw` with the missing closing delimiters appended (innermost first), or `None` when every
-/// multipart is closed.
-fn close_boundaries(raw: &[u8], message: &Message<'_>) -> Option<Vec<u8>> {
-    let missing: Vec<&str> = message
-        .parts
-        .iter()
-        .filter(|part| matches!(part.body, PartType::Multipart(_)))
-        .filter_map(|part| part.content_type()?.attribute("boundary"))
-        .filter(|boundary| {
-            let closing = format!("--{boundary}--");
-            memchr::memmem::find(raw, closing.as_bytes()).is_none()
-        })
-        .collect();
-    if missing.is_empty() {
-        return None;
+/// Parses bytes that [`structure::prepare`] already walked. Should the parser still see more
+/// structure than the bounds allow (the walk and the parser disagreeing about some malformed
+/// input), the whole body is shown as one opaque part instead.
+pub fn with_prepared<T>(
+    prepared: &structure::Prepared<'_>,
+    limits: &structure::Limits,
+    f: impl FnOnce(Option<&Message<'_>>) -> T,
+) -> T {
+    let parser = MessageParser::default();
+    let parsed = parser.parse(&prepared.bytes[..]);
+    if parsed.as_ref().is_none_or(|m| within(m, limits)) {
+        return f(parsed.as_ref());
     }
-    let mut repaired = raw.to_vec();
-    for boundary in missing.iter().rev() {
-        repaired.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    drop(parsed);
+    let whole = structure::opaque_whole(&prepared.bytes);
+    f(parser.parse(&whole[..]).as_ref())
+}
+
+/// True when `message`'s tree is within `limits`, with room for the opaque parts the walk adds.
+fn within(message: &Message<'_>, limits: &structure::Limits) -> bool {
+    if message.parts.len() > 2 * limits.parts + 16 {
+        return false;
     }
-    Some(repaired)
+    let mut stack = vec![(0usize, 1usize)];
+    while let Some((id, depth)) = stack.pop() {
+        if depth > limits.depth + 1 {
+            return false;
+        }
+        if let Some(PartType::Multipart(children)) = message.parts.get(id).map(|p| &p.body) {
+            stack.extend(children.iter().map(|&c| (c as usize, depth + 1)));
+        }
+    }
+    true
 }
 
 /// The text bodies of a message, decoded; HTML-only bodies are converted to text.
@@ -97,25 +110,25 @@ mod tests {
     fn a_missing_closing_boundary_is_repaired() {
         let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
             --b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n";
-        let decoded = with_message(raw, |m| {
+        let decoded = with_message(raw, &structure::Limits::default(), |m| {
             m.and_then(|m| m.attachments().next().map(|p| p.contents().to_vec()))
                 .unwrap_or_default()
         });
         assert_eq!(decoded, [0, 1, 2, 3]);
         let closed = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n";
-        let parsed = MessageParser::default().parse(&closed[..]);
+        let prepared = structure::prepare(closed, &structure::Limits::default());
         assert!(
-            parsed
-                .as_ref()
-                .and_then(|m| close_boundaries(closed, m))
-                .is_none()
+            matches!(prepared.bytes, Cow::Borrowed(_)),
+            "nothing to repair"
         );
     }
 
     #[test]
     fn text_bodies_convert_html_only_mail() {
         let raw = b"Content-Type: text/html\r\n\r\n<p>Hello</p><p>World</p>\r\n";
-        let text = with_message(raw, |m| m.map(text).unwrap_or_default());
+        let text = with_message(raw, &structure::Limits::default(), |m| {
+            m.map(text).unwrap_or_default()
+        });
         assert_eq!(text, "Hello\nWorld");
     }
 }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::message::{Envelope, StoredMessage};
+use crate::mime::structure::Limits as MimeLimits;
 
 /// A Maildir-style message directory.
 #[derive(Debug)]
@@ -204,7 +205,7 @@ impl Maildir {
     /// Reads every message back, oldest first, and tidies what a crash may have left: scratch
     /// files and envelopes without a message. Files other tools dropped into `new/` or `cur/` are
     /// loaded too, with an empty envelope.
-    pub fn load(&self) -> io::Result<(Vec<StoredMessage>, LoadReport)> {
+    pub fn load(&self, limits: &MimeLimits) -> io::Result<(Vec<StoredMessage>, LoadReport)> {
         let mut report = LoadReport::default();
         for entry in fs::read_dir(self.root.join("tmp"))? {
             let _ = fs::remove_file(entry?.path());
@@ -243,7 +244,7 @@ impl Maildir {
                     let envelope = self.read_envelope(&id).unwrap_or_default();
                     let created = OffsetDateTime::from_unix_timestamp_nanos(ns)
                         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                    StoredMessage::restore(id, created, envelope, raw, flags.contains('S'))
+                    StoredMessage::restore(id, created, envelope, raw, flags.contains('S'), limits)
                 }
                 // A file from another tool: adopt it under a name of ours so its id is stable.
                 None => {
@@ -254,6 +255,7 @@ impl Maildir {
                         Envelope::default(),
                         raw,
                         flags.contains('S'),
+                        limits,
                     );
                     self.write(&adopted)?;
                     fs::remove_file(&path)?;
@@ -337,7 +339,9 @@ mod tests {
         maildir.write(&first).expect("write");
         maildir.write(&second).expect("write");
         maildir.set_read(&second, true).expect("rename");
-        let (loaded, report) = Maildir::open(&dir).and_then(|m| m.load()).expect("load");
+        let (loaded, report) = Maildir::open(&dir)
+            .and_then(|m| m.load(&MimeLimits::default()))
+            .expect("load");
         assert_eq!(
             report,
             LoadReport {
@@ -352,10 +356,16 @@ mod tests {
         assert!(!loaded[0].is_read() && loaded[1].is_read());
         assert_eq!(loaded[1].summary.subject, "two");
         maildir.remove(&first).expect("remove");
-        let (loaded, _) = maildir.load().expect("load");
+        let (loaded, _) = maildir.load(&MimeLimits::default()).expect("load");
         assert_eq!(loaded.len(), 1);
         maildir.clear().expect("clear");
-        assert!(maildir.load().expect("load").0.is_empty());
+        assert!(
+            maildir
+                .load(&MimeLimits::default())
+                .expect("load")
+                .0
+                .is_empty()
+        );
         let _ = fs::remove_dir_all(dir);
     }
 
@@ -375,7 +385,7 @@ mod tests {
             b"Subject: foreign\r\n\r\nhi\r\n",
         )
         .expect("write");
-        let (loaded, report) = maildir.load().expect("load");
+        let (loaded, report) = maildir.load(&MimeLimits::default()).expect("load");
         assert_eq!(
             report,
             LoadReport {

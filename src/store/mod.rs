@@ -17,16 +17,19 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::message::{Envelope, StoredMessage};
+use crate::mime::structure::Limits as MimeLimits;
 use maildir::{LoadReport, Maildir};
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
 pub const EVENT_BUFFER: usize = 4096;
 
-/// Bounds on what the store keeps; both are enforced on every insert.
+/// Bounds on what the store keeps (enforced on every insert) and on how deep its messages' MIME
+/// structure is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreLimits {
     pub max_messages: usize,
     pub max_bytes: u64,
+    pub mime: MimeLimits,
 }
 
 impl Default for StoreLimits {
@@ -34,6 +37,7 @@ impl Default for StoreLimits {
         StoreLimits {
             max_messages: crate::config::DEFAULT_MAX_MESSAGES as usize,
             max_bytes: crate::config::DEFAULT_MAX_BYTES,
+            mime: MimeLimits::default(),
         }
     }
 }
@@ -171,7 +175,7 @@ impl Store {
         limits: StoreLimits,
         maildir: Maildir,
     ) -> std::io::Result<(Store, LoadReport)> {
-        let (messages, report) = maildir.load()?;
+        let (messages, report) = maildir.load(&limits.mime)?;
         let store = Store::with_disk(limits, Some(maildir));
         for message in messages {
             // Already on disk: only the in-memory side (and evictions) apply.
@@ -250,13 +254,16 @@ impl Store {
         envelope: Envelope,
         data: Vec<u8>,
     ) -> Result<Arc<StoredMessage>, StoreError> {
+        let limits = self.shared.limits.mime;
         if data.len() <= INLINE_PARSE_LIMIT && !self.is_persistent() {
-            return self.insert(StoredMessage::new(envelope, data));
+            return self.insert(StoredMessage::with_limits(envelope, data, &limits));
         }
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.insert(StoredMessage::new(envelope, data)))
-            .await
-            .map_err(|e| StoreError::Disk(format!("storing failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            store.insert(StoredMessage::with_limits(envelope, data, &limits))
+        })
+        .await
+        .map_err(|e| StoreError::Disk(format!("storing failed: {e}")))?
     }
 
     /// Stores a message, evicting the oldest ones as the limits require. Blocking: with
@@ -492,6 +499,7 @@ mod tests {
         Store::new(StoreLimits {
             max_messages,
             max_bytes,
+            ..StoreLimits::default()
         })
     }
 

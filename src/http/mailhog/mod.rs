@@ -197,7 +197,7 @@ async fn download_part(
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let m = found(&state, &id)?;
-    let entity = Entity::parse(model::data(&m));
+    let entity = Entity::parse(model::data(&m), &m.mime_limits());
     let (index, part) = n
         .parse::<usize>()
         .ok()

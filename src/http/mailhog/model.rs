@@ -84,7 +84,7 @@ pub fn data(m: &StoredMessage) -> &[u8] {
 
 impl<'a> Message<'a> {
     pub fn new(m: &'a StoredMessage) -> Message<'a> {
-        let entity = Entity::parse(data(m));
+        let entity = Entity::parse(data(m), &m.mime_limits());
         let mime = entity.parts.map(|parts| MimeBody {
             parts: parts.into_iter().map(Content::new).collect(),
         });

@@ -133,7 +133,21 @@ pub async fn get_one(
         found(&state, &id)?
     };
     state.store.set_read(vec![message.id], true).await;
-    Ok(Json(Message::new(&message)).into_response())
+    let mut response = Json(Message::new(&message)).into_response();
+    mark_truncated(&mut response, &message);
+    Ok(response)
+}
+
+/// EXT: says when the message's MIME structure went past a bound and its rest is shown as one
+/// opaque part (`truncated-at-depth-N.mime`, `truncated-after-N-parts.mime`).
+pub const TRUNCATED_HEADER: &str = "x-mailsnare-mime-truncated";
+
+fn mark_truncated(response: &mut Response, message: &StoredMessage) {
+    if let Some(truncated) = message.summary.truncated
+        && let Ok(value) = HeaderValue::from_str(&truncated.to_string())
+    {
+        response.headers_mut().insert(TRUNCATED_HEADER, value);
+    }
 }
 
 async fn latest_matching(
@@ -252,7 +266,7 @@ pub async fn part(
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let message = found(&state, &id)?;
-    let part = crate::mime::parts::part(&message.raw, &part_id)
+    let part = crate::mime::parts::part(&message.raw, &message.mime_limits(), &part_id)
         .ok_or(AppError::NotFound("part not found"))?;
     let essence = part
         .content_type
@@ -271,7 +285,7 @@ pub async fn part(
         respond::content_disposition(if raster { "inline" } else { "attachment" }, &name);
     let content_type = HeaderValue::from_str(&part.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
@@ -286,7 +300,9 @@ pub async fn part(
         ],
         part.body,
     )
-        .into_response())
+        .into_response();
+    mark_truncated(&mut response, &message);
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]

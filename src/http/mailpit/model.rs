@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::message::{Address, StoredMessage, addresses};
 use crate::mime::headers;
-use crate::mime::parts::{content_type, is_inline_part, part_paths};
+use crate::mime::parts::{PartTree, content_type, is_inline_part};
 use crate::store::Counts;
 
 /// RFC 3339 with fractional seconds, as Go's `time.Time` marshals it.
@@ -228,7 +228,7 @@ impl Message {
             attachments: Vec::new(),
             envelope: EnvelopeJson::new(m),
         };
-        crate::mime::with_message(&m.raw, |parsed| {
+        m.parsed(|parsed| {
             if let Some(parsed) = parsed {
                 message.fill_from(parsed);
             }
@@ -242,13 +242,12 @@ impl Message {
         message.text = crate::mime::text(parsed);
         message.html = crate::mime::html(parsed);
         message.list_unsubscribe = list_unsubscribe(parsed);
-        let paths = part_paths(parsed);
+        let tree = PartTree::new(parsed);
         for &id in &parsed.attachments {
             let Some(part) = parsed.parts.get(id as usize) else {
                 continue;
             };
-            let attachment =
-                Attachment::new(part, paths.get(id as usize).cloned().unwrap_or_default());
+            let attachment = Attachment::new(part, tree.path(parsed, id as usize));
             if is_inline_part(part) {
                 message.inline.push(attachment);
             } else {

@@ -996,6 +996,7 @@ mod tests {
         let store = Store::new(StoreLimits {
             max_messages: 10,
             max_bytes: 200,
+            ..StoreLimits::default()
         });
         let body = json!({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.com"}], "Text": "x".repeat(500)});
         let (status, json) = post(&store, &body.to_string()).await;

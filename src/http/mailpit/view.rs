@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Lenient, find};
-use crate::mime::parts::part_paths;
+use crate::mime::parts::PartTree;
 
 /// The policy of the HTML view. `sandbox` without `allow-scripts` (and `default-src 'none'`)
 /// means no script runs, whatever the mail contains; `allow-same-origin` lets the UI that frames
@@ -55,25 +55,27 @@ pub async fn view(
     };
     let message = find(&state.store, id).ok_or(AppError::NotFound("message not found"))?;
     if !html {
-        let text = crate::mime::with_message(&message.raw, |p| {
-            p.map(crate::mime::text).unwrap_or_default()
-        });
+        let text = message.parsed(|p| p.map(crate::mime::text).unwrap_or_default());
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
     // The HTML body and, for `cid:` references, each Content-ID's part path.
-    let (body, cids) = crate::mime::with_message(&message.raw, |parsed| {
-        let parsed = parsed?;
-        let body = crate::mime::html(parsed);
-        let paths = part_paths(parsed);
-        let cids: Vec<(String, String)> = parsed
-            .parts
-            .iter()
-            .zip(&paths)
-            .filter_map(|(part, path)| part.content_id().map(|cid| (cid.to_string(), path.clone())))
-            .collect();
-        (!body.is_empty()).then_some((body, cids))
-    })
-    .ok_or(AppError::NotFound("message has no HTML body"))?;
+    let (body, cids) = message
+        .parsed(|parsed| {
+            let parsed = parsed?;
+            let body = crate::mime::html(parsed);
+            let tree = PartTree::new(parsed);
+            let cids: Vec<(String, String)> = parsed
+                .parts
+                .iter()
+                .enumerate()
+                .filter_map(|(id, part)| {
+                    part.content_id()
+                        .map(|cid| (cid.to_string(), tree.path(parsed, id)))
+                })
+                .collect();
+            (!body.is_empty()).then_some((body, cids))
+        })
+        .ok_or(AppError::NotFound("message has no HTML body"))?;
     let body = rewrite(
         &body,
         |cid| {
