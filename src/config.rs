@@ -11,6 +11,9 @@ use crate::chaos::{Chaos, Jim, Triggers};
 use crate::mime::structure::Limits as MimeLimits;
 use crate::passwords::Passwords;
 use crate::smtp::SessionConfig;
+use crate::http::live::LiveLimits;
+use crate::http::serve::HttpLimits;
+use crate::search::SearchLimits;
 use crate::store::StoreLimits;
 use crate::tls::CertSource;
 
@@ -49,6 +52,16 @@ pub struct Config {
     pub allowed_hosts: Option<String>,
     /// Keep messages on disk in this Maildir-style directory; memory only without it.
     pub storage: Option<std::path::PathBuf>,
+    /// Bounds of the HTTP listener.
+    pub http: HttpLimits,
+    /// Bounds of the live streams.
+    pub live: LiveLimits,
+    /// Bounds of one search.
+    pub search: SearchLimits,
+    /// Most `/api/v1/send` requests built at once.
+    pub max_sends: usize,
+    /// Most SMTP password checks running at once (bcrypt is slow on purpose).
+    pub max_auth_checks: usize,
 }
 
 impl Default for Config {
@@ -71,6 +84,11 @@ impl Default for Config {
             cors_origin: None,
             allowed_hosts: None,
             storage: None,
+            http: HttpLimits::default(),
+            live: LiveLimits::default(),
+            search: SearchLimits::default(),
+            max_sends: DEFAULT_MAX_SENDS,
+            max_auth_checks: DEFAULT_MAX_AUTH_CHECKS,
         }
     }
 }
@@ -115,6 +133,20 @@ const DEFAULT_MAX_MESSAGE_SIZE_TEXT: &str = "50MiB";
 pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
 const DEFAULT_MAX_BYTES_TEXT: &str = "512MiB";
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_HTTP_HEADER_TIMEOUT_TEXT: &str = "10s";
+pub const DEFAULT_HTTP_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_HTTP_WRITE_TIMEOUT_TEXT: &str = "30s";
+pub const DEFAULT_MAX_LIVE_CLIENTS: usize = 256;
+pub const DEFAULT_LIVE_CLIENT_QUEUE: u64 = 32 << 20;
+const DEFAULT_LIVE_CLIENT_QUEUE_TEXT: &str = "32MiB";
+pub const DEFAULT_MAX_SEARCH_LENGTH: usize = 4096;
+pub const DEFAULT_MAX_SEARCH_TERMS: usize = 64;
+pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_SEARCH_TIMEOUT_TEXT: &str = "10s";
+pub const DEFAULT_MAX_SENDS: usize = 8;
+pub const DEFAULT_MAX_AUTH_CHECKS: usize = 4;
 /// Real mail nests four or five levels (mixed, related, alternative, a forwarded message).
 pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
 /// Real mail has a handful of parts; a newsletter with many images some dozens.
@@ -263,6 +295,46 @@ pub struct Cli {
     /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
     #[arg(long, env = "MAILSNARE_INVITE_JIM")]
     pub invite_jim: bool,
+
+    /// Most concurrent HTTP connections (UI, API, live streams); more are answered 503
+    #[arg(long, env = "MAILSNARE_HTTP_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_HTTP_MAX_CONNECTIONS, value_parser = clap::value_parser!(usize))]
+    pub http_max_connections: usize,
+
+    /// An HTTP client must send a request's headers within this, also on an idle keep-alive connection
+    #[arg(long, env = "MAILSNARE_HTTP_HEADER_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_HTTP_HEADER_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// An HTTP response (or live stream) whose client stops reading for this long is closed
+    #[arg(long, env = "MAILSNARE_HTTP_WRITE_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_HTTP_WRITE_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub http_write_timeout: Duration,
+
+    /// Most live-update clients at once (WebSocket and event streams, both APIs); more get 503
+    #[arg(long, env = "MAILSNARE_MAX_LIVE_CLIENTS", value_name = "N", default_value_t = DEFAULT_MAX_LIVE_CLIENTS)]
+    pub max_live_clients: usize,
+
+    /// Bytes queued for one live-update client before it is dropped (a WebSocket gets close code 1013: reload)
+    #[arg(long, env = "MAILSNARE_LIVE_CLIENT_QUEUE", value_name = "BYTES", default_value = DEFAULT_LIVE_CLIENT_QUEUE_TEXT, value_parser = parse_size)]
+    pub live_client_queue: u64,
+
+    /// Longest search query accepted, in bytes; longer ones get 400
+    #[arg(long, env = "MAILSNARE_MAX_SEARCH_LENGTH", value_name = "BYTES", default_value_t = DEFAULT_MAX_SEARCH_LENGTH)]
+    pub max_search_length: usize,
+
+    /// Most terms in one search query; more get 400
+    #[arg(long, env = "MAILSNARE_MAX_SEARCH_TERMS", value_name = "N", default_value_t = DEFAULT_MAX_SEARCH_TERMS)]
+    pub max_search_terms: usize,
+
+    /// A search that runs longer than this is stopped (503); it also stops when its client goes
+    #[arg(long, env = "MAILSNARE_SEARCH_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_SEARCH_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub search_timeout: Duration,
+
+    /// Most POST /api/v1/send requests built at once; more wait
+    #[arg(long, env = "MAILSNARE_MAX_SENDS", value_name = "N", default_value_t = DEFAULT_MAX_SENDS, value_parser = clap::value_parser!(usize))]
+    pub max_sends: usize,
+
+    /// Most SMTP password checks at once (bcrypt is slow on purpose); more wait
+    #[arg(long, env = "MAILSNARE_MAX_AUTH_CHECKS", value_name = "N", default_value_t = DEFAULT_MAX_AUTH_CHECKS, value_parser = clap::value_parser!(usize))]
+    pub max_auth_checks: usize,
 }
 
 impl Cli {
@@ -377,6 +449,23 @@ impl Cli {
                 .cors_origin
                 .or_else(|| fallback(&["MH_CORS_ORIGIN", "MP_API_CORS"])),
             allowed_hosts: self.allowed_hosts,
+            http: HttpLimits {
+                max_connections: self.http_max_connections.max(1),
+                header_timeout: self.http_header_timeout,
+                write_timeout: self.http_write_timeout,
+                ..HttpLimits::default()
+            },
+            live: LiveLimits {
+                client_queue: usize::try_from(self.live_client_queue).unwrap_or(usize::MAX),
+                max_clients: self.max_live_clients,
+            },
+            search: SearchLimits {
+                max_length: self.max_search_length,
+                max_terms: self.max_search_terms,
+                timeout: self.search_timeout,
+            },
+            max_sends: self.max_sends.max(1),
+            max_auth_checks: self.max_auth_checks.max(1),
             storage: self
                 .storage
                 .or_else(|| {

@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`chaos`]: fault injection (Mailpit chaos triggers, MailHog's Jim) for the SMTP layer.
 //! - [`config`]: command line and environment, resolved into one [`Config`].
+//! - [`descriptors`]: the open-file limit raised, and connection bounds fitted inside it.
 //! - [`smtp`]: the sans-I/O SMTP session and the I/O loop around it.
 //! - [`mime`]: stored bytes taken apart: parsed views, header blocks, parts, decodings.
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
@@ -21,6 +22,7 @@
 
 pub mod chaos;
 pub mod config;
+pub mod descriptors;
 pub mod http;
 pub mod message;
 pub mod mime;
@@ -73,7 +75,11 @@ fn acceptor(source: Option<&tls::CertSource>) -> io::Result<Option<TlsAcceptor>>
 
 impl Server {
     /// Loads certificates, binds the listeners (port 0 picks a free port) and creates the store.
-    pub async fn bind(config: Config) -> io::Result<Server> {
+    /// Raises the open-file limit and fits the connection bounds inside it.
+    pub async fn bind(mut config: Config) -> io::Result<Server> {
+        let fitted = descriptors::fit(config.max_connections, config.http.max_connections);
+        config.max_connections = fitted.smtp;
+        config.http.max_connections = fitted.http;
         let smtp_tls = acceptor(config.smtp_tls.as_ref())?;
         let http_tls = acceptor(config.http_tls.as_ref())?;
         let smtp = bind("SMTP", &config.smtp_addr).await?;
@@ -178,7 +184,7 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let hub = http::live::Hub::new(http::live::LiveLimits::default());
+        let hub = http::live::Hub::new(self.config.live);
         let hub_task = tokio::spawn(hub.clone().run(self.store.clone(), self.store.subscribe()));
 
         let ctx = Arc::new(SmtpContext {
@@ -233,28 +239,14 @@ impl Server {
             state,
             self.config.http_passwords.clone(),
             policy,
-        )
-        // The client's address, for refusal logs.
-        .into_make_service_with_connect_info::<http::ops::origin::ClientAddr>();
-        let mut http_stop = stop_rx;
-        let stopping = async move {
-            let _ = http_stop.wait_for(|stop| *stop).await;
-        };
-        let http = match self.http_tls {
-            None => tokio::spawn(
-                axum::serve(self.http, app)
-                    .with_graceful_shutdown(stopping)
-                    .into_future(),
-            ),
-            Some(acceptor) => {
-                let listener = tls::TlsListener::new(self.http, acceptor)?;
-                tokio::spawn(
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(stopping)
-                        .into_future(),
-                )
-            }
-        };
+        );
+        let http = tokio::spawn(http::serve::serve(
+            self.http,
+            self.http_tls,
+            app,
+            self.config.http,
+            stop_rx,
+        ));
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -264,7 +256,7 @@ impl Server {
         }
         hub_task.abort();
         smtp.map_err(io::Error::other)?;
-        http.map_err(io::Error::other)??;
+        http.map_err(io::Error::other)?;
         Ok(())
     }
 }

@@ -61,8 +61,10 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
+    // Handlers first: a SIGTERM that arrives while the listeners start must still drain them.
+    let shutdown = shutdown_signal()?;
     let server = Server::bind(config).await?;
-    // Scripts and tests read these two lines to find the ports (port 0 picks free ones).
+    // Scripts and tests read these lines to find the ports (port 0 picks free ones).
     tracing::info!("SMTP listening on {}", server.smtp_addr()?);
     if let Some(addr) = server.smtps_addr() {
         tracing::info!("SMTPS listening on {}", addr?);
@@ -73,27 +75,26 @@ async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
         "HTTP"
     };
     tracing::info!("{scheme} listening on {}", server.http_addr()?);
-    server.run(shutdown_signal()).await
+    server.run(shutdown).await
 }
 
-/// Completes on SIGINT (ctrl-c) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// Completes on SIGINT (ctrl-c) or SIGTERM. The handlers are installed when this is called.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

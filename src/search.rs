@@ -5,6 +5,27 @@ use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::message::{Address, StoredMessage};
 
+/// Bounds on one search request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLimits {
+    /// Longest query text, in bytes.
+    pub max_length: usize,
+    /// Most terms.
+    pub max_terms: usize,
+    /// Longest a search may run.
+    pub timeout: std::time::Duration,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        SearchLimits {
+            max_length: crate::config::DEFAULT_MAX_SEARCH_LENGTH,
+            max_terms: crate::config::DEFAULT_MAX_SEARCH_TERMS,
+            timeout: crate::config::DEFAULT_SEARCH_TIMEOUT,
+        }
+    }
+}
+
 /// A parsed query: every term must hold (terms are ANDed).
 #[derive(Debug)]
 pub struct Query {

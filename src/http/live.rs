@@ -55,8 +55,8 @@ pub struct LiveLimits {
 impl Default for LiveLimits {
     fn default() -> Self {
         LiveLimits {
-            client_queue: 32 << 20,
-            max_clients: 256,
+            client_queue: crate::config::DEFAULT_LIVE_CLIENT_QUEUE as usize,
+            max_clients: crate::config::DEFAULT_MAX_LIVE_CLIENTS,
         }
     }
 }

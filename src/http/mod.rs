@@ -5,6 +5,7 @@
 //! - [`state`]: what every handler can reach.
 //! - [`extract`], [`respond`], [`error`]: request and response pieces both APIs share.
 //! - [`live`]: the one hub behind every live stream.
+//! - [`serve`]: the I/O loop: accepting, bounding and timing out connections.
 //! - [`mailpit`], [`mailhog`]: the two APIs.
 //! - [`ops`]: origin policy, Basic auth, about, metrics, the UI.
 
@@ -15,6 +16,7 @@ pub mod mailhog;
 pub mod mailpit;
 pub mod ops;
 pub mod respond;
+pub mod serve;
 pub mod state;
 
 use std::sync::Arc;

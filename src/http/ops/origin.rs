@@ -228,31 +228,9 @@ pub fn is_health_path(webroot: &str, path: &str) -> bool {
     health(path) || (!webroot.is_empty() && path.strip_prefix(webroot).is_some_and(health))
 }
 
-/// The address of the HTTP client, for logs; recorded by the listeners (plain and TLS).
+/// The address of the HTTP client, for logs; recorded by the I/O loop ([`crate::http::serve`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
-    for ClientAddr
-{
-    fn connect_info(
-        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
-    ) -> ClientAddr {
-        ClientAddr(*stream.remote_addr())
-    }
-}
-
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, crate::tls::TlsListener>>
-    for ClientAddr
-{
-    fn connect_info(
-        stream: axum::serve::IncomingStream<'_, crate::tls::TlsListener>,
-    ) -> ClientAddr {
-        ClientAddr(*stream.remote_addr())
-    }
-}
 
 /// What the CORS layer adds to an allowed request's response.
 #[derive(Debug, Clone, PartialEq, Eq)]
