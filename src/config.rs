@@ -8,12 +8,12 @@ use clap::Parser;
 use std::sync::Arc;
 
 use crate::chaos::{Chaos, Jim, Triggers};
-use crate::mime::structure::Limits as MimeLimits;
-use crate::passwords::Passwords;
-use crate::smtp::SessionConfig;
 use crate::http::live::LiveLimits;
 use crate::http::serve::HttpLimits;
+use crate::mime::structure::Limits as MimeLimits;
+use crate::passwords::Passwords;
 use crate::search::SearchLimits;
+use crate::smtp::SessionConfig;
 use crate::store::StoreLimits;
 use crate::tls::CertSource;
 
@@ -264,6 +264,10 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_AUTH")]
     pub smtp_require_auth: bool,
 
+    /// Offer and accept PLAIN and LOGIN before STARTTLS even when TLS is configured (they send the password as it is) [falls back to MP_SMTP_AUTH_ALLOW_INSECURE]
+    #[arg(long, env = "MAILSNARE_SMTP_AUTH_ALLOW_INSECURE")]
+    pub smtp_auth_allow_insecure: bool,
+
     /// Check SMTP AUTH against this htpasswd-style file (bcrypt, {SHA} or plain); without it any credentials are accepted [falls back to MP_SMTP_AUTH_FILE]
     #[arg(long, env = "MAILSNARE_SMTP_AUTH_FILE", value_name = "FILE")]
     pub smtp_auth_file: Option<String>,
@@ -427,6 +431,8 @@ impl Cli {
                 require_tls,
                 require_auth: self.smtp_require_auth,
                 check_auth: smtp_passwords.is_some(),
+                auth_allow_insecure: self.smtp_auth_allow_insecure
+                    || fallback(&["MP_SMTP_AUTH_ALLOW_INSECURE"]).is_some_and(truthy),
             },
             chaos,
             max_connections: self.max_connections,

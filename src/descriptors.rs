@@ -60,7 +60,11 @@ mod tests {
     fn bounds_fit_the_limit() {
         assert_eq!(
             fit_within(1_048_576, 4096, 512),
-            Fitted { smtp: 4096, http: 512, limit: 1_048_576 }
+            Fitted {
+                smtp: 4096,
+                http: 512,
+                limit: 1_048_576
+            }
         );
         let tight = fit_within(1024, 4096, 512);
         assert!(u64::from(tight.smtp) + tight.http as u64 <= 1024 - RESERVED);

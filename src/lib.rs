@@ -195,6 +195,7 @@ impl Server {
             idle_timeout: self.config.idle_timeout,
             tls: self.smtp_tls.clone(),
             passwords: self.config.smtp_passwords.clone(),
+            auth_checks: Arc::new(Semaphore::new(self.config.max_auth_checks)),
         });
         // One bound for both SMTP listeners.
         let permits = Arc::new(Semaphore::new(self.config.max_connections as usize));
@@ -226,6 +227,9 @@ impl Server {
             about,
             options: Arc::new(http::ApiOptions {
                 mailhog_v1_list: self.config.mailhog_v1_list,
+                max_message_size: self.config.session.max_message_size,
+                max_sends: self.config.max_sends,
+                search: self.config.search,
             }),
             waiting: Arc::default(),
         };

@@ -65,6 +65,12 @@ pub struct Summary {
     pub bodies: Vec<TextRef>,
     /// Set when the MIME structure went past a bound and its rest is one opaque part.
     pub truncated: Option<Truncation>,
+    /// Parts shown inline (with the HTML) rather than as attachments.
+    pub inline: usize,
+    /// The file names of the attachments, for search.
+    pub file_names: Vec<Box<str>>,
+    /// Which byte pairs the searchable text holds: the search prefilter.
+    pub grams: crate::search::grams::Grams,
 }
 
 /// Decoded text: a range of the raw message when it needed no decoding, else an owned copy.
@@ -94,12 +100,17 @@ impl TextRef {
 
     /// The text, resolving a range against the message's raw bytes.
     pub fn resolve<'a>(&'a self, raw: &'a [u8]) -> &'a str {
+        std::str::from_utf8(self.bytes(raw)).unwrap_or_default()
+    }
+
+    /// The text's bytes, without checking them again (a range was UTF-8 when it was made): what
+    /// a search reads, thousands of times.
+    pub fn bytes<'a>(&'a self, raw: &'a [u8]) -> &'a [u8] {
         match self {
-            TextRef::Owned(s) => s,
-            TextRef::Raw { start, end } => raw
-                .get(*start as usize..*end as usize)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
+            TextRef::Owned(s) => s.as_bytes(),
+            TextRef::Raw { start, end } => {
+                raw.get(*start as usize..*end as usize).unwrap_or_default()
+            }
         }
     }
 }
@@ -180,9 +191,9 @@ impl StoredMessage {
         self.read.load(Ordering::Relaxed)
     }
 
-    /// The decoded text bodies, for search.
-    pub fn body_texts(&self) -> impl Iterator<Item = &str> {
-        self.summary.bodies.iter().map(|b| b.resolve(&self.raw))
+    /// The decoded text bodies (UTF-8), for search.
+    pub fn body_texts(&self) -> impl Iterator<Item = &[u8]> {
+        self.summary.bodies.iter().map(|b| b.bytes(&self.raw))
     }
 
     /// Sets the read flag and returns its previous value.
@@ -213,10 +224,12 @@ impl Summary {
         envelope: &Envelope,
     ) -> Summary {
         let Some(message) = message else {
-            return Summary {
+            let mut summary = Summary {
                 bcc: envelope.rcpt_to.iter().map(|a| Address::bare(a)).collect(),
                 ..Summary::default()
             };
+            summary.grams = summary.searchable_grams(raw, envelope);
+            return summary;
         };
         let to = addresses(message.to());
         let cc = addresses(message.cc());
@@ -228,10 +241,16 @@ impl Summary {
                 bcc.push(Address::bare(rcpt));
             }
         }
-        let attachments = message
+        let (inline, attached): (Vec<_>, Vec<_>) = message
             .attachments()
-            .filter(|part| !crate::mime::parts::is_inline_part(part))
-            .count();
+            .partition(|part| crate::mime::parts::is_inline_part(part));
+        let attachments = attached.len();
+        let file_names: Vec<Box<str>> = attached
+            .iter()
+            .filter_map(|part| mail_parser::MimeHeaders::attachment_name(*part))
+            .map(Box::from)
+            .collect();
+        let inline = inline.len();
         let bodies: Vec<TextRef> = crate::mime::text_bodies(message)
             .into_iter()
             .map(|text| TextRef::new(text, raw))
@@ -248,7 +267,7 @@ impl Summary {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect();
-        Summary {
+        let mut summary = Summary {
             message_id: message.message_id().unwrap_or_default().to_string(),
             subject: message.subject().unwrap_or_default().to_string(),
             from: addresses(message.from()).into_iter().next(),
@@ -262,7 +281,43 @@ impl Summary {
             tags,
             bodies,
             truncated: None,
+            inline,
+            file_names,
+            grams: Default::default(),
+        };
+        summary.grams = summary.searchable_grams(raw, envelope);
+        summary
+    }
+}
+
+impl Summary {
+    /// The prefilter over everything a search reads: subject, addresses, envelope, bodies and
+    /// attachment names.
+    fn searchable_grams(&self, raw: &[u8], envelope: &Envelope) -> crate::search::grams::Grams {
+        let mut grams = crate::search::grams::Grams::default();
+        grams.add(self.subject.as_bytes());
+        for a in self
+            .from
+            .iter()
+            .chain(&self.to)
+            .chain(&self.cc)
+            .chain(&self.bcc)
+            .chain(&self.reply_to)
+        {
+            grams.add(a.name.as_bytes());
+            grams.add(a.address.as_bytes());
         }
+        grams.add(envelope.mail_from.as_bytes());
+        for rcpt in &envelope.rcpt_to {
+            grams.add(rcpt.as_bytes());
+        }
+        for body in &self.bodies {
+            grams.add(body.bytes(raw));
+        }
+        for name in &self.file_names {
+            grams.add(name.as_bytes());
+        }
+        grams
     }
 }
 

@@ -22,6 +22,9 @@ enum Hash {
 #[derive(Clone, Default)]
 pub struct Passwords {
     users: HashMap<String, Hash>,
+    /// Checked for an unknown user, so that it costs what a known one does: a bcrypt hash of the
+    /// file's highest cost when it has bcrypt users (bcrypt dominates the time).
+    decoy: Option<Hash>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -84,21 +87,44 @@ impl Passwords {
         if users.is_empty() {
             return Err("no users".into());
         }
-        Ok(Passwords { users })
+        let cost = users
+            .values()
+            .filter_map(|h| match h {
+                Hash::Bcrypt(hash) => hash.get(4..6).and_then(|c| c.parse::<u32>().ok()),
+                _ => None,
+            })
+            .max();
+        let decoy = cost
+            .and_then(|cost| bcrypt::hash("not a password of anyone", cost).ok())
+            .map(Hash::Bcrypt);
+        Ok(Passwords { users, decoy })
     }
 
     /// Checks a user's password. bcrypt is deliberately slow: call this off the async workers.
+    /// An unknown user costs the same work as a known one (a decoy hash is checked), so timing
+    /// does not tell which user names exist.
     pub fn verify(&self, user: &str, password: &str) -> bool {
         match self.users.get(user) {
-            Some(Hash::Bcrypt(hash)) => bcrypt::verify(password, hash).unwrap_or(false),
-            Some(Hash::Sha1(digest)) => {
-                constant_time_eq(&Sha1::digest(password.as_bytes()), digest)
+            Some(hash) => check(hash, password),
+            None => {
+                if let Some(decoy) = &self.decoy {
+                    let _ = check(decoy, password);
+                }
+                false
             }
-            Some(Hash::Plain(plain)) => constant_time_eq(plain.as_bytes(), password.as_bytes()),
-            None => false,
         }
     }
+}
 
+fn check(hash: &Hash, password: &str) -> bool {
+    match hash {
+        Hash::Bcrypt(hash) => bcrypt::verify(password, hash).unwrap_or(false),
+        Hash::Sha1(digest) => constant_time_eq(&Sha1::digest(password.as_bytes()), digest),
+        Hash::Plain(plain) => constant_time_eq(plain.as_bytes(), password.as_bytes()),
+    }
+}
+
+impl Passwords {
     /// Checks a CRAM-MD5 answer (RFC 2195): possible only for users whose password is stored in
     /// plain text, since the digest is keyed by the password itself.
     pub fn verify_cram_md5(&self, user: &str, challenge: &str, digest_hex: &str) -> bool {

@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// The request asks for more than a bound allows (a message over the size limit).
+    #[error("{0}")]
+    TooLarge(String),
     /// A bound was reached (too many clients of a kind); the client may retry later.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -24,6 +27,7 @@ impl IntoResponse for AppError {
         let status = match &self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

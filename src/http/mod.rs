@@ -70,7 +70,7 @@ async fn health() -> &'static str {
 /// Every route but the UI's entry page, which depends on the prefix.
 fn routes(state: AppState) -> Router {
     Router::new()
-        .merge(mailpit::routes(state.options.mailhog_v1_list))
+        .merge(mailpit::routes(&state.options))
         .merge(mailhog::routes())
         .route("/api/v1/about", get(ops::about::about))
         .route("/metrics", get(ops::metrics::metrics))

@@ -113,7 +113,8 @@ pub async fn serve(
                     watcher.watch(connection.into_owned()).await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
+                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
+                        .await
                     {
                         Ok(Ok(stream)) => {
                             let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));

@@ -48,11 +48,28 @@ impl Drop for Waiting {
     }
 }
 
-/// Switches that change what the API answers.
-#[derive(Debug, Clone, Default)]
+/// Switches and bounds that change what the API answers.
+#[derive(Debug, Clone)]
 pub struct ApiOptions {
     /// Serve MailHog's plain array at `GET /api/v1/messages` instead of Mailpit's list.
     pub mailhog_v1_list: bool,
+    /// Largest message `/api/v1/send` builds (the SMTP limit, `--max-message-size`).
+    pub max_message_size: usize,
+    /// Most `/api/v1/send` requests handled at once.
+    pub max_sends: usize,
+    /// Bounds of one search.
+    pub search: crate::search::SearchLimits,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            mailhog_v1_list: false,
+            max_message_size: crate::config::DEFAULT_MAX_MESSAGE_SIZE as usize,
+            max_sends: crate::config::DEFAULT_MAX_SENDS,
+            search: crate::search::SearchLimits::default(),
+        }
+    }
 }
 
 impl AppState {

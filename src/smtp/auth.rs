@@ -8,6 +8,14 @@ use super::reply::Reply;
 
 /// The mechanisms we advertise, in EHLO order.
 pub const MECHANISMS: &str = "PLAIN LOGIN CRAM-MD5";
+/// The ones that do not send the password as it is: all that is offered before STARTTLS when
+/// TLS is available.
+pub const ENCRYPTED_MECHANISMS: &str = "CRAM-MD5";
+
+/// True for PLAIN and LOGIN, which carry the password itself (base64 is no protection).
+pub fn is_plaintext(mechanism: &str) -> bool {
+    mechanism.eq_ignore_ascii_case("PLAIN") || mechanism.eq_ignore_ascii_case("LOGIN")
+}
 
 /// What the client proved: a user name and a secret of the mechanism's kind. Never logged or stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

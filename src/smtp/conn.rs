@@ -38,6 +38,15 @@ pub struct SmtpContext {
     pub tls: Option<TlsAcceptor>,
     /// Checked credentials for AUTH, when a password file is configured.
     pub passwords: Option<Arc<Passwords>>,
+    /// Bounds the password checks running at once (bcrypt is slow on purpose).
+    pub auth_checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// The pause before answering a failed AUTH: 250 ms, doubling with each failure in the session,
+/// at most 5 s. With the error limit, a session gets about 20 guesses a minute and a half.
+pub fn auth_failure_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(5);
+    (Duration::from_millis(250) * (1u32 << doublings)).min(Duration::from_secs(5))
 }
 
 /// How one run of the loop over a stream ended.
@@ -215,7 +224,19 @@ impl Conn<'_> {
                         }
                         Output::Authenticate(credentials) => {
                             let user = check(self.ctx, credentials).await;
-                            self.session.authenticated(user).write_to(&mut wire);
+                            if user.is_none() {
+                                let delay = auth_failure_delay(self.session.auth_failures() + 1);
+                                tokio::time::sleep(delay).await;
+                            }
+                            let mut answer = Vec::new();
+                            self.session.authenticated(user, &mut answer);
+                            for output in answer {
+                                match output {
+                                    Output::Reply(reply) => reply.write_to(&mut wire),
+                                    Output::Close => close = true,
+                                    _ => {}
+                                }
+                            }
                         }
                         Output::StartTls => starttls = true,
                         Output::Close => close = true,
@@ -254,6 +275,7 @@ impl Conn<'_> {
 /// purpose). Returns the user name when they are right.
 async fn check(ctx: &SmtpContext, credentials: Credentials) -> Option<String> {
     let passwords = Arc::clone(ctx.passwords.as_ref()?);
+    let _permit = Arc::clone(&ctx.auth_checks).acquire_owned().await.ok()?;
     let Credentials { user, secret } = credentials;
     tokio::task::spawn_blocking(move || {
         let ok = match &secret {

@@ -75,7 +75,15 @@ impl Session {
                         }
                         Output::Authenticate(credentials) => {
                             let user = peer.authenticate(credentials);
-                            self.authenticated(user).write_to(&mut t.wire);
+                            let mut answer = Vec::new();
+                            self.authenticated(user, &mut answer);
+                            for output in answer {
+                                match output {
+                                    Output::Reply(reply) => reply.write_to(&mut t.wire),
+                                    Output::Close => t.closed = true,
+                                    _ => {}
+                                }
+                            }
                         }
                         Output::StartTls => {
                             self.tls_started("TLSv1.3".into());

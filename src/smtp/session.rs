@@ -36,6 +36,8 @@ pub struct SessionConfig {
     pub require_auth: bool,
     /// Credentials are checked by the I/O loop ([`Output::Authenticate`]) instead of accepted.
     pub check_auth: bool,
+    /// Offer and accept PLAIN and LOGIN before STARTTLS even though TLS is configured.
+    pub auth_allow_insecure: bool,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +50,7 @@ impl Default for SessionConfig {
             require_tls: false,
             require_auth: false,
             check_auth: false,
+            auth_allow_insecure: false,
         }
     }
 }
@@ -134,6 +137,8 @@ pub struct Session {
     tls: Option<String>,
     transaction: Option<Transaction>,
     errors: u32,
+    /// Failed AUTH attempts in this session: the I/O loop slows each next answer down.
+    auth_failures: u32,
     /// Dice for chaos, seeded from the nonce so a session is reproducible.
     rng: Rng,
 }
@@ -160,6 +165,7 @@ impl Session {
             tls: None,
             transaction: None,
             errors: 0,
+            auth_failures: 0,
             rng: Rng::new(seed(&nonce)),
             nonce,
         }
@@ -213,21 +219,37 @@ impl Session {
         self.line_overflow = false;
     }
 
-    /// Reports whether the credentials handed out with [`Output::Authenticate`] were right.
-    pub fn authenticated(&mut self, user: Option<String>) -> Reply {
+    /// Reports whether the credentials handed out with [`Output::Authenticate`] were right; the
+    /// answer (and, after too many errors, the close) is pushed to `out`. A failure counts as an
+    /// error, so guessing ends the session like any other abuse.
+    pub fn authenticated(&mut self, user: Option<String>, out: &mut Vec<Output>) {
         if matches!(self.state, State::AwaitingAuth) {
             self.state = State::Command;
         }
         match user {
             Some(user) => {
                 self.auth_user = Some(user);
-                Reply::new(235, "2.7.0", "Authentication successful")
+                Self::reply(out, 235, "2.7.0", "Authentication successful");
             }
             None => {
-                self.errors += 1;
-                Reply::new(535, "5.7.8", "Authentication credentials invalid")
+                self.auth_failures += 1;
+                self.error(
+                    out,
+                    Reply::new(535, "5.7.8", "Authentication credentials invalid"),
+                );
             }
         }
+    }
+
+    /// Failed AUTH attempts so far in this session.
+    pub fn auth_failures(&self) -> u32 {
+        self.auth_failures
+    }
+
+    /// PLAIN and LOGIN send the password as it is: not before STARTTLS when TLS is available,
+    /// unless the configuration allows it (RFC 4954 4).
+    fn plaintext_auth_allowed(&self) -> bool {
+        self.tls.is_some() || !self.config.starttls || self.config.auth_allow_insecure
     }
 
     /// True while a transaction is open or a message is being read: shutdown waits for these.
@@ -466,7 +488,11 @@ impl Session {
                 "SMTPUTF8".into(),
                 "ENHANCEDSTATUSCODES".into(),
                 "CHUNKING".into(),
-                format!("AUTH {}", auth::MECHANISMS).into(),
+                if self.plaintext_auth_allowed() {
+                    format!("AUTH {}", auth::MECHANISMS).into()
+                } else {
+                    format!("AUTH {}", auth::ENCRYPTED_MECHANISMS).into()
+                },
             ]
             .into_iter()
             .chain((self.config.starttls && self.tls.is_none()).then(|| "STARTTLS".into()))
@@ -688,6 +714,16 @@ impl Session {
             return self.error(
                 out,
                 Reply::new(503, "5.5.1", "AUTH not allowed during a mail transaction"),
+            );
+        }
+        if auth::is_plaintext(mechanism) && !self.plaintext_auth_allowed() {
+            return self.error(
+                out,
+                Reply::new(
+                    538,
+                    "5.7.11",
+                    "Encryption required for requested authentication mechanism",
+                ),
             );
         }
         let step = auth::start(mechanism, initial, &self.nonce, &self.config.hostname);

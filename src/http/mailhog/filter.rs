@@ -37,13 +37,13 @@ fn in_headers(needle: &Needle, headers: &[Header<'_>], names: &[&str]) -> bool {
     headers
         .iter()
         .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
-        .any(|h| needle.found_in(&h.value))
+        .any(|h| needle.found_in(h.value.as_bytes()))
 }
 
 fn in_addresses<'a>(needle: &Needle, addresses: impl IntoIterator<Item = &'a Address>) -> bool {
     addresses
         .into_iter()
-        .any(|a| needle.found_in(&a.address) || needle.found_in(&a.name))
+        .any(|a| needle.found_in(a.address.as_bytes()) || needle.found_in(a.name.as_bytes()))
 }
 
 /// True when `m` matches `needle` for `kind`.
@@ -54,19 +54,19 @@ pub fn matches(kind: Kind, needle: &Needle, m: &StoredMessage) -> bool {
     let (headers, body) = split_headers(data(m));
     match kind {
         Kind::From => {
-            needle.found_in(&env.mail_from)
+            needle.found_in(env.mail_from.as_bytes())
                 || in_headers(needle, &headers, &["From"])
                 || in_addresses(needle, &summary.from)
         }
         Kind::To => {
-            env.rcpt_to.iter().any(|r| needle.found_in(r))
+            env.rcpt_to.iter().any(|r| needle.found_in(r.as_bytes()))
                 || in_headers(needle, &headers, &["To", "Cc"])
                 || in_addresses(needle, summary.to.iter().chain(&summary.cc))
         }
         Kind::Containing => {
-            headers.iter().any(|h| needle.found_in(&h.value))
-                || needle.found_in(&String::from_utf8_lossy(body))
-                || needle.found_in(&summary.subject)
+            headers.iter().any(|h| needle.found_in(h.value.as_bytes()))
+                || needle.found_in(body)
+                || needle.found_in(summary.subject.as_bytes())
                 || m.body_texts().any(|text| needle.found_in(text))
         }
     }

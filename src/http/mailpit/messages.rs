@@ -26,21 +26,44 @@ use crate::store::Event;
 /// The longest a `wait=` request may hold the connection.
 pub const MAX_WAIT: Duration = Duration::from_secs(300);
 
-fn parse_query(text: &str) -> Result<search::Query, AppError> {
-    search::Query::parse(text).map_err(|e| AppError::BadRequest(e.to_string()))
+fn parse_query(state: &AppState, text: &str) -> Result<search::Query, AppError> {
+    search::Query::parse_within(text, &state.options.search)
+        .map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// Every stored message matching `query`, newest first (a scan, off the async workers).
-async fn matching(state: &AppState, query: search::Query) -> Vec<Arc<StoredMessage>> {
-    state
-        .store
-        .scan(move |mut all| {
-            if !query.is_empty() {
-                all.retain(|m| query.matches(m));
-            }
-            all
-        })
-        .await
+/// Cancels a search when its request goes away (the client left, or a timeout fired).
+struct CancelOnDrop(search::Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Every stored message matching `query`, newest first: a scan off the async workers that stops
+/// at `--search-timeout`, when the client goes, or when the server shuts down.
+async fn matching(
+    state: &AppState,
+    query: search::Query,
+) -> Result<Vec<Arc<StoredMessage>>, AppError> {
+    let cancel = search::Cancel::new(state.options.search.timeout);
+    let guard = CancelOnDrop(cancel.clone());
+    let scan = state.store.scan({
+        let cancel = cancel.clone();
+        move |all| query.run(all, &cancel)
+    });
+    let found = tokio::select! {
+        found = scan => found,
+        () = state.stopping() => None,
+    };
+    drop(guard);
+    found.ok_or_else(|| {
+        if cancel.timed_out() {
+            AppError::Unavailable("the search took longer than --search-timeout allows")
+        } else {
+            AppError::Unavailable("the server is shutting down")
+        }
+    })
 }
 
 /// The newest stored message that `wanted` accepts (a scan, off the async workers).
@@ -77,8 +100,8 @@ pub async fn search(
     State(state): State<AppState>,
     Lenient(params): Lenient<PageQuery>,
 ) -> Result<Response, AppError> {
-    let query = parse_query(params.query.as_deref().unwrap_or_default())?;
-    let found = matching(&state, query).await;
+    let query = parse_query(&state, params.query.as_deref().unwrap_or_default())?;
+    let found = matching(&state, query).await?;
     let paging = params.paging(None);
     let page = paging.of(&found);
     let mut summary = MessagesSummary::page(
@@ -101,8 +124,8 @@ pub async fn delete_search(
     if text.trim().is_empty() {
         return Err(AppError::BadRequest("a search query is required".into()));
     }
-    let ids: Vec<Uuid> = matching(&state, parse_query(text)?)
-        .await
+    let ids: Vec<Uuid> = matching(&state, parse_query(&state, text)?)
+        .await?
         .iter()
         .map(|m| m.id)
         .collect();
@@ -154,7 +177,7 @@ async fn latest_matching(
     state: &AppState,
     params: &MessageQuery,
 ) -> Result<Arc<StoredMessage>, AppError> {
-    let query = parse_query(params.query.as_deref().unwrap_or_default())?;
+    let query = parse_query(state, params.query.as_deref().unwrap_or_default())?;
     let since = match params.since.as_deref() {
         None | Some("") => None,
         Some(since) => Some(since_time(state, since)?),
@@ -348,8 +371,12 @@ pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Resp
     let ids = if !request.ids.is_empty() {
         uuids(&request.ids)
     } else {
-        let query = parse_query(request.search.as_deref().unwrap_or_default())?;
-        matching(&state, query).await.iter().map(|m| m.id).collect()
+        let query = parse_query(&state, request.search.as_deref().unwrap_or_default())?;
+        matching(&state, query)
+            .await?
+            .iter()
+            .map(|m| m.id)
+            .collect()
     };
     state.store.set_read(ids, request.read).await;
     Ok(respond::ok())

@@ -19,12 +19,12 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use super::AppState;
 use super::live;
+use super::{ApiOptions, AppState};
 
 /// Mailpit's routes. `GET /api/v1/messages` is MailHog's array instead with `mailhog_v1_list`.
-pub fn routes(mailhog_v1_list: bool) -> Router<AppState> {
-    let list = if mailhog_v1_list {
+pub fn routes(options: &ApiOptions) -> Router<AppState> {
+    let list = if options.mailhog_v1_list {
         get(super::mailhog::v1_list)
     } else {
         get(messages::list)
@@ -50,7 +50,14 @@ pub fn routes(mailhog_v1_list: bool) -> Router<AppState> {
         )
         .route(
             "/api/v1/send",
-            post(send::send).layer(DefaultBodyLimit::max(send::MAX_BODY)),
+            post(send::send)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(send::body_limit(
+                    options.max_message_size,
+                )))
+                // Outside the body limit: waiting requests have not read their bodies yet.
+                .layer::<_, std::convert::Infallible>(tower::limit::ConcurrencyLimitLayer::new(
+                    options.max_sends,
+                )),
         )
         .route("/api/events", get(live::mailpit_socket))
         .route("/view/{file}", get(view::view))

@@ -42,14 +42,20 @@ use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::message::{Envelope, StoredMessage};
+use crate::message::Envelope;
 use crate::store::StoreError;
 
 /// The HELO name recorded in the envelope, so a sent message is recognisable as not from SMTP.
 pub const SEND_HELO: &str = "mailsnare-send";
 
-/// Largest request body accepted: room for a maximum-size message whose attachments are base64.
-pub const MAX_BODY: usize = 72 * 1024 * 1024;
+/// Largest request body accepted for a message of at most `max_message_size` bytes: its
+/// attachments come base64-encoded inside JSON strings (4/3, plus escapes and field names).
+pub fn body_limit(max_message_size: usize) -> usize {
+    max_message_size
+        .saturating_mul(3)
+        .saturating_div(2)
+        .saturating_add(64 * 1024)
+}
 
 /// Longest address accepted (RFC 5321 4.5.3.1.3 limits a path to 256 octets including `<>`).
 const MAX_ADDRESS_LEN: usize = 254;
@@ -168,8 +174,12 @@ impl From<SendError> for AppError {
 
 /// POST /api/v1/send: `{"ID": "<uuid>"}` of the stored message, or 400 `{"Error": "…"}`.
 pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let request: SendRequest = serde_json::from_slice(&body).map_err(SendError::from)?;
-    let outgoing = Outgoing::validate(&request)?;
+    let mut request: SendRequest = serde_json::from_slice(&body).map_err(SendError::from)?;
+    // Copies are the cost of a big send: the JSON text goes as soon as it is parsed, each base64
+    // string as soon as it is decoded.
+    drop(body);
+    let contents = decode_attachments(&mut request)?;
+    let outgoing = Outgoing::validate(&request, contents)?;
     let rcpt_to = outgoing.envelope_recipients();
     let raw = match outgoing.build() {
         Ok(raw) => raw,
@@ -179,6 +189,13 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response
             return Err(AppError::Internal("could not build the message"));
         }
     };
+    let limit = state.options.max_message_size;
+    if raw.len() > limit {
+        return Err(AppError::TooLarge(format!(
+            "the message would be {} bytes, over the {limit}-byte limit (--max-message-size)",
+            raw.len()
+        )));
+    }
     let envelope = Envelope {
         helo: SEND_HELO.to_string(),
         // What an SMTP client would have had to ask for to send these addresses.
@@ -189,7 +206,8 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response
     };
     let message = state
         .store
-        .insert(StoredMessage::new(envelope, raw))
+        .receive(envelope, raw)
+        .await
         .map_err(SendError::from)?;
     Ok(Json(serde_json::json!({ "ID": message.id.to_string() })).into_response())
 }
@@ -212,8 +230,24 @@ struct Part<'a> {
     content_id: &'a str,
 }
 
+/// Decodes every attachment's base64 `Content`, emptying each string once decoded.
+fn decode_attachments(request: &mut SendRequest) -> Result<Vec<Vec<u8>>, SendError> {
+    request
+        .attachments
+        .iter_mut()
+        .enumerate()
+        .map(|(index, attachment)| {
+            let content = std::mem::take(&mut attachment.content);
+            decode_base64(&content).map_err(|source| SendError::BadBase64 { index, source })
+        })
+        .collect()
+}
+
 impl<'a> Outgoing<'a> {
-    fn validate(request: &'a SendRequest) -> Result<Outgoing<'a>, SendError> {
+    fn validate(
+        request: &'a SendRequest,
+        contents: Vec<Vec<u8>>,
+    ) -> Result<Outgoing<'a>, SendError> {
         if request.from.email.is_empty() {
             return Err(SendError::MissingFrom);
         }
@@ -260,8 +294,9 @@ impl<'a> Outgoing<'a> {
         let attachments = request
             .attachments
             .iter()
+            .zip(contents)
             .enumerate()
-            .map(|(index, attachment)| Part::decode(index, attachment))
+            .map(|(index, (attachment, content))| Part::new(index, attachment, content))
             .collect::<Result<_, _>>()?;
 
         Ok(Outgoing {
@@ -370,9 +405,11 @@ impl<'a> Outgoing<'a> {
 }
 
 impl<'a> Part<'a> {
-    fn decode(index: usize, attachment: &'a Attachment) -> Result<Part<'a>, SendError> {
-        let content = decode_base64(&attachment.content)
-            .map_err(|source| SendError::BadBase64 { index, source })?;
+    fn new(
+        index: usize,
+        attachment: &'a Attachment,
+        content: Vec<u8>,
+    ) -> Result<Part<'a>, SendError> {
         let content_id = attachment.content_id.trim();
         let content_id = content_id
             .strip_prefix('<')
@@ -568,7 +605,7 @@ mod tests {
     }
 
     /// Sends `body`, expects 200, and returns the stored message.
-    async fn send_ok(store: &Store, body: Value) -> Arc<StoredMessage> {
+    async fn send_ok(store: &Store, body: Value) -> Arc<crate::message::StoredMessage> {
         let (status, json) = post(store, &body.to_string()).await;
         assert_eq!(status, StatusCode::OK, "{json}");
         let id = json["ID"].as_str().expect("ID string");

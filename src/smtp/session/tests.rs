@@ -555,7 +555,11 @@ fn tls_config() -> SessionConfig {
 
 #[test]
 fn starttls_is_offered_then_starts_a_fresh_session() {
-    let mut c = Client::with(tls_config());
+    // Plaintext AUTH before STARTTLS is allowed here, to show it does not carry over.
+    let mut c = Client::with(SessionConfig {
+        auth_allow_insecure: true,
+        ..tls_config()
+    });
     assert!(
         c.send("EHLO x\r\n")
             .ends_with("250-AUTH PLAIN LOGIN CRAM-MD5\r\n250 STARTTLS\r\n")
@@ -584,6 +588,67 @@ fn starttls_is_offered_then_starts_a_fresh_session() {
     assert_eq!(c.peer.stored[0].envelope.tls.as_deref(), Some("TLSv1.3"));
     assert_eq!(c.peer.stored[0].envelope.mail_from, "a@x");
 }
+
+#[test]
+fn no_plaintext_auth_before_starttls_when_tls_is_available() {
+    let mut c = Client::with(tls_config());
+    let ehlo = c.send("EHLO x\r\n");
+    assert!(
+        ehlo.ends_with("250-AUTH CRAM-MD5\r\n250 STARTTLS\r\n"),
+        "{ehlo}"
+    );
+    for attempt in [
+        "AUTH PLAIN AGFsaWNlAHB3\r\n",
+        "AUTH LOGIN\r\n",
+        "auth plain\r\n",
+    ] {
+        assert_eq!(
+            c.send(attempt),
+            "538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+            "{attempt}"
+        );
+    }
+    assert_eq!(c.session.auth_user, None);
+    assert!(
+        c.send("AUTH CRAM-MD5\r\n").starts_with("334 "),
+        "not plaintext"
+    );
+    c.send("*\r\n");
+    c.send("STARTTLS\r\n");
+    let ehlo = c.send("EHLO x\r\n");
+    assert!(ehlo.contains("250 AUTH PLAIN LOGIN CRAM-MD5\r\n"), "{ehlo}");
+    assert!(c.send("AUTH PLAIN AGFsaWNlAHB3\r\n").starts_with("235 "));
+    // Without TLS configured there is nothing to protect the password with: offered as before.
+    let mut plain = Client::new();
+    assert!(
+        plain
+            .send("EHLO x\r\n")
+            .contains("AUTH PLAIN LOGIN CRAM-MD5")
+    );
+}
+
+#[test]
+fn failed_auth_counts_as_an_error_and_ends_the_session() {
+    let mut c = Client::with(SessionConfig {
+        check_auth: true,
+        ..SessionConfig::default()
+    })
+    .hello();
+    c.peer.password = Some("right".into());
+    let wrong = format!("AUTH PLAIN {}\r\n", BASE64_ALICE_WRONG);
+    for n in 1..MAX_ERRORS {
+        assert!(c.send(&wrong).starts_with("535 5.7.8"), "guess {n}");
+        assert_eq!(c.session.auth_failures(), n);
+        assert!(!c.closed);
+    }
+    let last = c.send(&wrong);
+    assert!(last.starts_with("535 5.7.8"), "{last}");
+    assert!(last.contains("421 4.7.0"), "{last}");
+    assert!(c.closed, "guessing ends the session");
+}
+
+/// `\0alice\0wrong`
+const BASE64_ALICE_WRONG: &str = "AGFsaWNlAHdyb25n";
 
 #[test]
 fn starttls_errors() {
