@@ -16,16 +16,16 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::Utf8Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::SinkExt;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
 use super::error::AppError;
+use super::websocket::{Incoming, Socket, Upgrade};
 use super::mailhog::model::Message as MailhogMessage;
 use super::mailpit::model::MessageSummary;
 use crate::store::{Event, Store};
@@ -331,78 +331,100 @@ fn too_many() -> AppError {
 }
 
 /// A WebSocket handler for `format`: forwards the hub's frames until the client goes.
-pub async fn websocket(state: AppState, upgrade: WebSocketUpgrade, format: Format) -> Response {
+pub async fn websocket(state: AppState, upgrade: Upgrade, format: Format) -> Response {
     let Some(frames) = state.hub.subscribe(format) else {
         return too_many().into_response();
     };
     let stopping = state.stopping();
-    upgrade
-        // The sockets are server-to-client: nothing a client sends is needed beyond pings.
-        .max_message_size(4096)
-        .max_frame_size(4096)
-        .on_upgrade(move |socket| forward(socket, frames, stopping))
+    upgrade.on_upgrade(move |socket| forward(socket, frames, stopping))
 }
 
 /// GET /api/events (Mailpit).
-pub async fn mailpit_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn mailpit_socket(State(state): State<AppState>, upgrade: Upgrade) -> Response {
     websocket(state, upgrade, Format::Mailpit).await
 }
 
 /// GET /api/v2/websocket (MailHog): one text frame per new message, nothing else.
-pub async fn mailhog_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn mailhog_socket(State(state): State<AppState>, upgrade: Upgrade) -> Response {
     websocket(state, upgrade, Format::MailhogSocket).await
 }
 
-async fn forward(
-    mut socket: WebSocket,
-    mut frames: Subscription,
-    stopping: impl std::future::Future<Output = ()>,
-) {
+/// Writes the hub's frames to the client; a reader task answers the client's pings and closes
+/// (reading is not cancel-safe, so it never races the writes in one `select!`).
+async fn forward(socket: Socket, mut frames: Subscription, stopping: impl Future<Output = ()>) {
+    let Socket { mut reader, mut writer } = socket;
+    let (control, mut controls) = mpsc::channel::<Incoming>(4);
+    let reading = tokio::spawn(async move {
+        loop {
+            let incoming = reader.next().await;
+            let last = !matches!(incoming, Incoming::Ping(_) | Incoming::Other);
+            if !matches!(incoming, Incoming::Other) && control.send(incoming).await.is_err() {
+                return;
+            }
+            if last {
+                return;
+            }
+        }
+    });
     let mut stopping = std::pin::pin!(stopping);
     loop {
         tokio::select! {
             () = &mut stopping => {
-                let _ = socket.send(Message::Close(None)).await;
-                return;
+                let _ = writer.close(Some(1001), "server shutting down").await;
+                break;
             }
+            control = controls.recv() => match control {
+                Some(Incoming::Ping(payload)) => {
+                    if writer.pong(&payload).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Incoming::Refused(code)) => {
+                    let _ = writer.close(Some(code), "frame refused").await;
+                    break;
+                }
+                Some(Incoming::Close) | None => {
+                    let _ = writer.close(Some(1000), "").await;
+                    break;
+                }
+                Some(Incoming::Other) => {}
+            },
             next = frames.next() => {
                 // Everything already queued goes out together, flushed every WRITE_BATCH frames.
                 let mut next = next;
                 let mut written = 0;
+                let mut ended = false;
                 while let Some(item) = next.take() {
                     match item {
                         Next::Frame(frame) => {
-                            let len = frame.len();
-                            let sent = socket.feed(Message::Text(frame)).await;
-                            frames.written(len);
+                            let sent = writer.text(&frame).await;
+                            frames.written(frame.len());
                             if sent.is_err() {
-                                return;
+                                ended = true;
+                                break;
                             }
                         }
                         Next::Lagged => {
-                            let close = CloseFrame { code: CLOSE_LAGGED, reason: Utf8Bytes::from_static("lagged: reload") };
-                            let _ = socket.send(Message::Close(Some(close))).await;
-                            return;
+                            let _ = writer.close(Some(CLOSE_LAGGED), "lagged: reload").await;
+                            ended = true;
+                            break;
                         }
                     }
                     written += 1;
-                    if written % WRITE_BATCH == 0 && socket.flush().await.is_err() {
-                        return;
+                    if written % WRITE_BATCH == 0 && writer.flush().await.is_err() {
+                        ended = true;
+                        break;
                     }
                     next = frames.try_next();
                 }
-                if written == 0 || socket.flush().await.is_err() {
-                    // `None` from the hub: the server is going away.
-                    return;
+                // `None` from the hub: the server is going away.
+                if ended || written == 0 || writer.flush().await.is_err() {
+                    break;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                // Clients send nothing we act on; pings are answered by the library.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
-                Some(Ok(_)) => {}
-            },
         }
     }
+    reading.abort();
 }
 
 /// GET /api/v1/events (MailHog): one `data:` event per new message, and a keepalive comment when

@@ -4,7 +4,7 @@
 //!
 //! - [`state`]: what every handler can reach.
 //! - [`extract`], [`respond`], [`error`]: request and response pieces both APIs share.
-//! - [`live`]: the one hub behind every live stream.
+//! - [`live`]: the one hub behind every live stream; [`websocket`]: its copy-free sockets.
 //! - [`serve`]: the I/O loop: accepting, bounding and timing out connections.
 //! - [`mailpit`], [`mailhog`]: the two APIs.
 //! - [`ops`]: origin policy, Basic auth, about, metrics, the UI.
@@ -18,6 +18,7 @@ pub mod ops;
 pub mod respond;
 pub mod serve;
 pub mod state;
+pub mod websocket;
 
 use std::sync::Arc;
 

@@ -180,6 +180,16 @@ export async function sendAll(server, messages) {
   return ids;
 }
 
+/** Sends `n` messages made by `make(i)` over `conns` connections at once; returns the IDs. */
+export async function sendMany(server, n, make, conns = 4) {
+  const parts = await Promise.all(Array.from({ length: conns }, (_, c) => {
+    const mine = [];
+    for (let i = c; i < n; i += conns) mine.push(make(i));
+    return sendAll(server, mine);
+  }));
+  return parts.flat();
+}
+
 export async function sendOne(server, message) {
   const [id] = await sendAll(server, [message]);
   return id;
@@ -190,12 +200,14 @@ let counter = 0;
 /**
  * RFC 5322 text for a message. `html` and `text` make multipart/alternative; `inline` images
  * ({cid, type, base64}) make it multipart/related; `attachments` ({name, type, base64}) mixed.
- * Headers are ASCII; a non-ASCII subject is sent as an encoded word.
+ * Headers are ASCII; a non-ASCII subject is sent as an encoded word. `date: null` leaves out the
+ * Date header; `qp` sends the text parts quoted-printable (soft line breaks, =3D) instead of base64.
  */
 export function buildMessage({
   from = 'Alice Sender <alice@example.com>', to = ['bob@example.com'], cc = [], subject = 'Hello',
-  text, html, inline = [], attachments = [], headers = {}, date = new Date(),
+  text, html, inline = [], attachments = [], headers = {}, date = new Date(), qp = false,
 }) {
+  const part = qp ? qpPart : b64Part;
   counter++;
   const boundary = (k) => `=_b${k}_${counter}_${Date.now().toString(36)}`;
   const hdr = [
@@ -203,7 +215,7 @@ export function buildMessage({
     `To: ${to.join(', ')}`,
     ...(cc.length ? [`Cc: ${cc.join(', ')}`] : []),
     `Subject: ${encodeWord(subject)}`,
-    `Date: ${date.toUTCString().replace('GMT', '+0000')}`,
+    ...(date ? [`Date: ${date.toUTCString().replace('GMT', '+0000')}`] : []),
     `Message-ID: <t${counter}.${Date.now()}@browser-tests.local>`,
     'MIME-Version: 1.0',
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
@@ -227,9 +239,33 @@ export function buildMessage({
   return `${hdr.join('\r\n')}\r\n${body}`;
 }
 
-function part(type, content) {
+function b64Part(type, content) {
   const b64 = Buffer.from(content, 'utf8').toString('base64');
   return `Content-Type: ${type}\r\nContent-Transfer-Encoding: base64\r\n\r\n${wrap(b64)}`;
+}
+
+/** Quoted-printable (RFC 2045 6.7): =XX for '=' and non-ASCII, soft breaks before 76 columns. */
+export function quotedPrintable(content) {
+  const lines = content.split(/\r?\n/).map((line) => {
+    let out = '';
+    let col = 0;
+    for (const byte of Buffer.from(line, 'utf8')) {
+      const c = String.fromCharCode(byte);
+      const enc = byte === 0x3d || byte > 0x7e || (byte < 0x20 && byte !== 0x09) ? `=${byte.toString(16).toUpperCase().padStart(2, '0')}` : c;
+      if (col + enc.length > 75) {
+        out += '=\r\n';
+        col = 0;
+      }
+      out += enc;
+      col += enc.length;
+    }
+    return out.replace(/[ \t]$/, (w) => `=${w.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  });
+  return lines.join('\r\n');
+}
+
+function qpPart(type, content) {
+  return `Content-Type: ${type}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${quotedPrintable(content)}`;
 }
 
 function multipart(kind, b, parts) {
@@ -294,6 +330,40 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
 
 export async function cspViolations(page) {
   return page.evaluate(() => window.__csp || []);
+}
+
+/** Elements matching `selector` (inside `within`) that stick out of the viewport sideways. */
+export async function outsideViewport(page, selector, within = 'body') {
+  return page.evaluate(([sel, root]) => {
+    const vw = document.documentElement.clientWidth;
+    return [...document.querySelector(root).querySelectorAll(sel)]
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) return false;
+        if (el.closest('.sr-only, [hidden]')) return false;
+        return r.left < -1 || r.right > vw + 1;
+      })
+      .map((el) => {
+        const r = el.getBoundingClientRect();
+        return `${el.tagName.toLowerCase()}.${el.className?.baseVal ?? el.className} [${Math.round(r.left)}..${Math.round(r.right)}] of ${vw}`;
+      });
+  }, [selector, within]);
+}
+
+/** Records every text `selector` shows (a MutationObserver), read back with `textsOf`. */
+export async function recordTexts(page, selector, key) {
+  await page.evaluate(([sel, k]) => {
+    const el = document.querySelector(sel);
+    const seen = [el.textContent];
+    window[`__texts_${k}`] = seen;
+    new MutationObserver(() => {
+      if (seen[seen.length - 1] !== el.textContent) seen.push(el.textContent);
+    }).observe(el, { childList: true, characterData: true, subtree: true });
+  }, [selector, key]);
+}
+
+export async function textsOf(page, key) {
+  return page.evaluate((k) => window[`__texts_${k}`], key);
 }
 
 /** The rows of the list that show a loaded message, as {subject, from, unread}. */

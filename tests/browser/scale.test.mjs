@@ -100,6 +100,31 @@ test(`the list stays responsive with ${N.toLocaleString('en')} messages`, { time
   const p95 = frames[Math.floor(frames.length * 0.95)];
   const max = frames[frames.length - 1];
 
+  // j with a message open: from the key press to the next message shown (subject rendered, not
+  // busy). Presses are spaced out, as a reader's are; p50 and max of 15.
+  await page.evaluate(() => { document.getElementById('list-scroll').scrollTop = 0; });
+  await page.waitForSelector('.row[aria-posinset="1"]:not(.is-loading)');
+  await page.click('.row[aria-posinset="1"] .row-link');
+  await page.waitForFunction(() => document.getElementById('msg-subject') && !document.getElementById('message').hasAttribute('aria-busy'));
+  const jTimes = [];
+  for (let i = 0; i < 15; i++) {
+    await page.waitForTimeout(300);
+    jTimes.push(await page.evaluate(async () => {
+      const subject = () => document.getElementById('msg-subject')?.textContent;
+      const before = subject();
+      const t0 = performance.now();
+      document.dispatchEvent(new KeyboardEvent('keydown', { key: 'j', bubbles: true }));
+      for (;;) {
+        await new Promise((r) => requestAnimationFrame(r));
+        if (subject() && subject() !== before && !document.getElementById('message').hasAttribute('aria-busy')) return performance.now() - t0;
+      }
+    }));
+  }
+  jTimes.sort((a, b) => a - b);
+  const jP50 = jTimes[Math.floor(jTimes.length / 2)];
+  const jMax = jTimes[jTimes.length - 1];
+  await page.keyboard.press('Escape');
+
   // Still live with 10 000 loaded: a burst of 300 more arrives, the count follows, the newest is on top.
   await page.evaluate(() => { document.getElementById('list-scroll').scrollTop = 0; });
   const b0 = performance.now();
@@ -128,8 +153,10 @@ test(`the list stays responsive with ${N.toLocaleString('en')} messages`, { time
     jumpToMiddleLoadedMs: Math.round(midMs),
     scrollFrameMs: { p50: +p50.toFixed(1), p95: +p95.toFixed(1), max: +max.toFixed(1) },
     liveBurstOf300Ms: Math.round(burstMs),
+    jToNextMessageMs: { p50: Math.round(jP50), max: Math.round(jMax) },
   };
   t.diagnostic(`scale: ${JSON.stringify(report)}`);
+  console.log(`scale (${N} messages): first rows ${report.firstRowsAfterNavigationMs} ms; scroll frames p50 ${report.scrollFrameMs.p50} / p95 ${report.scrollFrameMs.p95} / max ${report.scrollFrameMs.max} ms; j → next message p50 ${report.jToNextMessageMs.p50} / max ${report.jToNextMessageMs.max} ms; jump to end ${report.jumpToEndLoadedMs} ms, middle ${report.jumpToMiddleLoadedMs} ms; live burst of 300 ${report.liveBurstOf300Ms} ms`);
   assert.ok(firstRowsMs < 3000, `first rows after ${firstRowsMs} ms`);
   assert.ok(jumpMs < 2000, `end of list loaded after ${jumpMs} ms`);
   assert.ok(midMs < 2000, `middle of list loaded after ${midMs} ms`);

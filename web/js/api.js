@@ -8,12 +8,12 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { body, params, as = 'json' } = {}) {
+async function request(method, path, { body, params, as = 'json', signal } = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
   }
-  const init = { method, headers: {} };
+  const init = { method, headers: {}, signal };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -22,6 +22,7 @@ async function request(method, path, { body, params, as = 'json' } = {}) {
   try {
     res = await fetch(url, init);
   } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'The server cannot be reached');
   }
   if (!res.ok) {
@@ -38,6 +39,8 @@ async function request(method, path, { body, params, as = 'json' } = {}) {
     throw new ApiError(res.status, message);
   }
   if (as === 'json') return res.json();
+  if (as === 'blob') return res.blob();
+  if (as === 'response') return res;
   return res.text();
 }
 
@@ -45,12 +48,19 @@ const enc = encodeURIComponent;
 
 export const api = {
   /** MessagesSummary: the page [start, start+limit) of every message, newest first. */
-  list: (start, limit) => request('GET', 'api/v1/messages', { params: { start, limit } }),
+  list: (start, limit, signal) => request('GET', 'api/v1/messages', { params: { start, limit }, signal }),
   /** MessagesSummary of the matches; messages_count counts matches. */
-  search: (query, start, limit) => request('GET', 'api/v1/search', { params: { query, start, limit } }),
+  search: (query, start, limit, signal) => request('GET', 'api/v1/search', { params: { query, start, limit }, signal }),
   /** The full message (marks it read). */
   message: (id) => request('GET', `api/v1/message/${enc(id)}`),
+  /** Every header, decoded, as a map sorted by name (the raw source has them in received order). */
   headers: (id) => request('GET', `api/v1/message/${enc(id)}/headers`),
+  /** EXT: how the message arrived (HELO, MAIL FROM, RCPT TO, client, TLS, AUTH, Received). */
+  envelope: (id) => request('GET', `api/v1/message/${enc(id)}/envelope`),
+  /** One part's decoded bytes (for the event card and PDFs opened in a tab). */
+  part: (id, partId) => request('GET', `api/v1/message/${enc(id)}/part/${enc(partId)}`, { as: 'blob' }),
+  /** HEAD of a part: how the server would serve it (inline or as a download). */
+  partHead: (id, partId) => request('HEAD', `api/v1/message/${enc(id)}/part/${enc(partId)}`, { as: 'response' }),
   raw: (id) => request('GET', `api/v1/message/${enc(id)}/raw`, { as: 'text' }),
   setRead: (ids, read) => request('PUT', 'api/v1/messages', { body: { IDs: ids, Read: read }, as: 'text' }),
   setReadSearch: (query, read) => request('PUT', 'api/v1/messages', { body: { Search: query, Read: read }, as: 'text' }),
@@ -59,6 +69,8 @@ export const api = {
   deleteAll: () => request('DELETE', 'api/v1/messages', { as: 'text' }),
   deleteSearch: (query) => request('DELETE', 'api/v1/search', { params: { query }, as: 'text' }),
   info: () => request('GET', 'api/v1/info'),
+  /** EXT: version, listening addresses and limits (for the empty state). */
+  about: () => request('GET', 'api/v1/about'),
 };
 
 /** Relative URLs the UI links to (downloads, the sandboxed HTML view). */

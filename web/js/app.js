@@ -2,27 +2,52 @@
 // The URL fragment holds the state (#q=search&m=ID), so reload, back and forward all work.
 
 import { api } from './api.js';
-import { $, h, plural, debounce } from './dom.js';
-import { ListModel, ListView } from './list.js';
+import { $, h, plural, debounce, prefs } from './dom.js';
+import { ListModel, ListView, Selection } from './list.js';
 import { MessageView, TABS } from './message.js';
 import { Live } from './live.js';
 import { installKeys } from './keys.js';
 import { initTheme, toggleTheme } from './theme.js';
 import { showUnread, initNotifications, notifyNew } from './badge.js';
+import { initSplitter } from './splitter.js';
+import { welcomeCard } from './welcome.js';
 
 const narrow = window.matchMedia('(max-width: 760px)');
-const selection = new Set();
 /** IDs deleted from here, whose delete events are already applied. */
 const deletedHere = new Set();
-const stats = { total: 0, unread: 0 };
+/**
+ * The store's totals, always a pair from one moment (a stats frame or a list answer), adjusted
+ * locally in between: the count line and the title never mix an old total with a new unread.
+ */
+const counts = { total: 0, unread: 0 };
+
+function setCounts(total, unread) {
+  if (!Number.isFinite(total) || !Number.isFinite(unread)) return;
+  counts.total = Math.max(0, total);
+  counts.unread = Math.max(0, Math.min(unread, counts.total));
+}
 
 // ---- toasts and dialogs ----------------------------------------------------------------
 
+/** One toast at a time: a new one replaces the last, so a burst of errors never piles up. */
+const toastState = { el: null, timers: [] };
+
 function toast(text, { error = false } = {}) {
-  const el = h('div', { class: `toast${error ? ' toast-error' : ''}`, text });
-  $('toasts').append(el);
-  setTimeout(() => el.classList.add('is-leaving'), error ? 6000 : 3500);
-  setTimeout(() => el.remove(), error ? 6400 : 3900);
+  for (const t of toastState.timers) clearTimeout(t);
+  if (!toastState.el) {
+    toastState.el = h('div', { class: 'toast' });
+    $('toasts').append(toastState.el);
+  }
+  const el = toastState.el;
+  el.className = `toast${error ? ' toast-error' : ''}`;
+  el.textContent = text;
+  toastState.timers = [
+    setTimeout(() => el.classList.add('is-leaving'), error ? 6000 : 3500),
+    setTimeout(() => {
+      el.remove();
+      if (toastState.el === el) toastState.el = null;
+    }, error ? 6400 : 3900),
+  ];
 }
 
 /** Tells screen readers about new mail, at most every few seconds (bursts are summed). */
@@ -62,21 +87,41 @@ function openHelp() {
 
 // ---- the list ----------------------------------------------------------------------------
 
+/** A step (j/k) pressed before the list had loaded, applied once it has. */
+let pendingStep = 0;
+/** The cursor's row was not loaded when it should open: open it when it is. */
+let wantOpen = false;
+
 const model = new ListModel({
   onChange: (change) => {
-    if (change.kind === 'error') toast(`Could not load messages: ${change.error.message}`, { error: true });
-    if (change.kind === 'reset') fixCursor();
+    if (change.kind === 'error' && live.state === 'live') toast(`Could not load messages: ${change.error.message}`, { error: true });
+    if (change.kind === 'reset') {
+      if (change.counts) setCounts(change.counts.total, change.counts.unread);
+      fixCursor();
+      // After the route's own reset of the cursor (which runs when this reload resolves).
+      if (pendingStep) setTimeout(applyPendingStep, 0);
+    }
+    if (wantOpen && model.items[view.cursor]) {
+      wantOpen = false;
+      openCursorSoon();
+    }
     view.schedule();
     updateChrome();
   },
   onInconsistent: () => resync(),
 });
 
+const selection = new Selection(() => model.byId.keys());
+
+let keyHandler = null;
+
 const messageView = new MessageView($('message'), {
   close: () => closeMessage(),
   step: (d) => step(d, { open: true }),
   delete: (id) => deleteIds([id]),
   toggleRead: (id) => toggleRead([id]),
+  key: (ev, options) => keyHandler?.(ev, options),
+  toast,
 });
 
 const view = new ListView(model, {
@@ -92,61 +137,171 @@ const view = new ListView(model, {
   onCursor: () => {},
 });
 view.linkFor = (id) => routeHash({ q: route.q, m: id });
+view.timeMode = prefs.get('list-times') === 'relative' ? 'relative' : 'absolute';
 
+/** After the rows were replaced: the cursor is on its message again, or on the open one. */
 function fixCursor() {
-  if (view.cursor >= model.total) view.cursor = model.total - 1;
+  view.followCursor();
   const open = messageView.openId;
   if (open) {
     const i = model.indexOf(open);
-    if (i >= 0) view.cursor = i;
+    if (i >= 0) view.placeCursor(i);
   }
 }
 
-const resync = debounce(() => model.refresh(view.visibleRange()), 150);
+/**
+ * The list's length when the user last saw its top: what came since arrived above the rows kept
+ * still on screen, and a pill says how much (new mail only ever goes on top of the live list).
+ */
+let totalAtTop = 0;
+
+function showNewAbove() {
+  const pill = $('list-new');
+  const atTop = $('list-scroll').scrollTop < view.rowH;
+  if (atTop || model.searching) totalAtTop = model.total;
+  const n = model.total - totalAtTop;
+  // Runs on every scroll event: touch the DOM only when something changes.
+  const hide = atTop || n <= 0;
+  if (pill.hidden !== hide) pill.hidden = hide;
+  const label = hide ? '' : `${plural(n, 'new message')} above`;
+  if (!hide && $('list-new-label').textContent !== label) $('list-new-label').textContent = label;
+}
+$('list-scroll').addEventListener('scroll', () => showNewAbove(), { passive: true });
+$('list-new').addEventListener('click', () => {
+  $('list-scroll').scrollTop = 0;
+  showNewAbove();
+});
+
+/**
+ * Reloads what is on screen after a gap or a coalesced burst, keeping the reading position: the
+ * open row (or the top row) stays where it was on screen, wherever it has moved in the list.
+ */
+async function reload() {
+  const anchor = view.anchor(messageView.openId);
+  let range = view.visibleRange();
+  if (anchor) {
+    // Where it is now if what changed is mail arriving on top (the common case); if it is not
+    // there, the model looks it up.
+    const arrived = model.searching ? 0 : Math.max(0, counts.total - model.total);
+    const [first, last] = range;
+    const guess = anchor.index + arrived;
+    range = [guess - (anchor.index - first), guess + (last - anchor.index)];
+    anchor.index = guess;
+  }
+  const result = await model.refresh(range, { anchor });
+  if (!result) return;
+  if (anchor && result.index >= 0) view.restore(result.index, anchor.offset);
+  fixCursor();
+  showNewAbove();
+  view.invalidate();
+  view.render();
+}
+
+const resync = debounce(() => reload(), 150, { maxWait: 1000 });
 
 function updateChrome() {
   const count = $('list-count');
+  const loadedIds = model.byId.size;
   if (!model.loaded) {
     count.textContent = model.error ? 'Could not load messages' : 'Loading…';
+  } else if (selection.all) {
+    count.textContent = model.searching ? `All ${plural(model.total, 'match', 'matches')} selected` : `All ${plural(model.total, 'message')} selected`;
+  } else if (selection.size > 0 && selection.size >= model.total) {
+    count.textContent = model.searching ? `All ${plural(model.total, 'match', 'matches')} selected` : `All ${plural(model.total, 'message')} selected`;
   } else if (selection.size > 0) {
-    count.textContent = `${selection.size.toLocaleString()} selected`;
+    count.textContent = `${selection.size.toLocaleString()} of ${model.total.toLocaleString()} selected`;
   } else if (model.searching) {
     count.textContent = plural(model.total, 'match', 'matches');
   } else {
-    count.textContent = stats.unread > 0
-      ? `${plural(model.total, 'message')} · ${stats.unread.toLocaleString()} unread`
-      : plural(model.total, 'message');
+    count.textContent = counts.unread > 0
+      ? `${plural(counts.total, 'message')} · ${counts.unread.toLocaleString()} unread`
+      : plural(counts.total, 'message');
   }
-  $('bulk-actions').hidden = selection.size === 0;
-  $('all-actions').hidden = selection.size > 0 || model.total === 0;
+  count.classList.toggle('is-stale', live.state !== 'live' && live.state !== 'connecting');
+  $('bulk-actions').hidden = !selection.any;
+  $('all-actions').hidden = selection.any || model.total === 0;
   $('all-delete-label').textContent = model.searching ? 'Delete matches' : 'Delete all';
   $('all-read-label').textContent = model.searching ? 'Mark matches read' : 'Mark all read';
   $('all-delete').title = $('all-delete-label').textContent;
   $('all-read').title = $('all-read-label').textContent;
-  $('all-read').hidden = !model.searching && stats.unread === 0;
+  $('all-read').hidden = !model.searching && counts.unread === 0;
+
+  // The header checkbox selects the loaded rows; then the whole list is offered, by its size.
   const all = $('select-all');
-  let loaded = 0;
   let chosen = 0;
-  for (const m of model.byId.values()) {
-    loaded++;
-    if (selection.has(m.ID)) chosen++;
-  }
-  all.disabled = loaded === 0;
+  for (const id of model.byId.keys()) if (selection.has(id)) chosen++;
+  all.disabled = loadedIds === 0;
   all.closest('label').hidden = model.total === 0;
-  all.checked = loaded > 0 && chosen === loaded;
-  all.indeterminate = chosen > 0 && chosen < loaded;
+  all.checked = selection.all || (loadedIds > 0 && chosen === loadedIds);
+  all.indeterminate = !selection.all && chosen > 0 && chosen < loadedIds;
+  const banner = $('select-banner');
+  const everyLoaded = !selection.all && selection.size > 0 && chosen === loadedIds && model.total > selection.size;
+  banner.hidden = !(selection.all || everyLoaded);
+  if (selection.all) {
+    $('select-banner-text').textContent = model.searching
+      ? `All ${plural(model.total, 'match', 'matches')} for “${model.source.query}” are selected.`
+      : `All ${plural(model.total, 'message')} are selected.`;
+    $('select-banner-action').textContent = 'Clear selection';
+  } else if (everyLoaded) {
+    $('select-banner-text').textContent = `The ${plural(selection.size, 'loaded message')} ${selection.size === 1 ? 'is' : 'are'} selected.`;
+    $('select-banner-action').textContent = model.searching
+      ? `Select all ${plural(model.total, 'match', 'matches')}`
+      : `Select all ${plural(model.total, 'message')}`;
+  }
 
   const empty = model.loaded && model.total === 0;
+  const mailboxEmpty = empty && !model.searching;
   $('list-empty').hidden = !empty;
+  document.body.classList.toggle('is-empty', empty);
+  document.body.classList.toggle('is-mailbox-empty', mailboxEmpty);
   if (empty) {
     $('list-empty-title').textContent = model.searching ? 'No matches' : 'No mail yet';
     $('list-empty-text').textContent = model.searching
       ? `Nothing matches “${model.source.query}”. Try fewer words, or press Escape to see all mail.`
-      : 'Messages your app sends to this server show up here the moment they arrive.';
+      : 'Messages sent to this server show up here the moment they arrive.';
   }
+  // Nothing to select: no "Select a message" then.
+  $('placeholder-title').textContent = empty ? (model.searching ? 'Nothing matches this search' : 'Waiting for mail') : 'Select a message';
+  placeWelcome();
   $('search-banner').hidden = !model.searching;
   if (model.searching) $('search-banner-text').textContent = `Results for “${model.source.query}”`;
-  showUnread(stats.unread);
+  showUnread(counts.unread);
+}
+
+// ---- the empty state: where to send mail -------------------------------------------------
+
+let about = null;
+
+async function loadAbout() {
+  try {
+    about = await api.about();
+  } catch {
+    // An older server: the version at least.
+    try {
+      const info = await api.info();
+      about = { Version: info.Version, Listeners: {} };
+    } catch {
+      about = null;
+    }
+  }
+  placeWelcome({ rebuild: true });
+}
+
+let welcome = null;
+
+/** The "send mail here" card goes in the message pane, or in the list on a phone. */
+function placeWelcome({ rebuild = false } = {}) {
+  const show = document.body.classList.contains('is-mailbox-empty');
+  if (!show) {
+    welcome?.remove();
+    return;
+  }
+  if (!welcome || rebuild) {
+    welcome?.remove();
+    welcome = welcomeCard(about, { toast });
+  }
+  const home = narrow.matches ? $('list-empty') : $('message-placeholder');
+  if (welcome.parentNode !== home) home.append(welcome);
 }
 
 // ---- routing -------------------------------------------------------------------------------
@@ -183,18 +338,33 @@ async function applyRoute(target) {
   const prev = route;
   route = target;
   if (target.q !== prev.q || !model.loaded) {
-    $('search').value = target.q;
-    $('search-clear').hidden = !target.q;
-    selection.clear();
-    view.cursor = -1;
-    $('list-scroll').scrollTop = 0;
-    await model.setSource(target.q ? { kind: 'search', query: target.q } : { kind: 'all', query: '' }, view.visibleRange());
+    if (searchInput.value.trim() !== target.q) searchInput.value = target.q;
+    $('search-clear').hidden = !searchInput.value;
+    searchSoon.cancel();
+    try {
+      await model.setSource(target.q ? { kind: 'search', query: target.q } : { kind: 'all', query: '' }, [0, PAGE_ROWS()]);
+      showSearchError(null);
+      if (route !== target) return;
+      selection.clear();
+      view.cursor = -1;
+      view.cursorRef = null;
+      $('list-scroll').scrollTop = 0;
+      totalAtTop = model.total;
+      view.invalidate();
+      updateChrome();
+    } catch (e) {
+      // The query cannot be parsed: say why under the box, and keep the list that was shown.
+      showSearchError(e.message);
+      updateChrome();
+    }
   }
   if (target.m !== messageView.openId) {
     if (target.m) await showMessage(target.m);
     else hideMessage();
   }
 }
+
+const PAGE_ROWS = () => Math.max(20, Math.ceil($('list-scroll').clientHeight / view.rowH));
 
 window.addEventListener('hashchange', () => {
   const target = parseHash();
@@ -215,14 +385,44 @@ function closeMessage() {
   navigate({ m: null });
 }
 
+/** A lookup of the open message's place in the list, while one runs. */
+let locating = null;
+
 async function showMessage(id) {
   document.body.classList.add('has-message');
   const i = model.indexOf(id);
   if (i >= 0 && i !== view.cursor) view.setCursor(i, { focus: false });
   view.invalidate();
-  const m = await messageView.open(id);
-  if (m && model.setRead(id, true)) view.invalidate();
+  const opening = messageView.open(id);
+  if (i < 0 && model.loaded) locating = locateOpen(id).finally(() => { locating = null; });
+  const m = await opening;
+  if (m && model.setRead(id, true)) {
+    counts.unread = Math.max(0, counts.unread - 1);
+    updateChrome();
+    view.invalidate();
+  }
   if (m && narrow.matches) $('msg-subject')?.focus?.();
+}
+
+/**
+ * A message opened by a link or a reload (#m=ID) that is not among the loaded rows: find where
+ * it is in the list, load the rows there, and scroll to it, so it is highlighted and j/k go on
+ * from it.
+ */
+async function locateOpen(id) {
+  let env;
+  try {
+    env = await api.envelope(id);
+  } catch {
+    return;
+  }
+  if (messageView.openId !== id) return;
+  const result = await model.refresh([0, PAGE_ROWS()], { anchor: { id, created: Date.parse(env.Received), index: -1 } });
+  if (!result || result.index < 0 || messageView.openId !== id) return;
+  view.placeCursor(result.index);
+  view.scrollToIndex(result.index, { center: true });
+  view.invalidate();
+  view.render();
 }
 
 function hideMessage() {
@@ -233,26 +433,59 @@ function hideMessage() {
   if (wasOpen) view.setCursor(view.cursor, { focus: true });
 }
 
-const openCursorSoon = debounce(() => {
-  const m = model.items[view.cursor];
-  if (m && messageView.openId !== m.ID) openMessage(m.ID);
-}, 120);
+// j/k with a message open: the first press opens at once, a quick run of presses opens the last.
+let lastOpenAt = 0;
+let openTimer = 0;
+function openCursorSoon() {
+  clearTimeout(openTimer);
+  const go = () => {
+    lastOpenAt = performance.now();
+    const m = model.items[view.cursor];
+    if (!m) {
+      wantOpen = true;
+      return;
+    }
+    if (messageView.openId !== m.ID) openMessage(m.ID);
+  };
+  if (performance.now() - lastOpenAt > 150) go();
+  else openTimer = setTimeout(go, 120);
+}
 
-function step(delta, { open = false } = {}) {
+async function step(delta, { open = false } = {}) {
+  if (!model.loaded) {
+    pendingStep += delta;
+    return;
+  }
   if (model.total === 0) return;
+  // The open message's row may be somewhere not loaded (a #m= link): j/k go on from it.
+  if (locating) await locating;
+  const ref = view.cursorRef;
+  if (ref && model.indexOf(ref.id) < 0) {
+    // The cursor's message moved out of the loaded rows (a burst while scrolled away): find it.
+    const i = await model.locate(ref, model.total, model.gen);
+    if (i >= 0) view.placeCursor(i);
+  }
   const from = view.cursor < 0 ? (delta > 0 ? -1 : model.total) : view.cursor;
   view.setCursor(from + delta, { focus: !messageView.openId || !narrow.matches });
   if (open || messageView.openId) openCursorSoon();
+}
+
+function applyPendingStep() {
+  if (!pendingStep || !model.loaded) return;
+  const d = pendingStep;
+  pendingStep = 0;
+  step(d);
 }
 
 // ---- actions -----------------------------------------------------------------------------
 
 /** Removes a message from the list here (its event, when it comes, is then ignored). */
 function removeLocal(id) {
+  const m = model.byId.get(id);
   const i = model.remove(id);
-  selection.delete(id);
+  selection.forget(id);
   if (i >= 0) view.shiftAnchor(-1, i + 1);
-  return i;
+  return { index: i, unread: m ? !m.Read : false, known: !!m };
 }
 
 async function deleteIds(ids) {
@@ -269,9 +502,10 @@ async function deleteIds(ids) {
   const local = ids.filter((id) => model.byId.has(id));
   for (const id of local) {
     deletedHere.add(id);
-    removeLocal(id);
+    const gone = removeLocal(id);
+    setCounts(counts.total - 1, counts.unread - (gone.unread ? 1 : 0));
   }
-  for (const id of ids) selection.delete(id);
+  for (const id of ids) selection.forget(id);
   setTimeout(() => local.forEach((id) => deletedHere.delete(id)), 30_000);
   toast(ids.length === 1 ? 'Message deleted' : `${ids.length.toLocaleString()} messages deleted`);
   if (openId && ids.includes(openId)) afterOpenGone(openIndex);
@@ -284,7 +518,7 @@ async function deleteIds(ids) {
 function afterOpenGone(index) {
   const next = model.items[Math.min(index, model.total - 1)];
   if (index >= 0 && next) {
-    view.cursor = Math.min(index, model.total - 1);
+    view.placeCursor(Math.min(index, model.total - 1));
     openMessage(next.ID);
   } else {
     closeMessage();
@@ -299,6 +533,7 @@ function targetIds() {
 }
 
 async function toggleRead(ids) {
+  if (selection.all) return setReadEverything(!(model.items[0]?.Read));
   if (ids.length === 0) return;
   const first = model.byId.get(ids[0]);
   const read = ids.length === 1 && messageView.message?.ID === ids[0]
@@ -314,19 +549,40 @@ async function setRead(ids, read) {
     return fail(e);
   }
   for (const id of ids) {
-    model.setRead(id, read);
+    if (model.setRead(id, read)) counts.unread = Math.max(0, counts.unread + (read ? -1 : 1));
     if (messageView.openId === id) messageView.setRead(read);
   }
+  updateChrome();
   view.invalidate();
   if (ids.length > 1) toast(`${ids.length.toLocaleString()} messages marked ${read ? 'read' : 'unread'}`);
 }
 
-async function deleteAll() {
+/** Marks the whole list (or every match) read or unread: what "All N selected" acts on. */
+async function setReadEverything(read) {
+  const searching = model.searching;
+  const n = model.total;
+  try {
+    if (searching) await api.setReadSearch(model.source.query, read);
+    else await api.setReadAll(read);
+  } catch (e) {
+    return fail(e);
+  }
+  for (const m of model.byId.values()) m.Read = read;
+  if (!searching) counts.unread = read ? 0 : counts.total;
+  if (messageView.openId) messageView.setRead(read);
+  updateChrome();
+  view.invalidate();
+  toast(`${plural(n, searching ? 'match' : 'message', searching ? 'matches' : 'messages')} marked ${read ? 'read' : 'unread'}`);
+  return null;
+}
+
+/** Deletes the whole list, or every match of the search, after asking. */
+async function deleteEverything() {
   const searching = model.searching;
   const n = model.total;
   const ok = await confirmDialog(
     searching ? `Delete ${plural(n, 'matching message')}?` : `Delete all ${plural(n, 'message')}?`,
-    searching ? `Every message matching “${model.source.query}” is deleted. This cannot be undone.`
+    searching ? `Every message matching “${model.source.query}” is deleted, also any not loaded yet. This cannot be undone.`
       : 'Every captured message is deleted, in every open tab. This cannot be undone.',
     searching ? 'Delete matches' : 'Delete all');
   if (!ok) return;
@@ -342,23 +598,16 @@ async function deleteAll() {
     if (messageView.openId) closeMessage();
   } else {
     model.clear();
+    setCounts(0, 0);
     closeMessage();
   }
-  toast(searching ? 'Matching messages deleted' : 'All messages deleted');
+  toast(searching ? `${plural(n, 'matching message')} deleted` : `All ${plural(n, 'message')} deleted`);
   updateChrome();
   view.invalidate();
 }
 
-async function markAllRead() {
-  try {
-    if (model.searching) await api.setReadSearch(model.source.query, true);
-    else await api.setReadAll(true);
-  } catch (e) {
-    return fail(e);
-  }
-  for (const m of model.byId.values()) m.Read = true;
-  messageView.setRead(true);
-  view.invalidate();
+function markAllRead() {
+  return setReadEverything(true);
 }
 
 // ---- live updates ------------------------------------------------------------------------
@@ -368,23 +617,21 @@ let queueTimer = 0;
 
 const live = new Live({
   onFrame: (frame) => {
-    if (frame.Type === 'stats' && frame.Data) {
-      stats.total = frame.Data.Total;
-      stats.unread = frame.Data.Unread;
-      showUnread(stats.unread);
-    }
     if (frame.Type === 'new' && frame.Data) notifyNew(frame.Data);
     queue.push(frame);
     if (!queueTimer) queueTimer = setTimeout(processQueue, 16);
   },
   onState: (state, detail) => showConnection(state, detail),
   onResync: () => {
+    // Back after a gap (maybe to a restarted server): everything shown may be stale.
     queue = [];
     resync();
+    messageView.revalidate();
+    loadAbout();
   },
 });
 
-const refreshSearch = debounce(() => model.refresh(view.visibleRange()), 400);
+const refreshSearch = debounce(() => reload(), 400, { maxWait: 2000 });
 
 function processQueue() {
   queueTimer = 0;
@@ -392,6 +639,7 @@ function processQueue() {
   queue = [];
   if (!model.loaded) {
     // The first page is still loading and will include these.
+    for (const f of frames) if (f.Type === 'stats' && f.Data) setCounts(f.Data.Total, f.Data.Unread);
     if (frames.some((f) => f.Type !== 'stats')) resync();
     updateChrome();
     return;
@@ -399,11 +647,16 @@ function processQueue() {
   let batch = [];
   const flush = () => {
     if (batch.length === 0) return;
+    const unread = batch.filter((m) => !m.Read).length;
+    setCounts(counts.total + batch.length, counts.unread + unread);
     if (model.searching) refreshSearch();
     else {
+      // The open row stays on screen however much arrives above it.
+      const openIndex = messageView.openId ? model.indexOf(messageView.openId) : -1;
+      const keep = openIndex >= 0 && view.isVisible(openIndex);
       const n = model.prepend(batch);
       if (n) {
-        view.shiftAnchor(n, 0);
+        view.shiftAnchor(n, 0, { keep });
         announceNew(n);
       }
       for (const m of batch) view.markFresh(m.ID);
@@ -423,7 +676,8 @@ function processQueue() {
         if (!id || deletedHere.delete(id)) break;
         const wasOpen = messageView.openId === id;
         const openIndex = wasOpen ? model.indexOf(id) : -1;
-        if (removeLocal(id) < 0) {
+        const gone = removeLocal(id);
+        if (gone.index < 0) {
           // Not loaded here: what is on screen may have moved up by one.
           if (model.searching) refreshSearch();
           else resync();
@@ -436,15 +690,17 @@ function processQueue() {
       }
       case 'truncate':
         selection.clear();
+        setCounts(0, 0);
         if (model.searching) refreshSearch();
         else model.clear();
         if (messageView.openId) closeMessage();
         break;
-      case 'update':
+      case 'update': {
         if (!f.Data) break;
         model.setRead(f.Data.ID, f.Data.Read);
         if (messageView.openId === f.Data.ID) messageView.setRead(f.Data.Read);
         break;
+      }
       case 'stats':
         lastStats = f.Data;
         break;
@@ -457,10 +713,16 @@ function processQueue() {
     }
   }
   flush();
-  // After a burst the server's total is the truth: a mismatch means something was missed.
-  if (lastStats && !model.searching && model.loading.size === 0 && lastStats.Total !== model.total) resync();
+  if (lastStats) {
+    setCounts(lastStats.Total, lastStats.Unread);
+    // After a burst the server's total is the truth: a mismatch means something was missed.
+    if (!model.searching && model.loading.size === 0 && !model.inflight && lastStats.Total !== model.total) resync();
+  }
+  showNewAbove();
   updateChrome();
+  // Rows are moved now, in the same task as the scroll position: no frame ever shows them apart.
   view.invalidate();
+  view.render();
 }
 
 function showConnection(state, detail) {
@@ -480,32 +742,89 @@ function showConnection(state, detail) {
       : 'Waiting for the server. Click to retry now.';
   btn.disabled = state === 'live' || state === 'connecting';
   void detail;
+  if (model.loaded) updateChrome();
 }
 
 // ---- search --------------------------------------------------------------------------------
 
 const searchInput = $('search');
-const searchSoon = debounce(() => runSearch(), 300);
+
+/**
+ * Whether the query is still being typed: an open quote, or a last term whose field value
+ * cannot be complete yet (`after:2024-0`, `is:unr`, `from:`). Such a query is not sent while
+ * typing; the answer is a hint saying what is missing ('' when the query is complete). Enter
+ * sends it anyway, and then the server's answer says what is wrong.
+ */
+function incomplete(q) {
+  if ((q.match(/"/g) || []).length % 2 === 1) return 'Close the quote to search for the phrase.';
+  const last = q.split(/\s+/).pop() || '';
+  const m = /^[-!]?([a-z-]+):(.*)$/i.exec(last);
+  if (!m) return '';
+  const field = m[1].toLowerCase();
+  const value = m[2].toLowerCase();
+  const partOf = (words) => !words.includes(value) && words.some((w) => w.startsWith(value));
+  if (field === 'after' || field === 'before') {
+    const complete = /^\d{4}-\d{2}-\d{2}$/.test(value)
+      || /^\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:\d{2})$/.test(value);
+    return complete ? '' : `${field}: takes a date like 2024-05-01, or an RFC 3339 time.`;
+  }
+  if (field === 'is' && (value === '' || partOf(['read', 'unread', 'seen', 'unseen']))) return 'is: takes read or unread.';
+  if (field === 'has' && (value === '' || partOf(['attachment', 'attachments']))) return 'has: takes attachment.';
+  if (value === '' && ['from', 'to', 'cc', 'bcc', 'subject', 'message-id', 'tag'].includes(field)) return `${field}: needs a value.`;
+  return '';
+}
 
 function runSearch() {
   searchSoon.cancel();
   const q = searchInput.value.trim();
   $('search-clear').hidden = !searchInput.value;
-  if (q === route.q) return;
-  navigate({ q, m: null });
+  if (q === route.q && model.source.query === q) return null;
+  return navigate({ q, m: null });
+}
+
+// Typing searches once the typing pauses, never per key, and not while a term is half typed
+// (then a hint says what the term still needs).
+const searchSoon = debounce(() => {
+  const hint = incomplete(searchInput.value.trim());
+  if (hint) showSearchError(hint, { hint: true });
+  else runSearch();
+}, 450);
+
+/** The line under the search box: the server's reason a query failed, or a typing hint. */
+function showSearchError(message, { hint = false } = {}) {
+  const el = $('search-error');
+  el.hidden = !message;
+  el.classList.toggle('is-hint', hint);
+  el.textContent = !message ? '' : hint ? message : `Search not understood: ${message.replace(/^invalid (search|query):\s*/i, '')}`;
+  if (message && !hint) searchInput.setAttribute('aria-invalid', 'true');
+  else searchInput.removeAttribute('aria-invalid');
 }
 
 function clearSearch() {
   searchInput.value = '';
+  showSearchError(null);
   runSearch();
+}
+
+/** Leaves the search box for the list: j/k, Enter and the rest work at once. */
+function focusList() {
+  searchInput.blur();
+  if (view.cursor >= 0 && view.isVisible(view.cursor)) {
+    view.setCursor(view.cursor, { focus: true, scroll: false });
+  } else {
+    $('list-scroll').focus({ preventScroll: true });
+  }
 }
 
 $('search-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   runSearch();
+  // Enter sends the query and goes to the results: / → query → Enter → j works.
+  focusList();
 });
 searchInput.addEventListener('input', () => {
   $('search-clear').hidden = !searchInput.value;
+  showSearchError(null);
   searchSoon();
 });
 $('search-clear').addEventListener('click', () => {
@@ -517,15 +836,23 @@ $('search-banner-clear').addEventListener('click', () => clearSearch());
 // ---- toolbar buttons -------------------------------------------------------------------------
 
 $('select-all').addEventListener('change', (ev) => {
-  if (ev.target.checked) for (const id of model.byId.keys()) selection.add(id);
-  else selection.clear();
+  if (ev.target.checked) {
+    selection.clear();
+    for (const id of model.byId.keys()) selection.add(id);
+  } else selection.clear();
   updateChrome();
   view.invalidate();
 });
-$('bulk-read').addEventListener('click', () => setRead([...selection], true));
-$('bulk-unread').addEventListener('click', () => setRead([...selection], false));
-$('bulk-delete').addEventListener('click', () => deleteIds([...selection]));
-$('all-delete').addEventListener('click', () => deleteAll());
+$('select-banner-action').addEventListener('click', () => {
+  if (selection.all) selection.clear();
+  else selection.selectAll();
+  updateChrome();
+  view.invalidate();
+});
+$('bulk-read').addEventListener('click', () => (selection.all ? setReadEverything(true) : setRead([...selection], true)));
+$('bulk-unread').addEventListener('click', () => (selection.all ? setReadEverything(false) : setRead([...selection], false)));
+$('bulk-delete').addEventListener('click', () => (selection.all ? deleteEverything() : deleteIds([...selection])));
+$('all-delete').addEventListener('click', () => deleteEverything());
 $('all-read').addEventListener('click', () => markAllRead());
 $('help-open').addEventListener('click', () => openHelp());
 $('conn').addEventListener('click', () => live.reconnectNow());
@@ -541,9 +868,25 @@ document.querySelector('.skip-link').addEventListener('click', (ev) => {
   view.setCursor(Math.max(0, view.cursor), { focus: true });
 });
 
+// ---- settings --------------------------------------------------------------------------------
+
+function openSettings() {
+  const dialog = $('settings-dialog');
+  for (const input of dialog.querySelectorAll('input[name="list-times"]')) input.checked = input.value === view.timeMode;
+  if (!dialog.open) dialog.showModal();
+}
+$('settings-open').addEventListener('click', () => openSettings());
+for (const input of document.querySelectorAll('#settings-dialog input[name="list-times"]')) {
+  input.addEventListener('change', () => {
+    view.timeMode = input.value === 'relative' ? 'relative' : 'absolute';
+    prefs.set('list-times', view.timeMode === 'relative' ? 'relative' : null);
+    view.invalidate();
+  });
+}
+
 // ---- keyboard ------------------------------------------------------------------------------
 
-installKeys({
+keyHandler = installKeys({
   next: () => step(1),
   prev: () => step(-1),
   first: () => step(-Infinity),
@@ -557,7 +900,7 @@ installKeys({
       closeMessage();
       return true;
     }
-    if (selection.size > 0) {
+    if (selection.any) {
       selection.clear();
       updateChrome();
       view.invalidate();
@@ -570,15 +913,28 @@ installKeys({
     return false;
   },
   escapeField: (target) => {
-    if (target !== searchInput) {
-      target.blur();
+    if (target === searchInput) {
+      // Escape leaves the box (what was typed is searched); a second Escape clears the search.
+      if (searchSoon.pending() && !incomplete(searchInput.value.trim())) runSearch();
+      else searchSoon.cancel();
+      if (!searchInput.getAttribute('aria-invalid')) showSearchError(null);
+      focusList();
       return true;
     }
-    if (searchInput.value) clearSearch();
-    else {
-      searchInput.blur();
-      view.setCursor(Math.max(0, view.cursor), { focus: true });
+    target.blur();
+    return true;
+  },
+  fieldDown: (target) => {
+    if (target !== searchInput) return false;
+    if (searchSoon.pending()) runSearch();
+    if (model.loaded && view.cursor >= 0) {
+      focusList();
+      return true;
     }
+    // To the first result, once it is there (a search just sent is still loading).
+    searchInput.blur();
+    $('list-scroll').focus({ preventScroll: true });
+    step(1);
     return true;
   },
   search: () => {
@@ -586,7 +942,7 @@ installKeys({
     searchInput.select();
   },
   help: () => openHelp(),
-  remove: () => deleteIds(targetIds()),
+  remove: () => (selection.all ? deleteEverything() : deleteIds(targetIds())),
   toggleRead: () => toggleRead(targetIds()),
   select: () => {
     const m = model.items[view.cursor];
@@ -605,6 +961,7 @@ installKeys({
 // ---- start -----------------------------------------------------------------------------------
 
 initTheme();
+initSplitter($('layout'), $('splitter'), { onResize: () => view.schedule() });
 initNotifications({ onOpen: (id) => openMessage(id, { push: true }), toast });
 const placeholder = () => {
   searchInput.placeholder = narrow.matches ? 'Search mail' : 'Search   from:  subject:  has:attachment  is:unread';
@@ -612,15 +969,16 @@ const placeholder = () => {
 placeholder();
 narrow.addEventListener('change', () => {
   placeholder();
+  placeWelcome();
   view.schedule();
 });
 
 (async () => {
   const initial = parseHash() || { q: '', m: null };
   live.start();
+  loadAbout();
   await applyRoute(initial);
-  stats.unread = model.unread;
-  stats.total = model.searching ? stats.total : model.total;
+  applyPendingStep();
   updateChrome();
   document.documentElement.dataset.ready = '1';
 })();

@@ -98,6 +98,36 @@ export function relativeTime(date, now = Date.now()) {
   return yearFormat.format(d);
 }
 
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+/**
+ * The list's absolute time, as short as is unambiguous: "14:02:07" today, "Mar 3, 14:02" this
+ * year, "Mar 3, 2023" before. Seconds today, because a developer compares mails sent a few
+ * seconds apart.
+ */
+export function listTime(date, now = Date.now()) {
+  const d = date instanceof Date ? date : new Date(date);
+  const t = d.getTime();
+  if (Number.isNaN(t)) return '';
+  const today = new Date(now);
+  today.setHours(0, 0, 0, 0);
+  if (t >= today.getTime() && t < today.getTime() + 86400_000) return clockFormat.format(d);
+  if (d.getFullYear() === today.getFullYear()) return dayTimeFormat.format(d);
+  return yearFormat.format(d);
+}
+
+/** "3 h 12 min", "45 s", "2 days": a length of time, roughly. */
+export function durationText(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 90) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 90) return `${min} min`;
+  const hours = Math.floor(min / 60);
+  if (hours < 48) return min % 60 ? `${hours} h ${min % 60} min` : `${hours} h`;
+  return `${Math.round(hours / 24)} days`;
+}
+
 export function addressText(a) {
   if (!a) return '';
   return a.Name ? `${a.Name} <${a.Address}>` : a.Address || '';
@@ -119,13 +149,29 @@ export function plural(n, one, many = `${one}s`) {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
 
-export function debounce(fn, ms) {
+/** Calls `fn` once calls stop for `ms`; with `maxWait`, at least that often while they go on. */
+export function debounce(fn, ms, { maxWait = 0 } = {}) {
   let timer = 0;
-  const wrapped = (...args) => {
+  let first = 0;
+  const run = (args) => {
     clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+    timer = 0;
+    first = 0;
+    fn(...args);
   };
-  wrapped.cancel = () => clearTimeout(timer);
+  const wrapped = (...args) => {
+    const now = Date.now();
+    if (!first) first = now;
+    clearTimeout(timer);
+    const wait = maxWait ? Math.min(ms, Math.max(0, first + maxWait - now)) : ms;
+    timer = setTimeout(() => run(args), wait);
+  };
+  wrapped.cancel = () => {
+    clearTimeout(timer);
+    timer = 0;
+    first = 0;
+  };
+  wrapped.pending = () => timer !== 0;
   return wrapped;
 }
 

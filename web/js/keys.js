@@ -1,28 +1,42 @@
-// Keyboard shortcuts. Ignored while typing in a field (except Escape), while a modal dialog is
-// open (the dialog handles Escape itself), and with Ctrl/Alt/Meta held (browser shortcuts).
+// Keyboard shortcuts. Ignored while typing in a field (except Escape and ArrowDown, which leave
+// the search box for the list), while a modal dialog is open (the dialog handles Escape itself),
+// and with Ctrl/Alt/Meta held (browser shortcuts). Keys pressed inside the HTML preview's frame
+// are forwarded here too, so a click into the mail never swallows the shortcuts.
+
+// Frames have their own Element class, so elements are recognised by their properties.
+const isElement = (t) => !!t && t.nodeType === 1;
 
 function typing(target) {
-  if (!(target instanceof Element)) return false;
+  if (!isElement(target)) return false;
   if (target.isContentEditable) return true;
-  if (target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return true;
-  if (target instanceof HTMLInputElement) {
-    return !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(target.type);
-  }
+  const tag = target.tagName;
+  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+  if (tag === 'INPUT') return !['checkbox', 'radio', 'button', 'submit', 'reset'].includes(target.type);
   return false;
 }
 
-/** commands: { next, prev, first, last, open, close, search, help, remove, toggleRead, select, theme, tab(n) } */
+// Keys that scroll or act inside the previewed mail rather than move through the list.
+const FRAME_OWN = new Set(['ArrowDown', 'ArrowUp', 'ArrowLeft', 'ArrowRight', 'Home', 'End', 'PageUp', 'PageDown', ' ', 'Tab']);
+
+/**
+ * commands: { next, prev, first, last, open, close, escapeField, fieldDown, search, help, remove,
+ * toggleRead, select, theme, tab(n) }. Returns the handler, for the preview frame to forward to:
+ * handler(event, { inFrame: true }).
+ */
 export function installKeys(commands) {
-  document.addEventListener('keydown', (ev) => {
+  const handler = (ev, { inFrame = false } = {}) => {
     if (ev.defaultPrevented || ev.ctrlKey || ev.altKey || ev.metaKey || ev.isComposing) return;
     if (document.querySelector('dialog[open]')) return;
     if (typing(ev.target)) {
-      if (ev.key === 'Escape') commands.escapeField(ev.target) && ev.preventDefault();
+      if (ev.key === 'Escape' && commands.escapeField(ev.target)) ev.preventDefault();
+      else if (ev.key === 'ArrowDown' && commands.fieldDown?.(ev.target)) ev.preventDefault();
       return;
     }
-    const inTabs = ev.target instanceof Element && ev.target.getAttribute('role') === 'tab';
+    if (inFrame && FRAME_OWN.has(ev.key)) return;
+    const target = isElement(ev.target) ? ev.target : null;
+    const inTabs = target?.getAttribute('role') === 'tab';
     // Arrow keys scroll whatever is focused inside the message (source, headers…).
-    const inMessage = ev.target instanceof Element && ev.target.closest('#message');
+    const inMessage = inFrame || !!target?.closest('#message');
     if ((ev.key === 'ArrowDown' || ev.key === 'ArrowUp') && inMessage) return;
     let handled = true;
     switch (ev.key) {
@@ -45,7 +59,7 @@ export function installKeys(commands) {
       case 'Enter':
       case 'o':
         // Enter on a button or a link keeps its own meaning, except on a list row.
-        if (ev.key === 'Enter' && ev.target instanceof Element && ev.target.closest('button, a:not(.row-link), [role=tab]')) return;
+        if (ev.key === 'Enter' && target?.closest('button, a:not(.row-link), [role=tab], summary')) return;
         commands.open();
         break;
       case 'Escape':
@@ -77,5 +91,7 @@ export function installKeys(commands) {
         handled = false;
     }
     if (handled) ev.preventDefault();
-  });
+  };
+  document.addEventListener('keydown', (ev) => handler(ev));
+  return handler;
 }

@@ -1,11 +1,78 @@
 // The message list: a sparse model of the (live or searched) list, filled page by page as rows
 // come into view, and a virtual view that only ever builds the rows on screen. Smooth with tens of
 // thousands of messages: scrolling touches a few dozen reused row elements, never the whole list.
+// The reading position is a message, not an index: the cursor follows its message when mail
+// arrives or leaves above it, and a reload keeps the row being read where it was on screen.
 
 import { api } from './api.js';
-import { h, icon, formatSize, relativeTime, exactTime, addressShort, addressText, recipientsShort } from './dom.js';
+import { h, icon, formatSize, relativeTime, listTime, exactTime, addressShort, addressText, recipientsShort } from './dom.js';
 
 export const PAGE = 100;
+
+/** The page-aligned request covering [first, last]. */
+function span(first, last) {
+  const start = Math.max(0, Math.floor(Math.max(0, first) / PAGE) * PAGE);
+  const end = Math.max(start + PAGE, Math.ceil((last + 1) / PAGE) * PAGE);
+  return { start, end };
+}
+
+/**
+ * What is selected: some messages by ID, or the whole list (or search) however long it is, which
+ * is what "Select all 3 012" means. Toggling one row of a whole-list selection turns it back into
+ * IDs (the loaded ones), as in a mail client.
+ */
+export class Selection {
+  constructor(loadedIds) {
+    this.loadedIds = loadedIds;
+    this.ids = new Set();
+    this.all = false;
+  }
+
+  get any() {
+    return this.all || this.ids.size > 0;
+  }
+
+  get size() {
+    return this.ids.size;
+  }
+
+  has(id) {
+    return this.all || this.ids.has(id);
+  }
+
+  /** The user selects one. */
+  add(id) {
+    this.ids.add(id);
+  }
+
+  /** The user unselects one. */
+  delete(id) {
+    if (this.all) {
+      this.all = false;
+      this.ids = new Set(this.loadedIds());
+    }
+    this.ids.delete(id);
+  }
+
+  /** A message is gone: it can no longer be selected. */
+  forget(id) {
+    this.ids.delete(id);
+  }
+
+  selectAll() {
+    this.all = true;
+    this.ids.clear();
+  }
+
+  clear() {
+    this.all = false;
+    this.ids.clear();
+  }
+
+  [Symbol.iterator]() {
+    return this.ids[Symbol.iterator]();
+  }
+}
 
 export class ListModel {
   constructor({ onChange, onInconsistent }) {
@@ -20,54 +87,121 @@ export class ListModel {
     this.loading = new Set();
     this.loaded = false;
     this.error = null;
+    this.inflight = null;
   }
 
   get searching() {
     return this.source.kind === 'search';
   }
 
-  fetchPage(start, limit) {
-    return this.searching ? api.search(this.source.query, start, limit) : api.list(start, limit);
+  fetchPage(start, limit, signal) {
+    return this.searching ? api.search(this.source.query, start, limit, signal) : api.list(start, limit, signal);
   }
 
-  /** Switches between the live list and a search, and loads its first page. */
+  /**
+   * Switches between the live list and a search, and loads its first page. A search the server
+   * cannot parse (400) leaves the previous list in place and rejects with the error.
+   */
   async setSource(source, visible = [0, PAGE - 1]) {
+    const previous = { source: this.source, loaded: this.loaded };
     this.source = source;
     this.loaded = false;
-    return this.refresh(visible);
+    const result = await this.refresh(visible, { quiet400: source.kind === 'search' });
+    if (result && result.error) {
+      this.source = previous.loaded ? previous.source : { kind: 'all', query: '' };
+      if (previous.loaded) this.loaded = true;
+      else await this.refresh(visible);
+      throw result.error;
+    }
+    return result;
   }
 
   /**
    * Reloads the pages covering `visible` and forgets everything else (for searches after new
    * mail, and the live list after a gap). The old rows stay on screen until the answer is in.
+   * With `anchor` ({id, created, index}), the pages are those around where that message is now:
+   * `index` is the guess (its old place plus what arrived above it); if it is not there, it is
+   * looked up by arrival time. Resolves to {index} (the anchor's index, or -1), or null when
+   * overtaken by a later reload.
    */
-  async refresh([first, last] = [0, PAGE - 1]) {
+  async refresh([first, last] = [0, PAGE - 1], { anchor = null, quiet400 = false } = {}) {
     const gen = ++this.gen;
     this.loading.clear();
-    const start = Math.max(0, Math.floor(first / PAGE) * PAGE);
-    const end = Math.max(start + PAGE, Math.ceil((last + 1) / PAGE) * PAGE);
+    this.inflight?.abort();
+    const ctl = new AbortController();
+    this.inflight = ctl;
+    // Rows to load before and after the anchor: as on screen, or centred when its place is unknown.
+    const guessed = anchor && anchor.index >= 0;
+    const before = guessed ? anchor.index - first : Math.floor((last - first) / 2);
+    const after = guessed ? last - anchor.index : last - first - before;
+    let { start, end } = span(first, last);
     this.loading.add(start);
-    let resp;
     try {
-      resp = await this.fetchPage(start, end - start);
-    } catch (e) {
-      if (gen === this.gen) {
-        this.loading.delete(start);
-        this.error = e;
-        this.onChange({ kind: 'error', error: e });
+      // Without a guess, the anchor is looked up straight away.
+      let resp = anchor && !guessed ? null : await this.fetchPage(start, end - start, ctl.signal);
+      if (gen !== this.gen) return null;
+      let index = anchor && resp ? indexIn(resp, start, anchor.id) : -1;
+      if (anchor && index < 0) {
+        const at = await this.locate(anchor, resp ? resp.messages_count : this.total, gen, ctl.signal);
+        if (gen !== this.gen) return null;
+        if (at >= 0 || !resp) {
+          ({ start, end } = span(at >= 0 ? at - before : first, at >= 0 ? at + after : last));
+          resp = await this.fetchPage(start, end - start, ctl.signal);
+          if (gen !== this.gen) return null;
+          index = indexIn(resp, start, anchor.id);
+        }
       }
-      return;
+      this.loading.clear();
+      this.error = null;
+      this.items = new Array(resp.messages_count);
+      this.byId.clear();
+      this.total = resp.messages_count;
+      this.unread = resp.messages_unread ?? resp.unread;
+      this.place(start, resp.messages, 0);
+      this.loaded = true;
+      this.onChange({ kind: 'reset', counts: { total: resp.total, unread: resp.unread } });
+      return { index };
+    } catch (e) {
+      if (gen !== this.gen || e.name === 'AbortError') return null;
+      this.loading.clear();
+      if (quiet400 && e.status === 400) return { error: e };
+      this.error = e;
+      this.onChange({ kind: 'error', error: e });
+      return null;
+    } finally {
+      if (this.inflight === ctl) this.inflight = null;
     }
-    if (gen !== this.gen) return;
-    this.loading.delete(start);
-    this.error = null;
-    this.items = new Array(resp.messages_count);
-    this.byId.clear();
-    this.total = resp.messages_count;
-    this.unread = resp.unread;
-    this.place(start, resp.messages, 0);
-    this.loaded = true;
-    this.onChange({ kind: 'reset' });
+  }
+
+  /**
+   * Where message `id` (arrived at `created`, ms) is in the list now, or -1: a binary search on
+   * arrival time (the list is newest first), one single-row request per step, then the page
+   * there. A few retries cover mail arriving meanwhile.
+   */
+  async locate({ id, created }, total, gen, signal) {
+    if (!Number.isFinite(created)) return -1;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let lo = 0;
+      let hi = total;
+      while (hi - lo > PAGE / 4) {
+        const mid = (lo + hi) >> 1;
+        const resp = await this.fetchPage(mid, 1, signal);
+        if (gen !== this.gen) return -1;
+        total = resp.messages_count;
+        const m = resp.messages[0];
+        if (m && Date.parse(m.Created) > created) lo = mid + 1;
+        else hi = Math.min(mid, total);
+      }
+      // It is at or just after `lo` (several messages can share a millisecond).
+      const start = Math.max(0, lo - PAGE / 4);
+      const resp = await this.fetchPage(start, PAGE, signal);
+      if (gen !== this.gen) return -1;
+      const i = indexIn(resp, start, id);
+      if (i >= 0) return i;
+      total = resp.messages_count;
+      if (!resp.messages.length) break;
+    }
+    return -1;
   }
 
   /** Loads any missing page that overlaps [first, last]. */
@@ -112,7 +246,6 @@ export class ListModel {
     // In the live list, messages that arrived (or left) since the server answered are already
     // applied here from the event stream; their count is how far the server's positions are off.
     const shift = this.searching ? 0 : this.total - resp.messages_count;
-    this.unread = resp.unread;
     if (!this.place(start, resp.messages, shift)) this.onInconsistent();
     this.onChange({ kind: 'page' });
   }
@@ -174,6 +307,7 @@ export class ListModel {
 
   clear() {
     this.gen++;
+    this.inflight?.abort();
     this.loading.clear();
     this.items = [];
     this.byId.clear();
@@ -193,6 +327,11 @@ export class ListModel {
   }
 }
 
+function indexIn(resp, start, id) {
+  const k = resp.messages.findIndex((m) => m.ID === id);
+  return k >= 0 ? start + k : -1;
+}
+
 /** The rows on screen, reused as the list scrolls. */
 export class ListView {
   constructor(model, { scroll, spacer, selection, isOpen, onOpen, onSelect, onCursor }) {
@@ -208,10 +347,14 @@ export class ListView {
     this.active = new Map();
     this.pool = [];
     this.cursor = -1;
+    /** The message under the cursor ({id, created}): the cursor follows it when rows move. */
+    this.cursorRef = null;
+    this.tabRow = -1;
     this.fresh = new Map();
     this.lastChecked = -1;
     this.frame = 0;
     this.clockTick = 0;
+    this.timeMode = 'absolute';
     this.measure();
     scroll.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => {
@@ -229,9 +372,15 @@ export class ListView {
     if (v > 0 && v !== this.rowH) {
       const top = this.scroll.scrollTop / this.rowH;
       this.rowH = v;
+      this.syncHeight();
       this.scroll.scrollTop = top * v;
       for (const row of this.active.values()) row.key = '';
     }
+  }
+
+  /** The spacer's height now, so that a scroll position set next is not clamped to the old one. */
+  syncHeight() {
+    this.spacer.style.height = `${this.model.total * this.rowH}px`;
   }
 
   schedule() {
@@ -249,13 +398,22 @@ export class ListView {
     return [first, Math.min(this.model.total - 1, first + count)];
   }
 
+  /** Whether row `i` is (at least half) on screen. */
+  isVisible(i) {
+    if (i < 0) return false;
+    const top = i * this.rowH - this.scroll.scrollTop;
+    return top > -this.rowH / 2 && top + this.rowH / 2 < this.scroll.clientHeight;
+  }
+
   render() {
     const { model } = this;
     const total = model.total;
-    this.spacer.style.height = `${total * this.rowH}px`;
+    this.syncHeight();
     const [first, last] = this.visibleRange();
     const from = Math.max(0, first - 8);
     const to = Math.min(total - 1, last + 8);
+    // One tab stop for the whole list: the cursor's row, else the first one on screen.
+    this.tabRow = this.cursor >= from && this.cursor <= to ? this.cursor : Math.min(first, to);
     const hadFocus = this.spacer.contains(document.activeElement);
     const next = new Map();
     for (const [i, row] of this.active) {
@@ -288,7 +446,7 @@ export class ListView {
   }
 
   createRow() {
-    const check = h('input', { type: 'checkbox', class: 'row-check' });
+    const check = h('input', { type: 'checkbox', class: 'row-check', tabindex: '-1' });
     const unread = h('span', { class: 'sr-only' });
     const from = h('span', { class: 'row-from' });
     const to = h('span', { class: 'row-to' });
@@ -297,7 +455,7 @@ export class ListView {
     const clip = icon('clip', 'row-clip');
     const size = h('span', { class: 'row-size' });
     const snippet = h('span', { class: 'row-snippet' });
-    const link = h('a', { class: 'row-link' },
+    const link = h('a', { class: 'row-link', tabindex: '-1' },
       h('span', { class: 'row-line row-line1' }, unread, h('span', { class: 'row-dot', 'aria-hidden': 'true' }), from, to, time),
       h('span', { class: 'row-line row-line2' }, subject, clip, size),
       h('span', { class: 'row-line row-line3' }, snippet));
@@ -321,9 +479,12 @@ export class ListView {
       row.el.style.transform = `translateY(${i * this.rowH}px)`;
       row.index = i;
     }
+    // The tab stop moves as the list scrolls: only the attribute changes, not the whole row.
+    const tab = i === this.tabRow ? 0 : -1;
+    if (row.link.tabIndex !== tab) row.link.tabIndex = tab;
     const selected = m ? this.selection.has(m.ID) : false;
     const key = m
-      ? `${m.ID}|${m.Read}|${selected}|${i === this.cursor}|${this.isOpen(m.ID)}|${this.fresh.has(m.ID)}|${this.clockTick}|${i}|${this.model.total}`
+      ? `${m.ID}|${m.Read}|${selected}|${i === this.cursor}|${this.isOpen(m.ID)}|${this.fresh.has(m.ID)}|${this.clockTick}|${this.timeMode}|${i}|${this.model.total}`
       : `empty|${i}|${i === this.cursor}`;
     if (row.key === key) return;
     row.key = key;
@@ -361,8 +522,9 @@ export class ListView {
       ? `→ ${recipientsShort(recipients.length ? recipients : bcc)}`
       : '';
     row.to.title = [...recipients, ...bcc].map(addressText).join(', ');
-    row.time.textContent = relativeTime(m.Created);
-    row.time.title = exactTime(m.Created);
+    // The list shows when each message arrived (its order), not its Date header.
+    row.time.textContent = this.timeMode === 'relative' ? relativeTime(m.Created) : listTime(m.Created);
+    row.time.title = `Received ${exactTime(m.Created)}`;
     row.time.dateTime = m.Created;
     row.subject.textContent = subject;
     row.subject.classList.toggle('is-empty', !m.Subject);
@@ -413,11 +575,14 @@ export class ListView {
     const total = this.model.total;
     if (total === 0) {
       this.cursor = -1;
+      this.cursorRef = null;
       this.invalidate();
       return;
     }
     i = Math.max(0, Math.min(total - 1, i));
     this.cursor = i;
+    const m = this.model.items[i];
+    this.cursorRef = m ? { id: m.ID, created: Date.parse(m.Created) } : this.cursorRef;
     if (scroll) this.scrollToIndex(i);
     this.invalidate();
     this.onCursor?.(i);
@@ -426,6 +591,22 @@ export class ListView {
       this.render();
       this.focusCursor();
     }
+  }
+
+  /** Puts the cursor on row `i` (no scrolling, no focus), remembering its message. */
+  placeCursor(i) {
+    this.cursor = i;
+    const m = this.model.items[i];
+    if (m) this.cursorRef = { id: m.ID, created: Date.parse(m.Created) };
+  }
+
+  /** After the rows were replaced: the cursor goes back to its message if that is loaded. */
+  followCursor() {
+    if (this.cursorRef) {
+      const i = this.model.indexOf(this.cursorRef.id);
+      if (i >= 0) this.cursor = i;
+    }
+    if (this.cursor >= this.model.total) this.cursor = this.model.total - 1;
   }
 
   focusCursor() {
@@ -437,19 +618,47 @@ export class ListView {
     }
   }
 
-  scrollToIndex(i) {
+  scrollToIndex(i, { center = false } = {}) {
     const top = i * this.rowH;
     const bottom = top + this.rowH;
     const view = this.scroll;
-    if (top < view.scrollTop) view.scrollTop = top;
+    this.syncHeight();
+    if (center) view.scrollTop = Math.max(0, top - (view.clientHeight - this.rowH) / 2);
+    else if (top < view.scrollTop) view.scrollTop = top;
     else if (bottom > view.scrollTop + view.clientHeight) view.scrollTop = bottom - view.clientHeight;
   }
 
-  /** Keeps the rows on screen still when `n` rows are inserted (n > 0) or removed above them. */
-  shiftAnchor(n, at = 0) {
+  /**
+   * `n` rows were inserted (n > 0) or removed (n < 0) at index `at`. The cursor follows its
+   * message; the rows on screen stay still when the list is scrolled, or when `keep` (the open
+   * message's row is on screen: a burst of new mail must not push it away).
+   */
+  shiftAnchor(n, at = 0, { keep = false } = {}) {
     if (this.cursor >= at && this.cursor >= 0) this.cursor = Math.max(0, this.cursor + n);
     const topIndex = this.scroll.scrollTop / this.rowH;
-    if (this.scroll.scrollTop > 0 && at <= topIndex) this.scroll.scrollTop += n * this.rowH;
+    if ((this.scroll.scrollTop > 0 || keep) && at <= topIndex) {
+      this.syncHeight();
+      this.scroll.scrollTop += n * this.rowH;
+    }
     if (this.lastChecked >= at) this.lastChecked += n;
+  }
+
+  /** What to keep still across a reload: the open row if on screen, else the top row. */
+  anchor(openId) {
+    const top = this.scroll.scrollTop;
+    const openIndex = openId ? this.model.indexOf(openId) : -1;
+    const at = (i) => {
+      const m = this.model.items[i];
+      return m ? { id: m.ID, created: Date.parse(m.Created), index: i, offset: i * this.rowH - top } : null;
+    };
+    if (openIndex >= 0 && this.isVisible(openIndex)) return at(openIndex);
+    if (top <= 0) return null;
+    return at(Math.floor(top / this.rowH));
+  }
+
+  /** Puts row `index` at `offset` px from the top of the list (after a reload). */
+  restore(index, offset) {
+    this.syncHeight();
+    this.scroll.scrollTop = Math.max(0, index * this.rowH - offset);
   }
 }

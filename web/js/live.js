@@ -6,7 +6,8 @@ import { urls } from './api.js';
 
 const CLOSE_LAGGED = 1013;
 const MIN_DELAY = 500;
-const MAX_DELAY = 15_000;
+// Short enough that a restarted server is noticed within seconds, cheap enough for a local socket.
+const MAX_DELAY = 5_000;
 
 export class Live {
   /**

@@ -1,10 +1,14 @@
 // The message view: headers at the top, then tabs (HTML, Text, Source, Headers, Parts, Envelope).
 // Captured HTML is only ever shown through `view/{ID}.html` in an iframe sandboxed without
-// scripts (the server's policy says the same), and links clicked in it are opened here, in a new
-// tab with no opener; everything else is built as text nodes.
+// scripts (the server's policy says the same; preview.js reaches into it only to open clicked
+// links in a new tab, forward keys and pick light or dark); everything else is built as text nodes.
 
 import { api, urls } from './api.js';
-import { h, icon, replace, formatSize, relativeTime, exactTime, addressText, linkify, prefs, plural } from './dom.js';
+import { h, icon, replace, formatSize, relativeTime, exactTime, durationText, addressText, linkify, prefs, plural } from './dom.js';
+import { wireFrame, applyScheme, supportsDark } from './preview.js';
+import { sourceLines } from './highlight.js';
+import { receivedHeaders } from './headers.js';
+import { buildParts } from './parts.js';
 
 export const TABS = [
   { id: 'html', label: 'HTML' },
@@ -22,45 +26,25 @@ const DEVICES = [
 ];
 
 const SOURCE_LIMIT = 2_000_000;
+// Longer HTML is shown as plain text: highlighting builds a node per token.
+const HIGHLIGHT_LIMIT = 600_000;
 // No scripts, forms, popups or top navigation. Same-origin only so that this page can see which
 // link was clicked (a document without scripts can do nothing with the origin).
 const IFRAME_SANDBOX = 'allow-same-origin';
+/** A Date header further than this from the arrival time is worth a warning (clock, time zone). */
+const DATE_SKEW_MS = 10 * 60_000;
 
-/**
- * Opens links clicked in the preview in a new tab, from this page, with no opener and no
- * referrer: the sandbox stays closed, and the page a reset or verify mail links to opens normally.
- * Only web and mail links are followed, never one into mailsnare itself.
- */
-function followLinks(frame) {
-  let doc;
-  try {
-    doc = frame.contentDocument;
-  } catch {
-    return;
-  }
-  if (!doc) return;
-  const follow = (event) => {
-    if (event.type === 'auxclick' && event.button !== 1) return;
-    const link = event.target instanceof doc.defaultView.Element ? event.target.closest('a[href], area[href]') : null;
-    if (!link) return;
-    const raw = link.getAttribute('href') || '';
-    if (raw.startsWith('#')) return; // a jump inside the mail
-    event.preventDefault();
-    let url;
-    try {
-      url = new URL(raw, doc.baseURI);
-    } catch {
-      return;
-    }
-    const ours = url.origin === window.location.origin;
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && !ours) {
-      window.open(url.href, '_blank', 'noopener,noreferrer');
-    } else if (url.protocol === 'mailto:') {
-      window.open(url.href, '_blank', 'noopener,noreferrer');
-    }
-  };
-  doc.addEventListener('click', follow, true);
-  doc.addEventListener('auxclick', follow, true);
+/** A segmented control: [{id, label, title}], the pressed id, onPick(id). */
+function segmented(label, options, current, onPick) {
+  const buttons = options.map((o) => h('button', {
+    type: 'button', class: 'seg-btn', 'aria-pressed': String(o.id === current), title: o.title || o.label,
+    dataset: { value: o.id }, disabled: o.disabled || false,
+    onclick: (ev) => {
+      for (const b of buttons) b.setAttribute('aria-pressed', String(b === ev.currentTarget));
+      onPick(o.id);
+    },
+  }, o.icon ? icon(o.icon) : null, h('span', { class: o.icon ? 'seg-label' : '', text: o.label })));
+  return h('div', { class: 'seg', role: 'group', 'aria-label': label }, buttons);
 }
 
 export class MessageView {
@@ -69,9 +53,14 @@ export class MessageView {
     this.actions = actions;
     this.message = null;
     this.id = null;
+    this.failed = false;
     this.tab = prefs.get('tab', 'html');
     this.device = prefs.get('device', 'desktop');
-    this.remote = false;
+    // Remembered per browser, off until the user allows them.
+    this.remote = prefs.get('remote') === '1';
+    this.scheme = prefs.get('preview-scheme') === 'dark' ? 'dark' : 'light';
+    this.sourceView = prefs.get('source-view') === 'html' ? 'html' : 'raw';
+    this.headerOrder = prefs.get('headers-order') === 'sorted' ? 'sorted' : 'received';
     this.panels = new Map();
     this.tabButtons = new Map();
     this.seq = 0;
@@ -81,38 +70,78 @@ export class MessageView {
     return this.id;
   }
 
-  async open(id) {
+  async open(id, { quiet = false } = {}) {
     const seq = ++this.seq;
     this.id = id;
-    this.remote = false;
     this.root.hidden = false;
     this.root.setAttribute('aria-busy', 'true');
-    if (!this.message || this.message.ID !== id) {
+    if (!quiet && (!this.message || this.message.ID !== id)) {
       replace(this.root, h('div', { class: 'msg-loading' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading message…'));
     }
+    // The headers say whether there is a Date header at all (the message's Date falls back to
+    // the arrival time); the envelope says when it arrived. Both are small and asked at once.
+    const headers = api.headers(id).catch(() => null);
+    const envelope = api.envelope(id).catch(() => null);
     let message;
     try {
       message = await api.message(id);
     } catch (e) {
       if (seq !== this.seq) return null;
-      this.root.removeAttribute('aria-busy');
-      replace(this.root, h('div', { class: 'msg-error' },
-        h('p', { class: 'msg-error-title', text: e.status === 404 ? 'This message no longer exists.' : 'The message could not be loaded.' }),
-        h('p', { class: 'msg-error-text', text: e.status === 404 ? 'It was deleted, perhaps from another tab.' : e.message }),
-        h('button', { type: 'button', class: 'btn', text: 'Back to the list', onclick: () => this.actions.close() })));
+      this.showError(e);
       return null;
     }
+    const [hdrs, env] = await Promise.all([headers, envelope]);
     if (seq !== this.seq) return null;
+    this.failed = false;
     this.message = message;
+    this.headers = hdrs;
+    this.envelope = env || message.Envelope || null;
+    this.raw = null;
     this.render();
     this.root.removeAttribute('aria-busy');
     return message;
+  }
+
+  showError(e) {
+    this.failed = true;
+    this.message = null;
+    this.root.removeAttribute('aria-busy');
+    const gone = e.status === 404;
+    const unreachable = e.status === 0;
+    replace(this.root, h('div', { class: 'msg-error', dataset: { reason: gone ? 'gone' : unreachable ? 'unreachable' : 'error' } },
+      h('p', { class: 'msg-error-title', text: gone ? 'This message no longer exists.' : 'The message could not be loaded.' }),
+      h('p', { class: 'msg-error-text', text: gone ? 'It was deleted, perhaps from another tab, or the server was restarted.' : unreachable ? 'The server cannot be reached. It is tried again as soon as the connection is back.' : e.message }),
+      h('div', { class: 'msg-error-buttons' },
+        gone ? null : h('button', { type: 'button', class: 'btn', text: 'Try again', onclick: () => this.open(this.id) }),
+        h('button', { type: 'button', class: 'btn', text: 'Back to the list', onclick: () => this.actions.close() }))));
+  }
+
+  /**
+   * The connection came back (maybe to a restarted server): a failed load is tried again, and a
+   * message that is gone says so.
+   */
+  async revalidate() {
+    const id = this.id;
+    if (!id) return;
+    if (this.failed || !this.message) {
+      await this.open(id);
+      return;
+    }
+    try {
+      await api.envelope(id);
+    } catch (e) {
+      if (this.id === id && e.status === 404) {
+        this.seq++;
+        this.showError(e);
+      }
+    }
   }
 
   close() {
     this.seq++;
     this.id = null;
     this.message = null;
+    this.failed = false;
     this.root.hidden = true;
     replace(this.root);
   }
@@ -145,18 +174,14 @@ export class MessageView {
     this.updateReadButton();
 
     const head = h('header', { class: 'msg-head' },
-      h('h1', { class: 'msg-subject', id: 'msg-subject', text: m.Subject || '(no subject)' }),
+      h('h1', { class: 'msg-subject', id: 'msg-subject', tabindex: '-1', text: m.Subject || '(no subject)' }),
       h('dl', { class: 'msg-meta' },
         metaRow('From', m.From ? [m.From] : [], { empty: '(no sender)' }),
         metaRow('To', m.To),
         metaRow('Cc', m.Cc),
         metaRow('Bcc', m.Bcc),
         metaRow('Reply-To', m.ReplyTo),
-        h('dt', { text: 'Date' }),
-        h('dd', {},
-          h('time', { dateTime: m.Date, title: exactTime(m.Date), text: exactTime(m.Date) }),
-          ' ',
-          h('span', { class: 'muted nowrap', text: `· ${relativeTime(m.Date)}` }))),
+        this.dateRows()),
       h('p', { class: 'msg-facts' },
         h('span', { class: 'chip', text: formatSize(m.Size) }),
         m.Attachments.length ? h('span', { class: 'chip' }, icon('clip'), plural(m.Attachments.length, 'attachment')) : null,
@@ -186,6 +211,40 @@ export class MessageView {
     if (tab === 'html' && !m.HTML) tab = 'text';
     if (tab === 'text' && !m.Text && m.HTML) tab = 'html';
     this.setTab(tab, { focus: false, remember: false });
+  }
+
+  /**
+   * "Date" is the Date header, as the sender wrote it; "Received" is when it arrived here (the
+   * list's order and time). A missing Date header or one far from the arrival is what a developer
+   * is looking for, so it is said, not hidden behind the arrival time.
+   */
+  dateRows() {
+    const m = this.message;
+    const received = this.envelope?.Received || null;
+    const names = this.headers ? Object.keys(this.headers).map((k) => k.toLowerCase()) : null;
+    const missing = names ? !names.includes('date') : false;
+    const rows = [h('dt', { text: 'Date' })];
+    if (missing) {
+      rows.push(h('dd', { class: 'msg-date' },
+        h('span', { class: 'muted', text: '(none) ' }),
+        h('span', { class: 'chip chip-warn', id: 'date-warning', title: 'RFC 5322 requires a Date header. Many clients show the time they received the mail instead, which hides this.', text: 'No Date header' })));
+    } else {
+      const skew = received ? Date.parse(m.Date) - Date.parse(received) : 0;
+      rows.push(h('dd', { class: 'msg-date' },
+        h('time', { dateTime: m.Date, title: exactTime(m.Date), text: exactTime(m.Date) }),
+        ' ',
+        h('span', { class: 'muted nowrap', text: `· ${relativeTime(m.Date)}` }),
+        Math.abs(skew) > DATE_SKEW_MS
+          ? [' ', h('span', { class: 'chip chip-warn', id: 'date-warning', title: 'The Date header is far from the time the message arrived: check the sending clock or time zone.', text: `${durationText(skew)} ${skew < 0 ? 'before' : 'after'} it was received` })]
+          : null));
+    }
+    if (received) {
+      rows.push(h('dt', { text: 'Received' }), h('dd', { class: 'msg-received' },
+        h('time', { dateTime: received, title: exactTime(received), text: exactTime(received) }),
+        ' ',
+        h('span', { class: 'muted nowrap', text: `· ${relativeTime(received)}` })));
+    }
+    return rows;
   }
 
   updateReadButton() {
@@ -238,7 +297,7 @@ export class MessageView {
           : notice('This message has no plain-text part.'));
       case 'source': return this.buildSource(panel);
       case 'headers': return this.buildHeaders(panel);
-      case 'parts': return this.buildParts(panel);
+      case 'parts': return buildParts(panel, m, { toast: this.actions.toast });
       case 'envelope': return this.buildEnvelope(panel);
       default: return null;
     }
@@ -257,7 +316,17 @@ export class MessageView {
       referrerpolicy: 'no-referrer',
       loading: 'eager',
     });
-    frame.addEventListener('load', () => followLinks(frame));
+    const darkNote = h('span', { class: 'muted scheme-note', hidden: true, text: 'no dark-mode styles' });
+    let doc = null;
+    const showScheme = () => {
+      const dark = doc ? this.scheme === 'dark' && supportsDark(doc) : false;
+      stage.dataset.scheme = dark ? 'dark' : 'light';
+      darkNote.hidden = !(doc && this.scheme === 'dark' && !dark);
+    };
+    frame.addEventListener('load', () => {
+      doc = wireFrame(frame, { onKey: (ev) => this.actions.key(ev, { inFrame: true }), scheme: this.scheme });
+      showScheme();
+    });
     stage.append(frame);
     const deviceButtons = DEVICES.map((d) => h('button', {
       type: 'button', class: 'seg-btn', 'aria-pressed': String(this.device === d.id),
@@ -280,28 +349,68 @@ export class MessageView {
     remoteBox.checked = this.remote;
     remoteBox.addEventListener('change', () => {
       this.remote = remoteBox.checked;
+      prefs.set('remote', this.remote ? '1' : null);
       frame.src = urls.view(m.ID, this.remote);
     });
+    const scheme = segmented('Preview colours', [
+      { id: 'light', label: 'Light', icon: 'sun', title: 'Preview the mail as a light-mode client shows it' },
+      { id: 'dark', label: 'Dark', icon: 'moon', title: 'Preview the mail as a dark-mode client shows it (its own dark-mode styles)' },
+    ], this.scheme, (id) => {
+      this.scheme = id;
+      prefs.set('preview-scheme', id === 'dark' ? 'dark' : null);
+      if (doc) applyScheme(doc, id);
+      showScheme();
+    });
+    scheme.id = 'preview-scheme';
     const bar = h('div', { class: 'html-bar' },
       h('div', { class: 'seg', role: 'group', 'aria-label': 'Preview width' }, deviceButtons),
-      h('label', { class: 'switch', for: 'remote-toggle' }, remoteBox,
+      scheme,
+      darkNote,
+      h('label', { class: 'switch', for: 'remote-toggle', title: 'Remembered in this browser' }, remoteBox,
         h('span', { class: 'switch-track', 'aria-hidden': 'true' }),
         h('span', { text: 'Remote images' }),
-        remoteCount ? h('span', { class: 'muted remote-count', text: `(${remoteCount} blocked)` }) : null),
+        remoteCount && !this.remote ? h('span', { class: 'muted remote-count', text: `(${remoteCount} blocked)` }) : null),
       h('span', { class: 'grow' }),
       h('a', { class: 'btn btn-sm btn-ghost', href: urls.view(m.ID, false), target: '_blank', rel: 'noopener noreferrer', title: 'Open the HTML alone in a new tab (still sandboxed)' },
         icon('external'), h('span', { class: 'btn-label', text: 'Open' })));
     replace(panel, bar, stage);
   }
 
-  async buildSource(panel) {
+  /** The raw source, fetched once per open message (Source and Headers share it). */
+  rawSource() {
     const m = this.message;
-    replace(panel, loading('Loading source…'));
+    if (!this.raw) this.raw = api.raw(m.ID);
+    return this.raw;
+  }
+
+  buildSource(panel) {
+    const m = this.message;
+    const body = h('div', { class: 'source-body' });
+    const views = segmented('Source view', [
+      { id: 'raw', label: 'Raw message', title: 'Exactly the bytes received' },
+      { id: 'html', label: 'HTML source', title: 'The HTML part, decoded (no quoted-printable or base64), highlighted', disabled: !m.HTML },
+    ], this.sourceView === 'html' && m.HTML ? 'html' : 'raw', (id) => {
+      this.sourceView = id;
+      prefs.set('source-view', id === 'html' ? 'html' : null);
+      show(id);
+    });
+    views.id = 'source-view';
+    const show = (id) => (id === 'html' && m.HTML ? this.showHtmlSource(body) : this.showRaw(body));
+    replace(panel, h('div', { class: 'source-bar' }, views, h('span', { class: 'grow' }),
+      h('a', { class: 'btn btn-sm btn-ghost', href: urls.raw(m.ID), target: '_blank', rel: 'noopener noreferrer' }, icon('external'), h('span', { class: 'btn-label', text: 'Raw' })),
+      h('a', { class: 'btn btn-sm btn-ghost', href: urls.eml(m.ID), download: `${m.ID}.eml` }, icon('download'), h('span', { class: 'btn-label', text: '.eml' }))),
+    body);
+    show(this.sourceView);
+  }
+
+  async showRaw(body) {
+    const m = this.message;
+    replace(body, loading('Loading source…'));
     let raw;
     try {
-      raw = await api.raw(m.ID);
+      raw = await this.rawSource();
     } catch (e) {
-      return replace(panel, notice(`The source could not be loaded: ${e.message}`));
+      return replace(body, notice(`The source could not be loaded: ${e.message}`));
     }
     if (this.message !== m) return null;
     let truncated = false;
@@ -312,72 +421,101 @@ export class MessageView {
     const lines = raw.split(/\r?\n/);
     if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
     const gutter = lines.map((_, i) => i + 1).join('\n');
-    return replace(panel,
-      h('div', { class: 'source-bar' },
-        h('span', { class: 'muted', text: `${plural(lines.length, 'line')} · ${formatSize(m.Size)}` }),
-        h('span', { class: 'grow' }),
-        h('a', { class: 'btn btn-sm btn-ghost', href: urls.raw(m.ID), target: '_blank', rel: 'noopener noreferrer' }, icon('external'), h('span', { class: 'btn-label', text: 'Raw' })),
-        h('a', { class: 'btn btn-sm btn-ghost', href: urls.eml(m.ID), download: `${m.ID}.eml` }, icon('download'), h('span', { class: 'btn-label', text: '.eml' }))),
+    return replace(body,
+      h('p', { class: 'muted source-facts', text: `${plural(lines.length, 'line')} · ${formatSize(m.Size)}` }),
       truncated ? notice('Only the first 2 MB are shown; download the .eml for the rest.') : null,
       h('div', { class: 'source' },
         h('pre', { class: 'source-gutter', 'aria-hidden': 'true', text: gutter }),
         h('pre', { class: 'source-code', text: lines.join('\n') })));
   }
 
+  showHtmlSource(body) {
+    const html = this.message.HTML;
+    const { frag, count } = sourceLines(html, { html: html.length <= HIGHLIGHT_LIMIT });
+    const wrap = prefs.get('source-wrap') !== '0';
+    const code = h('pre', { class: `html-source${wrap ? ' is-wrapped' : ''}`, id: 'html-source' }, frag);
+    const wrapBox = h('input', { type: 'checkbox', id: 'source-wrap' });
+    wrapBox.checked = wrap;
+    wrapBox.addEventListener('change', () => {
+      code.classList.toggle('is-wrapped', wrapBox.checked);
+      prefs.set('source-wrap', wrapBox.checked ? null : '0');
+    });
+    replace(body,
+      h('p', { class: 'muted source-facts' },
+        `${plural(count, 'line')} · ${formatSize(new Blob([html]).size)} decoded`,
+        html.length > HIGHLIGHT_LIMIT ? ' · too long to highlight' : '',
+        h('label', { class: 'inline-check' }, wrapBox, ' Wrap long lines')),
+      code);
+  }
+
   async buildHeaders(panel) {
     const m = this.message;
-    replace(panel, loading('Loading headers…'));
-    let headers;
-    try {
-      headers = await api.headers(m.ID);
-    } catch (e) {
-      return replace(panel, notice(`The headers could not be loaded: ${e.message}`));
-    }
-    if (this.message !== m) return null;
-    const names = Object.keys(headers).sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
-    const rows = [];
-    let count = 0;
-    for (const name of names) {
-      const values = Array.isArray(headers[name]) ? headers[name] : [String(headers[name])];
-      values.forEach((v, i) => {
-        count++;
-        rows.push(h('tr', { dataset: { name: name.toLowerCase() } },
-          h('th', { scope: 'row', text: name },
-            values.length > 1 ? h('span', { class: 'hdr-n', text: ` ${i + 1}/${values.length}` }) : null),
-          h('td', { text: v })));
-      });
-    }
+    const body = h('div', { class: 'headers-body' });
     const filter = h('input', { type: 'search', class: 'input input-sm', placeholder: 'Filter headers', 'aria-label': 'Filter headers' });
-    const table = h('table', { class: 'hdr-table' }, h('tbody', {}, rows));
-    filter.addEventListener('input', () => {
+    const facts = h('span', { class: 'muted' });
+    const order = segmented('Header order', [
+      { id: 'received', label: 'As received', title: 'In the order of the message (top first)' },
+      { id: 'sorted', label: 'A–Z', title: 'Sorted by name, values decoded by the server' },
+    ], this.headerOrder, (id) => {
+      this.headerOrder = id;
+      prefs.set('headers-order', id === 'sorted' ? 'sorted' : null);
+      show();
+    });
+    order.id = 'headers-order';
+    const applyFilter = () => {
       const q = filter.value.trim().toLowerCase();
+      const table = body.querySelector('.hdr-table');
+      if (!table) return;
       for (const tr of table.tBodies[0].rows) {
         tr.hidden = q !== '' && !tr.dataset.name.includes(q) && !tr.cells[1].textContent.toLowerCase().includes(q);
       }
-    });
-    return replace(panel,
-      h('div', { class: 'source-bar' },
-        h('span', { class: 'muted', text: `${plural(count, 'header')}, ${plural(names.length, 'name')}` }),
-        h('span', { class: 'grow' }),
-        filter),
-      table);
+    };
+    filter.addEventListener('input', applyFilter);
+    const show = async () => {
+      replace(body, loading('Loading headers…'));
+      let list;
+      try {
+        list = this.headerOrder === 'sorted' ? await this.sortedHeaders() : receivedHeaders(await this.rawSource());
+      } catch (e) {
+        return replace(body, notice(`The headers could not be loaded: ${e.message}`));
+      }
+      if (this.message !== m) return null;
+      const seen = new Map();
+      for (const { name } of list) seen.set(name.toLowerCase(), (seen.get(name.toLowerCase()) || 0) + 1);
+      const nth = new Map();
+      const rows = list.map(({ name, value }) => {
+        const key = name.toLowerCase();
+        const n = (nth.get(key) || 0) + 1;
+        nth.set(key, n);
+        const many = seen.get(key);
+        return h('tr', { dataset: { name: key } },
+          h('th', { scope: 'row', text: name }, many > 1 ? h('span', { class: 'hdr-n', text: ` ${n}/${many}` }) : null),
+          h('td', { text: value }));
+      });
+      facts.textContent = `${plural(list.length, 'header')}, ${plural(seen.size, 'name')}`;
+      replace(body, h('table', { class: 'hdr-table', id: 'hdr-table' }, h('tbody', {}, rows)));
+      applyFilter();
+      return null;
+    };
+    replace(panel, h('div', { class: 'source-bar' }, order, facts, h('span', { class: 'grow' }), filter), body);
+    show();
   }
 
-  buildParts(panel) {
-    const m = this.message;
-    const section = (title, parts) => parts.length === 0 ? null : h('section', { class: 'parts-section' },
-      h('h2', { class: 'parts-title', text: `${title} (${parts.length})` }),
-      h('ul', { class: 'parts' }, parts.map((p) => partItem(m, p))));
-    const total = m.Attachments.length + m.Inline.length;
-    replace(panel,
-      total === 0 ? notice('This message has no attachments or inline parts.') : null,
-      section('Attachments', m.Attachments),
-      section('Inline', m.Inline));
+  async sortedHeaders() {
+    const headers = this.headers || await api.headers(this.message.ID);
+    this.headers = headers;
+    const names = Object.keys(headers).sort((a, b) => a.localeCompare(b, undefined, { sensitivity: 'base' }));
+    const list = [];
+    for (const name of names) {
+      const values = Array.isArray(headers[name]) ? headers[name] : [String(headers[name])];
+      for (const value of values) list.push({ name, value });
+    }
+    return list;
   }
 
   buildEnvelope(panel) {
     const m = this.message;
-    const env = m.Envelope;
+    const env = this.envelope;
     if (!env) return replace(panel, notice('No SMTP envelope was recorded for this message.'));
     const lower = (a) => (a || '').toLowerCase();
     const inTo = new Set((m.To || []).map((a) => lower(a.Address)));
@@ -393,7 +531,7 @@ export class MessageView {
       h('dt', { text: 'HELO / EHLO' }), h('dd', {}, h('code', { text: env.Helo || '(none)' }), h('span', { class: 'muted', text: env.ESMTP ? ' · EHLO (ESMTP)' : ' · HELO' })),
       h('dt', { text: 'MAIL FROM' }), h('dd', {}, h('code', { text: `<${env.MailFrom || ''}>` })),
       h('dt', { text: `RCPT TO (${(env.RcptTo || []).length})` }), h('dd', {}, h('ul', { class: 'rcpts' }, rcpts)),
-      h('dt', { text: 'TLS' }), h('dd', { text: yes(env.TLS) }),
+      h('dt', { text: 'TLS' }), h('dd', { text: env.TLS ? `Yes${env.TLSVersion ? ` (${env.TLSVersion})` : ''}` : 'No' }),
       h('dt', { text: 'AUTH user' }), h('dd', {}, env.AuthUser ? h('code', { text: env.AuthUser }) : h('span', { class: 'muted', text: '(not authenticated)' })),
       h('dt', { text: 'SMTPUTF8' }), h('dd', { text: yes(env.SMTPUTF8) }),
       h('dt', { text: 'Return-Path' }), h('dd', {}, h('code', { text: m.ReturnPath || '' })),
@@ -425,18 +563,6 @@ function addrNode(a) {
       h('span', { class: 'addr-name', text: a.Name }), ' ', h('span', { class: 'addr-email', text: `<${a.Address}>` }));
   }
   return h('span', { class: 'addr addr-email-only', text: a.Address });
-}
-
-function partItem(m, p) {
-  const url = urls.part(m.ID, p.PartID);
-  const isImage = /^image\/(png|jpe?g|gif|webp|bmp|avif)$/i.test(p.ContentType || '');
-  const name = p.FileName || (p.ContentID ? `cid:${p.ContentID}` : `part ${p.PartID}`);
-  return h('li', { class: 'part' },
-    h('span', { class: 'part-thumb' }, isImage ? h('img', { src: url, alt: '', loading: 'lazy' }) : icon('file')),
-    h('span', { class: 'part-info' },
-      h('span', { class: 'part-name', text: name, title: name }),
-      h('span', { class: 'part-meta muted', text: [p.ContentType, formatSize(p.Size), p.ContentID ? `cid:${p.ContentID}` : ''].filter(Boolean).join(' · ') })),
-    h('a', { class: 'btn btn-sm', href: url, download: p.FileName || '', 'aria-label': `Download ${name}` }, icon('download'), h('span', { class: 'btn-label', text: 'Download' })));
 }
 
 function notice(text) {

@@ -1,0 +1,50 @@
+// An empty mailbox says where to send mail: the SMTP address (from api/v1/about), a command to
+// try, and the version; and it never asks to "Select a message" when there is none.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, openPage, sendOne, buildMessage, apiJson, shot, outsideViewport } from './helpers.mjs';
+
+const browser = await launch();
+
+for (const [name, viewport] of [['wide1440', { width: 1440, height: 900 }], ['phone390', { width: 390, height: 844 }]]) {
+  for (const scheme of ['light', 'dark']) {
+    test(`the empty mailbox (${name}, ${scheme}) shows the SMTP address, a command to try, and the version`, async () => {
+      const server = await startServer();
+      const about = await apiJson(server, '/api/v1/about');
+      const { page, problems } = await openPage(browser, `${server.base}/`, { viewport, colorScheme: scheme });
+      await page.waitForSelector('#conn[data-state="live"]');
+      const card = page.locator('#welcome');
+      await card.waitFor();
+      assert.ok(await card.isVisible(), 'the card is on screen');
+      const text = await card.textContent();
+      assert.match(text, new RegExp(`SMTP\\s*127\\.0\\.0\\.1:${server.smtpPort}`));
+      assert.match(text, new RegExp(`swaks --server 127\\.0\\.0\\.1:${server.smtpPort} --to test@example\\.com`));
+      assert.match(text, new RegExp(`curl -X POST ${server.base.replace(/\./g, '\\.')}/api/v1/send`));
+      assert.match(text, new RegExp(`mailsnare ${about.Version.replace(/\./g, '\\.')}`));
+      assert.doesNotMatch(await page.textContent('body'), /Select a message/);
+      if (name === 'phone390') assert.deepEqual(await outsideViewport(page, '*', '#welcome'), []);
+      await shot(page, `${name}-${scheme}-empty`);
+
+      // The first mail replaces it with the list.
+      await sendOne(server, { from: 'a@example.com', to: ['b@example.com'], data: buildMessage({ subject: 'First', text: 'hi' }) });
+      await page.waitForSelector('.row:not(.is-loading)');
+      assert.equal(await page.locator('#welcome').count(), 0);
+      if (name === 'wide1440') assert.match(await page.textContent('#message-placeholder'), /Select a message/);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    });
+  }
+}
+
+test('a search with no matches says so, and offers no message to select', async () => {
+  const server = await startServer();
+  await sendOne(server, { from: 'a@example.com', to: ['b@example.com'], data: buildMessage({ subject: 'First', text: 'hi' }) });
+  const { page, problems } = await openPage(browser, `${server.base}/#q=nothing-here`, { viewport: { width: 1440, height: 900 } });
+  await page.waitForSelector('#list-empty:not([hidden])');
+  assert.match(await page.textContent('#list-empty'), /No matches/);
+  assert.doesNotMatch(await page.textContent('#message-pane'), /Select a message/);
+  assert.equal(await page.locator('#welcome').count(), 0, 'the mailbox is not empty: no setup card');
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});
