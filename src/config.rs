@@ -62,6 +62,8 @@ pub struct Config {
     pub max_sends: usize,
     /// Most SMTP password checks running at once (bcrypt is slow on purpose).
     pub max_auth_checks: usize,
+    /// Threads running connections (parsing large mail, disk work and searches have their own).
+    pub worker_threads: usize,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             search: SearchLimits::default(),
             max_sends: DEFAULT_MAX_SENDS,
             max_auth_checks: DEFAULT_MAX_AUTH_CHECKS,
+            worker_threads: DEFAULT_WORKER_THREADS,
         }
     }
 }
@@ -147,6 +150,9 @@ pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_SEARCH_TIMEOUT_TEXT: &str = "10s";
 pub const DEFAULT_MAX_SENDS: usize = 8;
 pub const DEFAULT_MAX_AUTH_CHECKS: usize = 4;
+/// One thread for all connections answers fastest (no hand-over between threads per reply);
+/// everything heavy runs on the blocking pool, which uses every core.
+pub const DEFAULT_WORKER_THREADS: usize = 1;
 /// Real mail nests four or five levels (mixed, related, alternative, a forwarded message).
 pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
 /// Real mail has a handful of parts; a newsletter with many images some dozens.
@@ -336,6 +342,10 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_MAX_SENDS", value_name = "N", default_value_t = DEFAULT_MAX_SENDS, value_parser = clap::value_parser!(usize))]
     pub max_sends: usize,
 
+    /// Threads that run connections; parsing large mail, disk work and searches run on a separate pool that uses every core
+    #[arg(long, env = "MAILSNARE_WORKER_THREADS", value_name = "N", default_value_t = DEFAULT_WORKER_THREADS, value_parser = clap::value_parser!(usize))]
+    pub worker_threads: usize,
+
     /// Most SMTP password checks at once (bcrypt is slow on purpose); more wait
     #[arg(long, env = "MAILSNARE_MAX_AUTH_CHECKS", value_name = "N", default_value_t = DEFAULT_MAX_AUTH_CHECKS, value_parser = clap::value_parser!(usize))]
     pub max_auth_checks: usize,
@@ -472,6 +482,7 @@ impl Cli {
             },
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),
+            worker_threads: self.worker_threads.max(1),
             storage: self
                 .storage
                 .or_else(|| {

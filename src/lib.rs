@@ -196,6 +196,7 @@ impl Server {
             tls: self.smtp_tls.clone(),
             passwords: self.config.smtp_passwords.clone(),
             auth_checks: Arc::new(Semaphore::new(self.config.max_auth_checks)),
+            buffers: smtp::conn::BufferPool::default(),
         });
         // One bound for both SMTP listeners.
         let permits = Arc::new(Semaphore::new(self.config.max_connections as usize));

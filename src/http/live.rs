@@ -25,9 +25,9 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::AppState;
 use super::error::AppError;
-use super::websocket::{Incoming, Socket, Upgrade};
 use super::mailhog::model::Message as MailhogMessage;
 use super::mailpit::model::MessageSummary;
+use super::websocket::{Incoming, Socket, Upgrade};
 use crate::store::{Event, Store};
 
 /// WebSocket close code 1013 ("try again later"): the client fell behind and must reload.
@@ -36,6 +36,9 @@ pub const CLOSE_LAGGED: u16 = 1013;
 pub const WINDOW: Duration = Duration::from_millis(100);
 /// More events than this in one window is a flood (500/s): Mailpit frames are coalesced.
 pub const FLOOD_EVENTS: usize = 50;
+/// More frame deliveries than this in one window (events times clients, 20 000/s) is a flood
+/// too: with many clients, writing every frame to each would take the CPU from ingest.
+pub const FLOOD_DELIVERIES: usize = 2000;
 /// How often an idle event stream sends a comment, so proxies and clients keep the connection.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);
 /// Frames written per flush: a client that has fallen behind catches up in few syscalls.
@@ -159,6 +162,13 @@ impl Hub {
         self.clients().values().any(|c| c.format == format)
     }
 
+    fn count(&self, format: Format) -> usize {
+        self.clients()
+            .values()
+            .filter(|c| c.format == format)
+            .count()
+    }
+
     /// Hands `frame` to every client of `format`; drops those whose queue would overflow.
     fn send(&self, format: Format, frame: &Utf8Bytes) {
         let budget = self.inner.limits.client_queue;
@@ -203,7 +213,8 @@ impl Hub {
                     };
                     self.mailhog(&event);
                     in_window += 1;
-                    if in_window > FLOOD_EVENTS {
+                    let deliveries = in_window.saturating_mul(self.count(Format::Mailpit));
+                    if in_window > FLOOD_EVENTS || deliveries > FLOOD_DELIVERIES {
                         flooding = true;
                     }
                     if flooding {
@@ -225,7 +236,8 @@ impl Hub {
                         self.send(Format::Mailpit, &stats_frame(&store));
                     }
                     dirty = false;
-                    if in_window <= FLOOD_EVENTS {
+                    let deliveries = in_window.saturating_mul(self.count(Format::Mailpit));
+                    if in_window <= FLOOD_EVENTS && deliveries <= FLOOD_DELIVERIES {
                         flooding = false;
                     }
                     in_window = 0;
@@ -352,7 +364,10 @@ pub async fn mailhog_socket(State(state): State<AppState>, upgrade: Upgrade) -> 
 /// Writes the hub's frames to the client; a reader task answers the client's pings and closes
 /// (reading is not cancel-safe, so it never races the writes in one `select!`).
 async fn forward(socket: Socket, mut frames: Subscription, stopping: impl Future<Output = ()>) {
-    let Socket { mut reader, mut writer } = socket;
+    let Socket {
+        mut reader,
+        mut writer,
+    } = socket;
     let (control, mut controls) = mpsc::channel::<Incoming>(4);
     let reading = tokio::spawn(async move {
         loop {

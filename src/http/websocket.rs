@@ -49,14 +49,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
             response
         };
         if parts.method != Method::GET {
-            return Err(bad("a WebSocket handshake is a GET", StatusCode::METHOD_NOT_ALLOWED));
+            return Err(bad(
+                "a WebSocket handshake is a GET",
+                StatusCode::METHOD_NOT_ALLOWED,
+            ));
         }
         let has = |headers: &HeaderMap, name: header::HeaderName, token: &str| {
             headers.get_all(name).iter().any(|v| {
-                v.to_str().is_ok_and(|v| {
-                    v.split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case(token))
-                })
+                v.to_str()
+                    .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
             })
         };
         if !has(&parts.headers, header::CONNECTION, "upgrade") {
@@ -76,7 +77,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
             .get(header::SEC_WEBSOCKET_VERSION)
             .is_none_or(|v| v != "13")
         {
-            return Err(bad("send Sec-WebSocket-Version: 13", StatusCode::BAD_REQUEST));
+            return Err(bad(
+                "send Sec-WebSocket-Version: 13",
+                StatusCode::BAD_REQUEST,
+            ));
         }
         let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY) else {
             return Err(bad("send Sec-WebSocket-Key", StatusCode::BAD_REQUEST));
@@ -102,7 +106,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Upgrade {
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<Upgrade as FromRequestParts<S>>::from_request_parts(parts, state).await.ok())
+        Ok(
+            <Upgrade as FromRequestParts<S>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
     }
 }
 
@@ -289,7 +297,10 @@ mod tests {
 
     #[test]
     fn accept_key_is_rfc_6455s() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
@@ -312,9 +323,15 @@ mod tests {
         assert_eq!(reader.next().await, Incoming::Close);
         assert_eq!(reader.next().await, Incoming::Close, "end of input");
         let unmasked = [0x81u8, 1, b'x'];
-        assert_eq!(Reader { io: &unmasked[..] }.next().await, Incoming::Refused(1002));
+        assert_eq!(
+            Reader { io: &unmasked[..] }.next().await,
+            Incoming::Refused(1002)
+        );
         let big = [0x82u8, 0x80 | 127, 0, 0, 0, 0, 0x40, 0, 0, 0];
-        assert_eq!(Reader { io: &big[..] }.next().await, Incoming::Refused(1009));
+        assert_eq!(
+            Reader { io: &big[..] }.next().await,
+            Incoming::Refused(1009)
+        );
     }
 
     #[tokio::test]
@@ -324,6 +341,9 @@ mod tests {
         writer.text("hello").await.expect("write");
         writer.close(Some(1013), "lagged").await.expect("close");
         assert_eq!(&out[..7], &[0x81, 5, b'h', b'e', b'l', b'l', b'o']);
-        assert_eq!(&out[7..], &[0x88, 8, 0x03, 0xF5, b'l', b'a', b'g', b'g', b'e', b'd']);
+        assert_eq!(
+            &out[7..],
+            &[0x88, 8, 0x03, 0xF5, b'l', b'a', b'g', b'g', b'e', b'd']
+        );
     }
 }

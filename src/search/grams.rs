@@ -6,6 +6,25 @@
 use super::needle::is_separator;
 
 const BITS: usize = 1024;
+/// Texts longer than this hold nearly every pair of their alphabet: reading them for the set is
+/// wasted work, so the set says "maybe" to everything (it must never say "no" wrongly).
+const SATURATED: usize = 16 * 1024;
+
+/// Each byte as it counts in a pair: ASCII letters lower-cased, separators (and NUL) as 0.
+static FOLD: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b == 0 || is_separator(b) {
+            0
+        } else {
+            b.to_ascii_lowercase()
+        };
+        i += 1;
+    }
+    table
+};
 
 /// The byte pairs of a message's searchable text.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,9 +51,14 @@ fn bit(a: u8, b: u8) -> usize {
 
 impl Grams {
     /// Adds the pairs of `text` (lower-cased first; separators break pairs, as they break words).
+    /// A text this long would fill the set anyway: the set is filled at once instead of reading it.
     pub fn add(&mut self, text: &[u8]) {
+        if text.len() > SATURATED {
+            self.0 = [u64::MAX; BITS / 64];
+            return;
+        }
         if text.is_ascii() {
-            self.add_lowercase(text.iter().map(u8::to_ascii_lowercase));
+            self.add_lowercase(text.iter().copied());
         } else {
             let lower = String::from_utf8_lossy(text).to_lowercase();
             self.add_lowercase(lower.bytes());
@@ -42,17 +66,15 @@ impl Grams {
     }
 
     fn add_lowercase(&mut self, bytes: impl Iterator<Item = u8>) {
-        let mut previous: Option<u8> = None;
+        // 0 marks "no previous byte" (a NUL in text is not worth a pair); separators reset it.
+        let mut previous = 0u8;
         for b in bytes {
-            if is_separator(b) {
-                previous = None;
-                continue;
-            }
-            if let Some(a) = previous {
-                let i = bit(a, b);
+            let b = FOLD[usize::from(b)];
+            if b != 0 && previous != 0 {
+                let i = bit(previous, b);
                 self.0[i / 64] |= 1 << (i % 64);
             }
-            previous = Some(b);
+            previous = b;
         }
     }
 

@@ -5,7 +5,7 @@
 //! occurs is anything compared.
 
 /// The bytes that count as a space (Mailpit's cleanString replaces these before matching).
-pub fn is_separator(b: u8) -> bool {
+pub const fn is_separator(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t' | b'\r' | b'\n' | b'<' | b'>' | b'"' | b',' | b';' | b'(' | b')'

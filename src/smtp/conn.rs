@@ -21,8 +21,38 @@ use crate::stats::Stats;
 use crate::store::Store;
 use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
-/// Bytes read per syscall. Small enough that thousands of idle connections stay cheap.
+/// Bytes read per syscall.
 const READ_BUFFER: usize = 16 * 1024;
+/// Read buffers kept for reuse. A connection takes one when it starts and gives it back when it
+/// ends: allocating one per connection left the allocator's heap fragmented between the stored
+/// messages, and RSS at 3 to 4 times the stored bytes when every message came on its own
+/// connection.
+const POOLED_BUFFERS: usize = 256;
+
+/// The reusable read buffers.
+#[derive(Debug, Default)]
+pub struct BufferPool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl BufferPool {
+    fn take(&self) -> Vec<u8> {
+        let pooled = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        pooled.unwrap_or_else(|| vec![0u8; READ_BUFFER])
+    }
+
+    fn give(&self, buffer: Vec<u8>) {
+        let mut pool = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if pool.len() < POOLED_BUFFERS {
+            pool.push(buffer);
+        }
+    }
+}
 /// How long a session mid-transaction may go on after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -40,6 +70,8 @@ pub struct SmtpContext {
     pub passwords: Option<Arc<Passwords>>,
     /// Bounds the password checks running at once (bcrypt is slow on purpose).
     pub auth_checks: Arc<tokio::sync::Semaphore>,
+    /// Read buffers shared by all connections.
+    pub buffers: BufferPool,
 }
 
 /// The pause before answering a failed AUTH: 250 ms, doubling with each failure in the session,
@@ -47,6 +79,40 @@ pub struct SmtpContext {
 pub fn auth_failure_delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(5);
     (Duration::from_millis(250) * (1u32 << doublings)).min(Duration::from_secs(5))
+}
+
+/// A buffer borrowed from the pool for as long as it lives.
+struct Pooled<'a> {
+    pool: &'a BufferPool,
+    buffer: Vec<u8>,
+}
+
+impl<'a> Pooled<'a> {
+    fn new(pool: &'a BufferPool) -> Pooled<'a> {
+        Pooled {
+            pool,
+            buffer: pool.take(),
+        }
+    }
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buffer));
+    }
 }
 
 /// How one run of the loop over a stream ended.
@@ -117,7 +183,14 @@ where
     let Some(acceptor) = &ctx.tls else {
         return Ok(());
     };
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    // The TLS states are boxed: inline they would make every plain connection's task as big as
+    // a TLS one, and those per-connection allocations fragmented the heap between messages.
+    let tls = match Box::pin(tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        acceptor.accept(stream),
+    ))
+    .await
+    {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::debug!("STARTTLS handshake failed: {e}");
@@ -131,7 +204,7 @@ where
     Stats::add(&ctx.stats.smtp_tls_sessions, 1);
     conn.session.tls_started(protocol_name(&tls));
     // The session refuses a second STARTTLS, so this run can only end by closing.
-    match conn.run(tls, None).await? {
+    match Box::pin(conn.run(tls, None)).await? {
         End::Closed | End::StartTls(_) => Ok(()),
     }
 }
@@ -148,7 +221,7 @@ impl Conn<'_> {
             writer.write_all(&wire).await?;
             wire.clear();
         }
-        let mut buf = vec![0u8; READ_BUFFER];
+        let mut buf = Pooled::new(&self.ctx.buffers);
         let mut outputs = Vec::new();
         // One timer for the whole connection, moved on each read: cheaper than a new one per read
         // (profiling showed timer registration on the ingest path).

@@ -57,35 +57,39 @@ pub async fn run(
         let implicit_tls = implicit_tls.clone();
         let span = tracing::info_span!("smtp", %peer);
         Stats::add(&ctx.stats.smtp_open, 1);
-        tokio::spawn(
-            async move {
-                let result = match implicit_tls {
-                    None => conn::serve(stream, peer, &ctx, shutdown, None).await,
-                    Some(acceptor) => {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                        {
-                            Ok(Ok(tls)) => {
-                                let protocol = protocol_name(&tls);
-                                conn::serve(tls, peer, &ctx, shutdown, Some(protocol)).await
-                            }
-                            Ok(Err(e)) => Err(e),
-                            Err(_) => Err(std::io::Error::new(
-                                std::io::ErrorKind::TimedOut,
-                                "TLS handshake timed out",
-                            )),
+        let fut = async move {
+            let result = match implicit_tls {
+                None => conn::serve(stream, peer, &ctx, shutdown, None).await,
+                Some(acceptor) => {
+                    // Boxed so plain connections' tasks stay small (see conn::serve).
+                    match Box::pin(tokio::time::timeout(
+                        HANDSHAKE_TIMEOUT,
+                        acceptor.accept(stream),
+                    ))
+                    .await
+                    {
+                        Ok(Ok(tls)) => {
+                            let protocol = protocol_name(&tls);
+                            Box::pin(conn::serve(tls, peer, &ctx, shutdown, Some(protocol))).await
                         }
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "TLS handshake timed out",
+                        )),
                     }
-                };
-                if let Err(e) = result {
-                    tracing::debug!("connection ended: {e}");
                 }
-                ctx.stats
-                    .smtp_open
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                drop(permit);
+            };
+            if let Err(e) = result {
+                tracing::debug!("connection ended: {e}");
             }
-            .instrument(span),
-        );
+            ctx.stats
+                .smtp_open
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+        }
+        .instrument(span);
+        tokio::spawn(fut);
     }
     // Refuse new connections at once rather than leave them in the backlog while sessions drain.
     drop(listener);

@@ -72,6 +72,22 @@ pub struct Counts {
     pub bytes: u64,
 }
 
+/// Runs `read` over a stored message off the async workers when that means parsing a large one,
+/// inline when it is small: the one policy for every reader that parses (the full message JSON,
+/// the HTML and text views, parts).
+pub async fn read<T: Send + 'static>(
+    message: Arc<StoredMessage>,
+    read: impl FnOnce(&StoredMessage) -> T + Send + 'static,
+) -> T {
+    if message.size() <= INLINE_PARSE_LIMIT {
+        return read(&message);
+    }
+    match tokio::task::spawn_blocking(move || read(&message)).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// A cheap-to-clone handle to the shared store.
 ///
 /// The state sits behind a `std::sync::Mutex`: every operation is short and never awaits, so a
@@ -107,8 +123,9 @@ pub struct Activity {
     pub evicted: u64,
 }
 
-/// Messages larger than this are parsed on the blocking pool, so they never stall other sessions.
-pub const INLINE_PARSE_LIMIT: usize = 1024 * 1024;
+/// Messages larger than this are parsed on the blocking pool, so they never stall other sessions
+/// (and several parse at once); smaller ones cost less to parse than to hand over.
+pub const INLINE_PARSE_LIMIT: usize = 32 * 1024;
 
 #[derive(Debug, Default)]
 struct State {

@@ -156,7 +156,8 @@ pub async fn get_one(
         found(&state, &id)?
     };
     state.store.set_read(vec![message.id], true).await;
-    let mut response = Json(Message::new(&message)).into_response();
+    let json = crate::store::read(Arc::clone(&message), |m| Json(Message::new(m))).await;
+    let mut response = json.into_response();
     mark_truncated(&mut response, &message);
     Ok(response)
 }
@@ -289,8 +290,12 @@ pub async fn part(
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let message = found(&state, &id)?;
-    let part = crate::mime::parts::part(&message.raw, &message.mime_limits(), &part_id)
-        .ok_or(AppError::NotFound("part not found"))?;
+    let wanted = part_id.clone();
+    let part = crate::store::read(Arc::clone(&message), move |m| {
+        crate::mime::parts::part(&m.raw, &m.mime_limits(), &wanted)
+    })
+    .await
+    .ok_or(AppError::NotFound("part not found"))?;
     let essence = part
         .content_type
         .split(';')

@@ -55,36 +55,16 @@ pub async fn view(
     };
     let message = find(&state.store, id).ok_or(AppError::NotFound("message not found"))?;
     if !html {
-        let text = message.parsed(|p| p.map(crate::mime::text).unwrap_or_default());
+        let text = crate::store::read(message, |m| {
+            m.parsed(|p| p.map(crate::mime::text).unwrap_or_default())
+        })
+        .await;
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
     }
-    // The HTML body and, for `cid:` references, each Content-ID's part path.
-    let (body, cids) = message
-        .parsed(|parsed| {
-            let parsed = parsed?;
-            let body = crate::mime::html(parsed);
-            let tree = PartTree::new(parsed);
-            let cids: Vec<(String, String)> = parsed
-                .parts
-                .iter()
-                .enumerate()
-                .filter_map(|(id, part)| {
-                    part.content_id()
-                        .map(|cid| (cid.to_string(), tree.path(parsed, id)))
-                })
-                .collect();
-            (!body.is_empty()).then_some((body, cids))
-        })
+    let embed = flag(query.embed.as_deref());
+    let body = crate::store::read(message, move |m| html_view(m, embed))
+        .await
         .ok_or(AppError::NotFound("message has no HTML body"))?;
-    let body = rewrite(
-        &body,
-        |cid| {
-            cids.iter()
-                .find(|(id, _)| id == cid)
-                .map(|(_, path)| format!("../api/v1/message/{}/part/{path}", message.id))
-        },
-        flag(query.embed.as_deref()),
-    );
     let csp = if flag(query.remote.as_deref()) {
         CSP_REMOTE_IMAGES
     } else {
@@ -100,6 +80,35 @@ pub async fn view(
         body,
     )
         .into_response())
+}
+
+/// The HTML body with `cid:` images pointed at their parts; `None` when there is none.
+fn html_view(message: &crate::message::StoredMessage, embed: bool) -> Option<String> {
+    // The HTML body and, for `cid:` references, each Content-ID's part path.
+    let (body, cids) = message.parsed(|parsed| {
+        let parsed = parsed?;
+        let body = crate::mime::html(parsed);
+        let tree = PartTree::new(parsed);
+        let cids: Vec<(String, String)> = parsed
+            .parts
+            .iter()
+            .enumerate()
+            .filter_map(|(id, part)| {
+                part.content_id()
+                    .map(|cid| (cid.to_string(), tree.path(parsed, id)))
+            })
+            .collect();
+        (!body.is_empty()).then_some((body, cids))
+    })?;
+    Some(rewrite(
+        &body,
+        |cid| {
+            cids.iter()
+                .find(|(id, _)| id == cid)
+                .map(|(_, path)| format!("../api/v1/message/{}/part/{path}", message.id))
+        },
+        embed,
+    ))
 }
 
 /// Largest HTML the rewriter buffers; a bigger (or broken) body is served as it is, which is
