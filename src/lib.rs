@@ -233,6 +233,7 @@ impl Server {
                 search: self.config.search,
             }),
             waiting: Arc::default(),
+            mailhog_renders: Arc::default(),
         };
         let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),

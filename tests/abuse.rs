@@ -7,135 +7,18 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{RssSampler, Server, Smtp, ensure_open_files};
 use serde_json::Value;
 
 /// Read/write timeout of every test socket: generous, a hang still fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const MIB: u64 = 1024 * 1024;
 const IDLE_CONNECTIONS: usize = 1000;
-
-// ---------------------------------------------------------------------------------------------
-// A blocking SMTP client.
-// ---------------------------------------------------------------------------------------------
-
-struct Smtp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Smtp {
-    /// Connects and reads the 220 greeting.
-    fn connect(addr: SocketAddr) -> Smtp {
-        let stream =
-            TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to SMTP {addr}: {e}"));
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        let writer = stream.try_clone().unwrap();
-        let mut smtp = Smtp {
-            reader: BufReader::new(stream),
-            writer,
-        };
-        let greeting = smtp.reply();
-        assert!(greeting.starts_with("220 "), "greeting: {greeting:?}");
-        smtp
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer
-            .write_all(bytes)
-            .unwrap_or_else(|e| panic!("writing {} bytes to SMTP: {e}", bytes.len()));
-    }
-
-    /// One whole reply, every line of a multi-line one included.
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = Vec::new();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut line)
-                .unwrap_or_else(|e| panic!("reading a reply (so far {all:?}): {e}"));
-            assert!(n > 0, "the server closed the connection; so far {all:?}");
-            let line = String::from_utf8_lossy(&line).into_owned();
-            let last = line.as_bytes().get(3) != Some(&b'-');
-            all.push_str(&line);
-            if last {
-                return all;
-            }
-        }
-    }
-
-    /// Sends `line` and asserts the reply starts with `code`.
-    fn expect(&mut self, line: &str, code: &str) -> String {
-        self.send(format!("{line}\r\n").as_bytes());
-        let reply = self.reply();
-        let last = reply.lines().last().unwrap_or_default();
-        assert!(
-            last.starts_with(code),
-            "{line:?} → {reply:?}, expected {code}"
-        );
-        reply
-    }
-
-    /// Sends whole transactions in one write (PIPELINING) and returns the queued ids, in order.
-    fn send_batch(&mut self, messages: &[(String, Vec<u8>)]) -> Vec<String> {
-        let mut batch = Vec::new();
-        for (rcpt, body) in messages {
-            batch.extend_from_slice(
-                format!("MAIL FROM:<sender@example.com>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
-                    .as_bytes(),
-            );
-            batch.extend_from_slice(&terminated(body));
-        }
-        self.send(&batch);
-        messages
-            .iter()
-            .map(|_| {
-                for code in ["250", "250", "354"] {
-                    let reply = self.reply();
-                    assert!(reply.starts_with(code), "expected {code}, got {reply:?}");
-                }
-                queued_id(&self.reply())
-            })
-            .collect()
-    }
-
-    fn send_message(&mut self, rcpt: &str, body: &[u8]) -> String {
-        self.send_batch(&[(rcpt.to_string(), body.to_vec())])
-            .remove(0)
-    }
-
-    /// Reads until the server closes; returns what it sent and how the stream ended.
-    fn read_to_close(&mut self) -> (String, std::io::Result<()>) {
-        let mut got = Vec::new();
-        let end = self.reader.read_to_end(&mut got).map(drop);
-        (String::from_utf8_lossy(&got).into_owned(), end)
-    }
-}
-
-/// The id in `250 2.0.0 Ok: queued as <id>`.
-fn queued_id(reply: &str) -> String {
-    let id = reply
-        .trim_end()
-        .strip_prefix("250 2.0.0 Ok: queued as ")
-        .unwrap_or_else(|| panic!("not a queued reply: {reply:?}"));
-    assert!(common::is_uuid(id), "queued id {id:?}");
-    id.to_string()
-}
-
-/// A message body as DATA sends it: no line starts with a dot, so no stuffing, then `.`.
-fn terminated(body: &[u8]) -> Vec<u8> {
-    assert!(!body.starts_with(b".") && !body.windows(2).any(|w| w == b"\n."));
-    assert!(body.ends_with(b"\r\n"));
-    [body, b".\r\n"].concat()
-}
 
 /// A message with `subject` and about `size` bytes of body text.
 fn message(subject: &str, size: usize) -> Vec<u8> {
@@ -167,84 +50,9 @@ fn counters(server: &Server) -> (u64, u64, u64, u64) {
     )
 }
 
-/// Records the peak RSS of `pid` every 10 ms until dropped.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> RssSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(0));
-        let thread = {
-            let (stop, peak) = (Arc::clone(&stop), Arc::clone(&peak));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(rss) = common::rss_bytes(pid) {
-                        peak.fetch_max(rss, Ordering::Relaxed);
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            })
-        };
-        RssSampler {
-            stop,
-            peak,
-            thread: Some(thread),
-        }
-    }
-
-    fn peak(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Open files: 1 000 sockets need more than a 1 024 soft limit leaves once the harness has its own.
 // ---------------------------------------------------------------------------------------------
-
-#[repr(C)]
-struct RLimit {
-    soft: u64,
-    hard: u64,
-}
-
-unsafe extern "C" {
-    fn getrlimit(resource: i32, limit: *mut RLimit) -> i32;
-    fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
-}
-
-/// Linux x86_64 and aarch64.
-const RLIMIT_NOFILE: i32 = 7;
-
-/// Makes sure this process (and the server it spawns next, which inherits it) may open `needed`
-/// files, raising the soft limit up to the hard one; fails clearly when even that is too low.
-fn ensure_open_files(needed: u64) {
-    let mut limit = RLimit { soft: 0, hard: 0 };
-    // SAFETY: getrlimit writes one `struct rlimit` (two 64-bit rlim_t on Linux) into `limit`.
-    assert_eq!(unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) }, 0);
-    if limit.soft >= needed {
-        return;
-    }
-    assert!(
-        limit.hard >= needed,
-        "this test needs {needed} open files but the hard limit is {} (ulimit -Hn); raise it",
-        limit.hard
-    );
-    let raised = RLimit {
-        soft: needed.max(4096).min(limit.hard),
-        hard: limit.hard,
-    };
-    // SAFETY: setrlimit reads one `struct rlimit` from `raised`.
-    let rc = unsafe { setrlimit(RLIMIT_NOFILE, &raised) };
-    assert_eq!(rc, 0, "raising the open-file soft limit to {}", raised.soft);
-}
 
 /// Opens `n` connections and reads each greeting; returns the raw sockets.
 fn open_idle(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
@@ -803,12 +611,65 @@ async fn delete_by_id(client: &reqwest::Client, base: &str, id: &str) {
     assert_eq!(resp.status().as_u16(), 200, "DELETE {id}");
 }
 
+/// Hostile traffic until `until`, in turns: a mail nested 2 000 multiparts deep, an SMTP session of
+/// garbage, half-sent HTTP requests left open, a search far over the bounds. Returns the ids of
+/// the nested mails (accepted like any other).
+fn soak_attacker(smtp: SocketAddr, http: SocketAddr, until: Instant) -> Vec<String> {
+    let mut nested_ids = Vec::new();
+    let mut half_open: Vec<TcpStream> = Vec::new();
+    let deep = common::nested(2_000);
+    let terms: Vec<String> = (0..1_000).map(|i| format!("-%C3%BC{i}")).collect();
+    let search = format!("/api/v1/search?query={}", terms.join("+"));
+    let mut turn = 0;
+    while Instant::now() < until {
+        match turn % 4 {
+            0 => nested_ids.push(common::send_mail(smtp, &["deep@example.net"], &deep)),
+            1 => {
+                let mut s = TcpStream::connect(smtp).expect("connect");
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let junk: Vec<u8> = (0..3_000u32).map(|i| (i * 131 % 251) as u8 | 1).collect();
+                // The server may close mid-write after 20 errors.
+                let _ = s.write_all(&junk);
+                let _ = s.write_all(&b"\r\nBAD\r\n".repeat(30));
+                let mut rest = Vec::new();
+                let _ = s.read_to_end(&mut rest);
+            }
+            2 => {
+                if half_open.len() >= 50 {
+                    half_open.drain(..10);
+                }
+                for _ in 0..10 {
+                    let mut s = TcpStream::connect(http).expect("connect");
+                    s.write_all(b"GET /api/v1/mess").unwrap();
+                    half_open.push(s);
+                }
+            }
+            _ => {
+                let host = http.to_string();
+                let response = common::http_with(http, "GET", &search, &[("Host", &host)], b"");
+                assert_eq!(
+                    response.status,
+                    400,
+                    "an over-long search: {}",
+                    response.text()
+                );
+            }
+        }
+        turn += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nested_ids
+}
+
 /// For `secs` (60 by default): SMTP senders at about 600 messages a second in all (a flood for
 /// the live-update hub, which then coalesces frames), every other 3 s at 60 a second (no flood), API readers that list, search, read and delete, and WebSocket clients.
 /// Then a slow phase whose every message and delete must reach each client as its own frame.
 /// Checks: every 250 is counted in SMTPAccepted; accepted == stored + deleted, id for id; no
 /// client saw a `new` frame twice or for a message never queued; a client that missed `new`
-/// frames was sent `resync`; every client ends on the store's true total.
+/// frames was sent `resync`; every client ends on the store's true total. Meanwhile an attacker
+/// sends deeply nested mail, garbage sessions, half-sent HTTP requests and over-long searches,
+/// and five MailHog WebSocket clients never read: every message acknowledged is still stored
+/// and readable at the end.
 #[test]
 fn soak_senders_readers_and_websockets_agree() {
     const SENDERS: usize = 3;
@@ -852,6 +713,13 @@ fn soak_senders_readers_and_websockets_agree() {
         })
         .collect();
     let smtp = server.smtp;
+    let stalled: Vec<TcpStream> = (0..5)
+        .map(|_| common::stalled_socket(server.http, "/api/v2/websocket"))
+        .collect();
+    let attacker = {
+        let http = server.http;
+        std::thread::spawn(move || soak_attacker(smtp, http, until))
+    };
     let senders: Vec<_> = (0..SENDERS)
         .map(|n| std::thread::spawn(move || soak_sender(smtp, n, until, 200)))
         .collect();
@@ -859,6 +727,11 @@ fn soak_senders_readers_and_websockets_agree() {
         .into_iter()
         .flat_map(|s| s.join().expect("sender"))
         .collect();
+    let nested = attacker.join().expect("attacker");
+    eprintln!("attacker: {} nested mails accepted", nested.len());
+    assert!(!nested.is_empty());
+    queued.extend(nested);
+    drop(stalled);
     let rounds: usize = readers
         .into_iter()
         .map(|r| runtime.block_on(r).expect("reader"))
@@ -930,6 +803,11 @@ fn soak_senders_readers_and_websockets_agree() {
         union == queued_set,
         "stored ∪ deleted is exactly what was queued"
     );
+    // Readable too: one in twenty, read whole.
+    for id in listed.iter().step_by(20) {
+        let resp = server.get(&format!("/api/v1/message/{id}"));
+        assert_eq!(resp.status, 200, "GET {id} after the soak");
+    }
 
     slow.total = stored;
     expected_tx.send(Some(slow.clone())).unwrap();

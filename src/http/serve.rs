@@ -16,7 +16,7 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Sleep;
@@ -155,7 +155,16 @@ async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
     }
     let reply = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
         Content-Length: 45\r\nConnection: close\r\n\r\n{\"Error\":\"too many HTTP connections; retry\"}\n";
-    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(reply)).await;
+    let linger = async {
+        stream.write_all(reply).await?;
+        stream.shutdown().await?;
+        // Read what the client sent before closing: closing with unread bytes makes the kernel
+        // answer with a reset, and the client would lose the 503 it has not read yet.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), linger).await;
 }
 
 /// A stream whose writes fail once they have made no progress for `timeout`.
@@ -248,7 +257,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
 
     #[tokio::test]
     async fn a_write_that_stalls_times_out() {

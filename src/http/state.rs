@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::watch;
 
 use super::live::{Hub, LiveLimits};
+use super::mailhog::shared::Renders;
 use super::ops::about::About;
 use crate::chaos::Chaos;
 use crate::stats::Stats;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub options: Arc<ApiOptions>,
     /// Long polls (`wait=`) waiting for a message right now.
     pub waiting: Arc<AtomicUsize>,
+    /// MailHog JSON renders that responses are still sending.
+    pub mailhog_renders: Arc<Renders>,
 }
 
 /// Counts one waiting request while it lives.
@@ -89,6 +92,7 @@ impl AppState {
             about: Arc::new(About::new()),
             options: Arc::new(ApiOptions::default()),
             waiting: Arc::default(),
+            mailhog_renders: Arc::default(),
         }
     }
 

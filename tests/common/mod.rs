@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,12 +39,19 @@ impl Server {
 
     /// Starts the server with extra command-line arguments appended.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_configured(extra, |_| {})
+    }
+
+    /// Like `start_with`, letting `configure` adjust the command first (e.g. its resource limits).
+    pub fn start_configured(extra: &[&str], configure: impl FnOnce(&mut Command)) -> Server {
         // MAILSNARE_TEST_BIN runs the same tests against another build (e.g. to show that a
         // regression test fails on the code before its fix).
         let bin = std::env::var("MAILSNARE_TEST_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mailsnare").to_string());
         let bin = bin.as_str();
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        configure(&mut command);
+        let mut child = command
             .args(["--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"])
             .args(extra)
             // Make sure the info-level "listening" lines are printed, without colour codes.
@@ -680,6 +688,82 @@ impl Server {
     }
 }
 
+/// Records the peak RSS of `pid` every 10 ms until dropped.
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (stop, peak) = (Arc::clone(&stop), Arc::clone(&peak));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(rss) = rss_bytes(pid) {
+                        peak.fetch_max(rss, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        RssSampler {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn peak(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// Open-file limits (Linux's `struct rlimit`).
+#[repr(C)]
+pub struct RLimit {
+    pub soft: u64,
+    pub hard: u64,
+}
+
+unsafe extern "C" {
+    pub fn getrlimit(resource: i32, limit: *mut RLimit) -> i32;
+    pub fn setrlimit(resource: i32, limit: *const RLimit) -> i32;
+}
+
+/// Linux x86_64 and aarch64.
+pub const RLIMIT_NOFILE: i32 = 7;
+
+/// Makes sure this process (and the server it spawns next, which inherits it) may open `needed`
+/// files, raising the soft limit up to the hard one; fails clearly when even that is too low.
+pub fn ensure_open_files(needed: u64) {
+    let mut limit = RLimit { soft: 0, hard: 0 };
+    // SAFETY: getrlimit writes one `struct rlimit` (two 64-bit rlim_t on Linux) into `limit`.
+    assert_eq!(unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) }, 0);
+    if limit.soft >= needed {
+        return;
+    }
+    assert!(
+        limit.hard >= needed,
+        "this test needs {needed} open files but the hard limit is {} (ulimit -Hn); raise it",
+        limit.hard
+    );
+    let raised = RLimit {
+        soft: needed.max(4096).min(limit.hard),
+        hard: limit.hard,
+    };
+    // SAFETY: setrlimit reads one `struct rlimit` from `raised`.
+    let rc = unsafe { setrlimit(RLIMIT_NOFILE, &raised) };
+    assert_eq!(rc, 0, "raising the open-file soft limit to {}", raised.soft);
+}
+
 /// Resident memory of process `pid` in bytes, from /proc; `None` when it is gone.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -741,4 +825,165 @@ pub fn send_mail(smtp: SocketAddr, rcpts: &[&str], data: &[u8]) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Read/write timeout of a test SMTP socket: generous, a hang still fails.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------
+// A blocking SMTP client.
+// ---------------------------------------------------------------------------------------------
+
+pub struct Smtp {
+    pub reader: BufReader<TcpStream>,
+    pub writer: TcpStream,
+}
+
+impl Smtp {
+    /// Connects and reads the 220 greeting.
+    pub fn connect(addr: SocketAddr) -> Smtp {
+        let stream =
+            TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to SMTP {addr}: {e}"));
+        stream.set_read_timeout(Some(SMTP_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(SMTP_TIMEOUT)).unwrap();
+        let writer = stream.try_clone().unwrap();
+        let mut smtp = Smtp {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let greeting = smtp.reply();
+        assert!(greeting.starts_with("220 "), "greeting: {greeting:?}");
+        smtp
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer
+            .write_all(bytes)
+            .unwrap_or_else(|e| panic!("writing {} bytes to SMTP: {e}", bytes.len()));
+    }
+
+    /// One whole reply, every line of a multi-line one included.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = Vec::new();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .unwrap_or_else(|e| panic!("reading a reply (so far {all:?}): {e}"));
+            assert!(n > 0, "the server closed the connection; so far {all:?}");
+            let line = String::from_utf8_lossy(&line).into_owned();
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            all.push_str(&line);
+            if last {
+                return all;
+            }
+        }
+    }
+
+    /// Sends `line` and asserts the reply starts with `code`.
+    pub fn expect(&mut self, line: &str, code: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        let reply = self.reply();
+        let last = reply.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(code),
+            "{line:?} → {reply:?}, expected {code}"
+        );
+        reply
+    }
+
+    /// Sends whole transactions in one write (PIPELINING) and returns the queued ids, in order.
+    pub fn send_batch(&mut self, messages: &[(String, Vec<u8>)]) -> Vec<String> {
+        let mut batch = Vec::new();
+        for (rcpt, body) in messages {
+            batch.extend_from_slice(
+                format!("MAIL FROM:<sender@example.com>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
+                    .as_bytes(),
+            );
+            batch.extend_from_slice(&terminated(body));
+        }
+        self.send(&batch);
+        messages
+            .iter()
+            .map(|_| {
+                for code in ["250", "250", "354"] {
+                    let reply = self.reply();
+                    assert!(reply.starts_with(code), "expected {code}, got {reply:?}");
+                }
+                queued_id(&self.reply())
+            })
+            .collect()
+    }
+
+    pub fn send_message(&mut self, rcpt: &str, body: &[u8]) -> String {
+        self.send_batch(&[(rcpt.to_string(), body.to_vec())])
+            .remove(0)
+    }
+
+    /// Reads until the server closes; returns what it sent and how the stream ended.
+    pub fn read_to_close(&mut self) -> (String, std::io::Result<()>) {
+        let mut got = Vec::new();
+        let end = self.reader.read_to_end(&mut got).map(drop);
+        (String::from_utf8_lossy(&got).into_owned(), end)
+    }
+}
+
+/// The id in `250 2.0.0 Ok: queued as <id>`.
+pub fn queued_id(reply: &str) -> String {
+    let id = reply
+        .trim_end()
+        .strip_prefix("250 2.0.0 Ok: queued as ")
+        .unwrap_or_else(|| panic!("not a queued reply: {reply:?}"));
+    assert!(is_uuid(id), "queued id {id:?}");
+    id.to_string()
+}
+
+/// A message body as DATA sends it: no line starts with a dot, so no stuffing, then `.`.
+pub fn terminated(body: &[u8]) -> Vec<u8> {
+    assert!(!body.starts_with(b".") && !body.windows(2).any(|w| w == b"\n."));
+    assert!(body.ends_with(b"\r\n"));
+    [body, b".\r\n"].concat()
+}
+
+/// A message whose body nests `levels` multiparts, each the only part of its parent.
+pub fn nested(levels: usize) -> Vec<u8> {
+    let mut mail = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: nested\r\n".to_vec();
+    for level in 0..levels {
+        mail.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n")
+                .as_bytes(),
+        );
+    }
+    mail.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeepest\r\n");
+    for level in (0..levels).rev() {
+        mail.extend_from_slice(format!("--b{level}--\r\n").as_bytes());
+    }
+    mail
+}
+
+/// Opens a WebSocket on `path` and never reads from it.
+pub fn stalled_socket(http: SocketAddr, path: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(http).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        http
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).expect("handshake"),
+            1,
+            "handshake cut"
+        );
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{path}: {}", show(&head));
+    stream
 }

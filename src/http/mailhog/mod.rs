@@ -3,6 +3,7 @@
 //! - [`model`]: the Message JSON.
 //! - [`filter`]: the `/api/v2/search` kinds.
 //! - [`jim`]: the chaos monkey at `/api/v2/jim`.
+//! - [`shared`]: each message's JSON rendered once for all the responses sending it.
 //!
 //! Its live streams (`/api/v2/websocket`, `/api/v1/events`) come from the shared hub in
 //! [`crate::http::live`]. `GET` and `DELETE /api/v1/messages` are claimed by both APIs; the
@@ -11,14 +12,17 @@
 mod filter;
 pub mod jim;
 pub mod model;
+pub mod shared;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use serde::Deserialize;
 
 use super::AppState;
@@ -58,38 +62,69 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Runs `serialize` on the blocking pool: MailHog's JSON re-reads each message's MIME structure,
-/// which must not hold up the async workers.
-async fn render<F>(serialize: F) -> Result<Response, AppError>
-where
-    F: FnOnce() -> serde_json::Result<Vec<u8>> + Send + 'static,
-{
-    let json = tokio::task::spawn_blocking(serialize)
-        .await
-        .map_err(|_| AppError::Internal("rendering failed"))?
-        .map_err(|e| {
-            tracing::warn!("cannot serialize MailHog JSON: {e}");
-            AppError::Internal("rendering failed")
-        })?;
-    Ok(respond::json(json))
+/// Answers with JSON made of `chunks`, sent one after another: shared renders are never joined
+/// into a copy per response.
+fn chunked_json(chunks: Vec<Bytes>) -> Response {
+    let length: usize = chunks.iter().map(Bytes::len).sum();
+    let body = Body::from_stream(futures_util::stream::iter(
+        chunks.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(length)),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-/// A page of messages, serialized off the async workers.
+/// `prefix`, the JSON of each message separated by commas, then `suffix`. Rendering parses each
+/// message's MIME structure, so it runs on the blocking pool.
+async fn render(
+    state: &AppState,
+    messages: Vec<Arc<StoredMessage>>,
+    prefix: String,
+    suffix: &'static str,
+) -> Result<Response, AppError> {
+    let renders = Arc::clone(&state.mailhog_renders);
+    let chunks = tokio::task::spawn_blocking(move || {
+        let mut chunks = Vec::with_capacity(messages.len() * 2 + 2);
+        chunks.push(Bytes::from(prefix));
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                chunks.push(Bytes::from_static(b","));
+            }
+            chunks.push(renders.json(m)?);
+        }
+        chunks.push(Bytes::from_static(suffix.as_bytes()));
+        Ok::<_, serde_json::Error>(chunks)
+    })
+    .await
+    .map_err(|_| AppError::Internal("rendering failed"))?
+    .map_err(|e| {
+        tracing::warn!("cannot serialize MailHog JSON: {e}");
+        AppError::Internal("rendering failed")
+    })?;
+    Ok(chunked_json(chunks))
+}
+
+/// A page of messages as MailHog's v2 routes answer it.
 async fn page(
+    state: &AppState,
     messages: Vec<Arc<StoredMessage>>,
     total: usize,
     paging: Paging,
 ) -> Result<Response, AppError> {
-    render(move || {
-        let items: Vec<Message<'_>> = messages.iter().map(|m| Message::new(m)).collect();
-        serde_json::to_vec(&Page {
-            total,
-            count: items.len(),
-            start: paging.start,
-            items,
-        })
-    })
-    .await
+    let prefix = format!(
+        "{{\"total\":{total},\"count\":{},\"start\":{},\"items\":[",
+        messages.len(),
+        paging.start
+    );
+    render(state, messages, prefix, "]}").await
 }
 
 /// GET /api/v2/messages?start=&limit=
@@ -99,7 +134,7 @@ async fn v2_list(
 ) -> Result<Response, AppError> {
     let paging = query.paging(Some(MAX_LIMIT));
     let (messages, counts) = state.store.page(paging.start, paging.limit);
-    page(messages, counts.total, paging).await
+    page(&state, messages, counts.total, paging).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,18 +174,14 @@ async fn v2_search(
         })
         .await;
     let total = found.len();
-    page(paging.of(&found), total, paging).await
+    page(&state, paging.of(&found), total, paging).await
 }
 
 /// MailHog's `GET /api/v1/messages`: a plain array of full messages, newest first, at most
 /// [`V1_LIST_MAX`]. Routed by the Mailpit routes when `mailhog_v1_list` is on.
 pub async fn v1_list(State(state): State<AppState>) -> Result<Response, AppError> {
     let (messages, _) = state.store.page(0, V1_LIST_MAX);
-    render(move || {
-        let items: Vec<Message<'_>> = messages.iter().map(|m| Message::new(m)).collect();
-        serde_json::to_vec(&items)
-    })
-    .await
+    render(&state, messages, "[".into(), "]").await
 }
 
 fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
@@ -164,7 +195,7 @@ async fn v1_get(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     match find(&state.store, &id) {
-        Some(m) => render(move || serde_json::to_vec(&Message::new(&m))).await,
+        Some(m) => render(&state, vec![m], String::new(), "").await,
         None => Ok(respond::json(b"null".to_vec())),
     }
 }

@@ -82,11 +82,20 @@ pub fn data(m: &StoredMessage) -> &[u8] {
     trim_eol(&m.raw)
 }
 
+/// Bytes of nested multipart bodies per byte of message. MailHog repeats each multipart's whole
+/// body in its JSON, so deep nesting multiplies the message (16 levels of a 50 MB mail would be
+/// 800 MB); real mail nests two or three multiparts.
+const NESTED_BODIES_BUDGET: usize = 3;
+
 impl<'a> Message<'a> {
     pub fn new(m: &'a StoredMessage) -> Message<'a> {
         let entity = Entity::parse(data(m), &m.mime_limits());
+        let mut budget = NESTED_BODIES_BUDGET * m.raw.len();
         let mime = entity.parts.map(|parts| MimeBody {
-            parts: parts.into_iter().map(Content::new).collect(),
+            parts: parts
+                .into_iter()
+                .map(|p| Content::new(p, &mut budget))
+                .collect(),
         });
         let env = &m.envelope;
         Message {
@@ -129,13 +138,26 @@ impl<'a> Path<'a> {
 
 impl<'a> Content<'a> {
     /// A body part: its own headers, raw body and size, and its parts when it is a multipart.
-    fn new(entity: Entity<'a>) -> Content<'a> {
+    /// A multipart's body repeats its parts; once those repeats have used `budget` bytes, deeper
+    /// multiparts get an empty body (their parts are still listed).
+    fn new(entity: Entity<'a>, budget: &mut usize) -> Content<'a> {
+        let body = match entity.parts {
+            Some(_) if entity.body.len() > *budget => {
+                *budget = 0;
+                Cow::Borrowed("")
+            }
+            Some(_) => {
+                *budget -= entity.body.len();
+                String::from_utf8_lossy(entity.body)
+            }
+            None => String::from_utf8_lossy(entity.body),
+        };
         Content {
             headers: headers(entity.headers),
-            body: String::from_utf8_lossy(entity.body),
+            body,
             size: entity.raw.len(),
             mime: entity.parts.map(|parts| MimeBody {
-                parts: parts.into_iter().map(Content::new).collect(),
+                parts: parts.into_iter().map(|p| Content::new(p, budget)).collect(),
             }),
         }
     }

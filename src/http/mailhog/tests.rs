@@ -583,3 +583,42 @@ async fn websocket_sends_one_text_frame_per_new_message() {
     }
     server.abort();
 }
+
+#[tokio::test]
+async fn deep_nesting_does_not_multiply_the_message_in_json() {
+    let store = store();
+    let mut raw = String::from("Subject: nested\r\n");
+    for level in 0..200 {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n"
+        ));
+    }
+    raw.push_str(&format!(
+        "Content-Type: text/plain\r\n\r\n{}\r\n",
+        "x".repeat(50_000)
+    ));
+    for level in (0..200).rev() {
+        raw.push_str(&format!("--b{level}--\r\n"));
+    }
+    let m = insert(&store, "a@example.com", &["b@example.com"], &raw);
+    let (status, _, body) = call(app(&store), "GET", &format!("/api/v1/messages/{}", m.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Body and Raw.Data hold the message once each, the parts once more, nested multiparts at
+    // most 3 times more (JSON escapes add the rest); without the budget each of the 16 levels
+    // shown repeats it.
+    assert!(
+        body.len() < raw.len() * 8,
+        "{} bytes of JSON for {} bytes of mail",
+        body.len(),
+        raw.len()
+    );
+    // The structure is still there, down to the depth limit.
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    let mut part = &json["MIME"]["Parts"][0];
+    let mut depth = 1;
+    while part["MIME"]["Parts"][0].is_object() {
+        part = &part["MIME"]["Parts"][0];
+        depth += 1;
+    }
+    assert!(depth >= 10, "{depth} levels shown");
+}
