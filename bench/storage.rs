@@ -27,7 +27,8 @@ fn main() {
     };
 
     let maildir = Maildir::open(&dir).unwrap_or_else(|e| panic!("open: {e}"));
-    let (store, _) = Store::persistent(limits, maildir).unwrap_or_else(|e| panic!("load: {e}"));
+    let (store, _) = Store::persistent(limits, maildir, Default::default())
+        .unwrap_or_else(|e| panic!("load: {e}"));
     let started = Instant::now();
     std::thread::scope(|scope| {
         for w in 0..WRITERS {
@@ -60,8 +61,8 @@ fn main() {
 
     let started = Instant::now();
     let maildir = Maildir::open(&dir).unwrap_or_else(|e| panic!("open: {e}"));
-    let (store, report) =
-        Store::persistent(limits, maildir).unwrap_or_else(|e| panic!("load: {e}"));
+    let (store, report) = Store::persistent(limits, maildir, Default::default())
+        .unwrap_or_else(|e| panic!("load: {e}"));
     let load = started.elapsed();
     assert_eq!(store.counts().total, count, "every message loads back");
     println!(

@@ -15,6 +15,7 @@ use crate::passwords::Passwords;
 use crate::search::SearchLimits;
 use crate::smtp::SessionConfig;
 use crate::store::StoreLimits;
+use crate::tags::AutoTags;
 use crate::tls::CertSource;
 
 /// Everything the server needs, resolved from flags, environment and defaults.
@@ -64,6 +65,8 @@ pub struct Config {
     pub max_auth_checks: usize,
     /// Threads running connections (parsing large mail, disk work and searches have their own).
     pub worker_threads: usize,
+    /// How arriving messages are tagged.
+    pub auto_tags: Arc<AutoTags>,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             max_sends: DEFAULT_MAX_SENDS,
             max_auth_checks: DEFAULT_MAX_AUTH_CHECKS,
             worker_threads: DEFAULT_WORKER_THREADS,
+            auto_tags: Arc::default(),
         }
     }
 }
@@ -349,6 +353,18 @@ pub struct Cli {
     /// Most SMTP password checks at once (bcrypt is slow on purpose); more wait
     #[arg(long, env = "MAILSNARE_MAX_AUTH_CHECKS", value_name = "N", default_value_t = DEFAULT_MAX_AUTH_CHECKS, value_parser = clap::value_parser!(usize))]
     pub max_auth_checks: usize,
+
+    /// Tag arriving messages that match a search: `TAGS=QUERY` (TAGS comma-separated; several items separated by spaces, double quotes around a query with spaces); repeatable [falls back to MP_TAG]
+    #[arg(long = "tag", env = "MAILSNARE_TAG", value_name = "TAGS=QUERY")]
+    pub tag: Vec<String>,
+
+    /// Turn off auto-tagging from `x-tags` (the X-Tags header) and/or `plus-addresses` (user+tag@), comma-separated [falls back to MP_TAGS_DISABLE]
+    #[arg(long, env = "MAILSNARE_TAGS_DISABLE", value_name = "LIST")]
+    pub tags_disable: Option<String>,
+
+    /// Tag arriving messages with the SMTP AUTH user name [falls back to MP_TAGS_USERNAME]
+    #[arg(long, env = "MAILSNARE_TAGS_USERNAME")]
+    pub tags_username: bool,
 }
 
 impl Cli {
@@ -430,6 +446,26 @@ impl Cli {
             self.http_auth_file
                 .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"])),
         )?;
+        let search = SearchLimits {
+            max_length: self.max_search_length,
+            max_terms: self.max_search_terms,
+            timeout: self.search_timeout,
+        };
+        let mut auto_tags = AutoTags {
+            username: self.tags_username || fallback(&["MP_TAGS_USERNAME"]).is_some_and(truthy),
+            ..AutoTags::default()
+        };
+        if let Some(list) = self.tags_disable.or_else(|| fallback(&["MP_TAGS_DISABLE"])) {
+            auto_tags.disable(&list)?;
+        }
+        let filters = if self.tag.is_empty() {
+            fallback(&["MP_TAG"]).into_iter().collect()
+        } else {
+            self.tag
+        };
+        for value in &filters {
+            auto_tags.add_filters(value, &search)?;
+        }
         Ok(Config {
             smtp_addr,
             http_addr,
@@ -475,11 +511,8 @@ impl Cli {
                 client_queue: usize::try_from(self.live_client_queue).unwrap_or(usize::MAX),
                 max_clients: self.max_live_clients,
             },
-            search: SearchLimits {
-                max_length: self.max_search_length,
-                max_terms: self.max_search_terms,
-                timeout: self.search_timeout,
-            },
+            search,
+            auto_tags: Arc::new(auto_tags),
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),
             worker_threads: self.worker_threads.max(1),

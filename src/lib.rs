@@ -9,6 +9,7 @@
 //! - [`mime`]: stored bytes taken apart: parsed views, header blocks, parts, decodings.
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
 //! - [`search`]: the search query language and case-insensitive matching.
+//! - [`tags`]: what a tag may be, and the tags a message gets on arrival.
 //! - [`store`]: the bounded store, its change events, its blocking policy and optional Maildir
 //!   persistence.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
@@ -31,6 +32,7 @@ pub mod search;
 pub mod smtp;
 pub mod stats;
 pub mod store;
+pub mod tags;
 pub mod tls;
 
 use std::future::Future;
@@ -89,7 +91,11 @@ impl Server {
         };
         let http = bind("HTTP", &config.http_addr).await?;
         let store = match &config.storage {
-            None => Store::new(config.store),
+            None => {
+                let store = Store::new(config.store);
+                store.set_auto_tags(Arc::clone(&config.auto_tags));
+                store
+            }
             Some(dir) => {
                 let started = std::time::Instant::now();
                 let maildir = store::maildir::Maildir::open(dir).map_err(|e| {
@@ -98,12 +104,14 @@ impl Server {
                         format!("cannot use storage {}: {e}", dir.display()),
                     )
                 })?;
-                let (store, report) = Store::persistent(config.store, maildir).map_err(|e| {
-                    io::Error::new(
-                        e.kind(),
-                        format!("cannot load storage {}: {e}", dir.display()),
-                    )
-                })?;
+                let (store, report) =
+                    Store::persistent(config.store, maildir, Arc::clone(&config.auto_tags))
+                        .map_err(|e| {
+                            io::Error::new(
+                                e.kind(),
+                                format!("cannot load storage {}: {e}", dir.display()),
+                            )
+                        })?;
                 tracing::info!(
                     "loaded {} messages from {} in {:.2} s ({} leftover files cleaned)",
                     report.loaded,

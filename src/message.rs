@@ -58,8 +58,8 @@ pub struct Summary {
     /// Parts that are attachments (not inline parts referenced from HTML).
     pub attachments: usize,
     pub snippet: String,
-    /// From the `X-Tags` header (comma-separated), as Mailpit does.
-    pub tags: Vec<String>,
+    /// The `X-Tags` header's items (comma-separated), as sent: arrival tags come from them.
+    pub x_tags: Vec<String>,
     /// The decoded text of each text body (HTML converted to text where there is no plain part),
     /// for search. Most bodies need no decoding and are kept as a range of the raw bytes.
     pub bodies: Vec<TextRef>,
@@ -115,7 +115,7 @@ impl TextRef {
     }
 }
 
-/// One message in the store. Immutable but for the read flag.
+/// One message in the store. Immutable but for the read flag and the tags.
 #[derive(Debug)]
 pub struct StoredMessage {
     pub id: Uuid,
@@ -125,6 +125,8 @@ pub struct StoredMessage {
     pub raw: Box<[u8]>,
     pub summary: Summary,
     read: AtomicBool,
+    /// Normalized and sorted (see [`crate::tags`]); the store keeps the counts in step.
+    tags: std::sync::RwLock<Vec<String>>,
     /// The MIME bounds it was summarised with, so that every later view parses it the same way.
     mime: (u16, u16),
 }
@@ -166,6 +168,7 @@ impl StoredMessage {
             raw: raw.into_boxed_slice(),
             summary,
             read: AtomicBool::new(read),
+            tags: std::sync::RwLock::default(),
             mime: (clamp(limits.depth), clamp(limits.parts)),
         }
     }
@@ -199,6 +202,35 @@ impl StoredMessage {
     /// Sets the read flag and returns its previous value.
     pub(crate) fn set_read(&self, read: bool) -> bool {
         self.read.swap(read, Ordering::Relaxed)
+    }
+
+    /// The message's tags, sorted.
+    pub fn tags(&self) -> Vec<String> {
+        self.tags
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// True when it carries a tag.
+    pub fn is_tagged(&self) -> bool {
+        !self
+            .tags
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Replaces the tags and returns the old ones. The store calls this under its lock, to keep
+    /// its counts in step; `tags` must be normalized.
+    pub(crate) fn replace_tags(&self, tags: Vec<String>) -> Vec<String> {
+        std::mem::replace(
+            &mut self
+                .tags
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            tags,
+        )
     }
 }
 
@@ -259,7 +291,7 @@ impl Summary {
             .first()
             .map(|b| snippet(b.resolve(raw)))
             .unwrap_or_default();
-        let tags = message
+        let x_tags = message
             .header_values("X-Tags")
             .filter_map(|v| v.as_text())
             .flat_map(|v| v.split(','))
@@ -278,7 +310,7 @@ impl Summary {
             date: message.date().map(|d| d.to_timestamp()),
             attachments,
             snippet,
-            tags,
+            x_tags,
             bodies,
             truncated: None,
             inline,

@@ -46,7 +46,7 @@ fn counters(server: &Server) -> (u64, u64, u64, u64) {
         n(&info["Messages"]),
         n(&stats["SMTPAccepted"]),
         n(&stats["MessagesDeleted"]),
-        n(&stats["MessagesEvicted"]),
+        n(&server.get_json("/api/v1/about")["Activity"]["MessagesEvicted"]),
     )
 }
 

@@ -28,17 +28,15 @@ fn python(script: &str, args: &[&str]) -> common::Run {
     run_with_timeout(&python, &all, b"", CLIENT_TIMEOUT)
 }
 
-/// The newest message's full JSON, found by subject.
-fn message_by_subject(server: &Server, subject: &str) -> Value {
+/// The envelope of the newest message with this subject.
+fn envelope_by_subject(server: &Server, subject: &str) -> Value {
     let summary = server.summary_by_subject(subject);
-    server.message(&common::id_of(&summary))
+    server.envelope(&common::id_of(&summary))
 }
 
-fn assert_tls(message: &Value, what: &str) {
-    assert_eq!(message["Envelope"]["TLS"], true, "{what}: {message:#}");
-    let version = message["Envelope"]["TLSVersion"]
-        .as_str()
-        .unwrap_or_default();
+fn assert_tls(envelope: &Value, what: &str) {
+    assert_eq!(envelope["TLS"], true, "{what}: {envelope:#}");
+    let version = envelope["TLSVersion"].as_str().unwrap_or_default();
     assert!(
         version.starts_with("TLSv1."),
         "{what}: TLS version {version:?}"
@@ -122,7 +120,7 @@ fn starttls_with_swaks_openssl_python_and_lettre() {
     ]);
     succeeded(&run, "swaks --tls");
     assert_tls(
-        &message_by_subject(&server, "swaks starttls"),
+        &envelope_by_subject(&server, "swaks starttls"),
         "swaks --tls",
     );
 
@@ -149,17 +147,17 @@ fn starttls_with_swaks_openssl_python_and_lettre() {
         run.stdout,
         run.stderr
     );
-    let message = message_by_subject(&server, "openssl starttls");
-    assert_tls(&message, "openssl s_client -starttls smtp");
+    let envelope = envelope_by_subject(&server, "openssl starttls");
+    assert_tls(&envelope, "openssl s_client -starttls smtp");
     assert_eq!(
-        message["Envelope"]["Helo"], "openssl.test",
+        envelope["Helo"], "openssl.test",
         "the EHLO after TLS is the one recorded"
     );
 
     let run = python(PY_STARTTLS, &[&port, "python starttls"]);
     succeeded(&run, "python starttls");
     assert_tls(
-        &message_by_subject(&server, "python starttls"),
+        &envelope_by_subject(&server, "python starttls"),
         "smtplib starttls()",
     );
 
@@ -168,7 +166,7 @@ fn starttls_with_swaks_openssl_python_and_lettre() {
         .send(&lettre_message("lettre starttls"))
         .expect("lettre over STARTTLS");
     assert_tls(
-        &message_by_subject(&server, "lettre starttls"),
+        &envelope_by_subject(&server, "lettre starttls"),
         "lettre Tls::Required",
     );
     assert_eq!(server.list()["total"], 4);
@@ -191,14 +189,14 @@ fn implicit_tls_listener() {
     ]);
     succeeded(&run, "swaks --tls-on-connect");
     assert_tls(
-        &message_by_subject(&server, "swaks smtps"),
+        &envelope_by_subject(&server, "swaks smtps"),
         "swaks --tls-on-connect",
     );
 
     let run = python(PY_SMTPS, &[&smtps.port().to_string(), "python smtps"]);
     succeeded(&run, "python SMTP_SSL");
     assert_tls(
-        &message_by_subject(&server, "python smtps"),
+        &envelope_by_subject(&server, "python smtps"),
         "smtplib SMTP_SSL",
     );
 
@@ -206,8 +204,8 @@ fn implicit_tls_listener() {
     mailer
         .send(&lettre_message("lettre smtps"))
         .expect("lettre over implicit TLS");
-    let message = message_by_subject(&server, "lettre smtps");
-    assert_tls(&message, "lettre Tls::Wrapper");
+    let envelope = envelope_by_subject(&server, "lettre smtps");
+    assert_tls(&envelope, "lettre Tls::Wrapper");
 
     // Plain SMTP still works beside it, unencrypted.
     let plain = format!("127.0.0.1:{}", server.smtp_port());
@@ -220,10 +218,7 @@ fn implicit_tls_listener() {
         "Subject: plain beside",
     ]);
     assert!(run.status.success(), "{}{}", run.stdout, run.stderr);
-    assert_eq!(
-        message_by_subject(&server, "plain beside")["Envelope"]["TLS"],
-        false
-    );
+    assert_eq!(envelope_by_subject(&server, "plain beside")["TLS"], false);
 }
 
 #[test]

@@ -84,7 +84,8 @@ fn forty_thousand_nested_multiparts_cost_little_memory_and_time() {
             format!("/api/v1/message/{id}/raw"),
             format!("/view/{id}.txt"),
             "/api/v1/messages".to_string(),
-            "/api/v2/messages".to_string(),
+            // The newest only: the message just sent.
+            "/api/v2/messages?limit=1".to_string(),
             "/api/v1/search?query=deepest".to_string(),
         ] {
             let started = Instant::now();
@@ -192,8 +193,10 @@ fn idle_http_connections_under_a_low_descriptor_limit_do_not_stop_smtp() {
         .map(|i| {
             let mut s = TcpStream::connect(server.http)
                 .unwrap_or_else(|e| panic!("idle connection {i}: {e}"));
-            // Half a request line, as a slowloris client sends.
-            s.write_all(b"GET /api/v1/mess").unwrap();
+            // Half send half a request line, as a slowloris client does; half send nothing.
+            if i % 2 == 0 {
+                s.write_all(b"GET /api/v1/mess").unwrap();
+            }
             s
         })
         .collect();

@@ -14,6 +14,9 @@ pub enum AppError {
     /// The request asks for more than a bound allows (a message over the size limit).
     #[error("{0}")]
     TooLarge(String),
+    /// Something this server never does (relaying).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A bound was reached (too many clients of a kind); the client may retry later.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -28,6 +31,7 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

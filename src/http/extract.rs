@@ -14,6 +14,18 @@ use uuid::Uuid;
 use crate::message::StoredMessage;
 use crate::store::Store;
 
+/// The user and password of an `Authorization: Basic …` header value.
+pub fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
+    use base64::Engine;
+    let b64 = header.strip_prefix(b"Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim_ascii())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 /// Page size when the client names none, in both APIs.
 pub const DEFAULT_LIMIT: usize = 50;
 

@@ -327,6 +327,9 @@ pub fn mailpit_frame(event: &Event) -> Utf8Bytes {
         Event::Read { id, read } => {
             json!({"Type": "update", "Data": {"ID": id.to_string(), "Read": read}})
         }
+        Event::Tags { id, tags } => {
+            json!({"Type": "update", "Data": {"ID": id.to_string(), "Tags": tags}})
+        }
     };
     Utf8Bytes::from(value.to_string())
 }

@@ -108,8 +108,10 @@ pub async fn serve(
             });
             let result = match tls {
                 None => {
-                    let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
-                    let connection = builder.serve_connection_with_upgrades(io, service);
+                    let io = WriteDeadline::new(stream, limits.write_timeout)
+                        .first_byte_within(limits.header_timeout);
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                     watcher.watch(connection.into_owned()).await
                 }
                 Some(acceptor) => {
@@ -117,7 +119,10 @@ pub async fn serve(
                         .await
                     {
                         Ok(Ok(stream)) => {
-                            let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
+                            let io = TokioIo::new(
+                                WriteDeadline::new(stream, limits.write_timeout)
+                                    .first_byte_within(limits.header_timeout),
+                            );
                             let connection = builder.serve_connection_with_upgrades(io, service);
                             watcher.watch(connection.into_owned()).await
                         }
@@ -167,11 +172,15 @@ async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
     let _ = tokio::time::timeout(Duration::from_secs(2), linger).await;
 }
 
-/// A stream whose writes fail once they have made no progress for `timeout`.
+/// A stream whose writes fail once they have made no progress for `timeout`, and, when set, whose
+/// first read fails if no byte arrives in time.
 pub struct WriteDeadline<S> {
     inner: S,
     timeout: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Until the first byte: hyper's protocol detection waits for it with no timer of its own,
+    /// so a client that sends nothing would hold its connection slot for ever.
+    first_byte: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> WriteDeadline<S> {
@@ -180,7 +189,14 @@ impl<S> WriteDeadline<S> {
             inner,
             timeout,
             stalled: None,
+            first_byte: None,
         }
+    }
+
+    /// Fails the first read when no byte has come within `timeout`.
+    pub fn first_byte_within(mut self, timeout: Duration) -> WriteDeadline<S> {
+        self.first_byte = Some(Box::pin(tokio::time::sleep(timeout)));
+        self
     }
 
     /// Runs one write-side poll: a pending result starts (or continues) the stall timer; the
@@ -220,7 +236,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for WriteDeadline<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let filled = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let Some(deadline) = self.first_byte.as_mut() else {
+            return result;
+        };
+        match result {
+            Poll::Ready(Ok(())) if buf.filled().len() == filled => Poll::Ready(Ok(())),
+            Poll::Ready(result) => {
+                self.first_byte = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                ready!(deadline.as_mut().poll(cx));
+                self.first_byte = None;
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client sent nothing",
+                )))
+            }
+        }
     }
 }
 
@@ -290,5 +325,24 @@ mod tests {
         stream.write_all(&[1u8; 4096]).await.expect("no timeout");
         drop(stream);
         assert_eq!(reader.await.expect("reader"), 4096);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_sends_nothing_times_out_and_one_that_speaks_does_not() {
+        let (ours, _silent) = tokio::io::duplex(64);
+        let mut stream = WriteDeadline::new(ours, Duration::from_secs(5))
+            .first_byte_within(Duration::from_millis(100));
+        let mut buf = [0u8; 8];
+        let err = stream.read(&mut buf).await.expect_err("nothing came");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let mut stream = WriteDeadline::new(ours, Duration::from_secs(5))
+            .first_byte_within(Duration::from_millis(100));
+        theirs.write_all(b"G").await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 1);
+        // After the first byte the deadline is gone: later silence is the header timeout's.
+        let later = tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buf)).await;
+        assert!(later.is_err(), "no error after the first byte");
     }
 }

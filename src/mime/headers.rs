@@ -220,6 +220,23 @@ pub fn canonical_name(name: &str) -> String {
     out
 }
 
+/// Unfolds a raw header value as Go's net/textproto does (what Mailpit's `/headers` shows): each
+/// line trimmed of surrounding blanks, the lines joined with one space; nothing decoded.
+pub fn unfold_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for line in value.split('\n') {
+        let line = line.trim_matches([' ', '\t', '\r']);
+        if line.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// Unfolds a raw header value (line breaks removed, as they were) and decodes RFC 2047 words.
 pub fn decode_value(value: &str) -> String {
     let unfolded: String = value
@@ -239,6 +256,17 @@ mod tests {
             .iter()
             .map(|h| (h.name.as_ref(), h.value.as_ref()))
             .collect()
+    }
+
+    #[test]
+    fn unfolding_joins_lines_with_one_space_and_decodes_nothing() {
+        assert_eq!(unfold_value(" a\r\n\tfolded\r\n   long "), "a folded long");
+        assert_eq!(
+            unfold_value(" =?utf-8?q?caf=C3=A9?="),
+            "=?utf-8?q?caf=C3=A9?="
+        );
+        assert_eq!(unfold_value(""), "");
+        assert_eq!(unfold_value(" x\n y"), "x y");
     }
 
     #[test]

@@ -453,9 +453,9 @@ impl Test {
                     n.found_in(id.as_bytes())
                 };
             }
-            Test::Tag(tag) => return s.tags.iter().any(|t| t.to_lowercase() == *tag),
+            Test::Tag(tag) => return m.tags().iter().any(|t| t.to_lowercase() == *tag),
             Test::Read(read) => return m.is_read() == *read,
-            Test::Tagged => return !s.tags.is_empty(),
+            Test::Tagged => return m.is_tagged(),
             Test::HasAttachment => return s.attachments > 0,
             Test::HasInline => return s.inline > 0,
             Test::Larger(n) => return m.size() as u64 > *n,
@@ -595,7 +595,10 @@ mod tests {
             rcpt_to: rcpts.iter().map(|r| r.to_string()).collect(),
             ..Envelope::default()
         };
-        StoredMessage::new(envelope, raw.as_bytes().to_vec())
+        let m = StoredMessage::new(envelope, raw.as_bytes().to_vec());
+        // Tagged as the store tags arriving mail.
+        m.replace_tags(crate::tags::AutoTags::default().tags_for(&m));
+        m
     }
 
     fn hit(query: &str, m: &StoredMessage) -> bool {

@@ -39,6 +39,9 @@ struct EnvelopeFile {
     tls: Option<String>,
     smtputf8: bool,
     eight_bit: bool,
+    /// The message's tags: they change, so this file is rewritten when they do.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// What a load found besides the messages.
@@ -135,6 +138,20 @@ impl Maildir {
 
     /// Writes a message durably: when this returns `Ok`, a crash or restart keeps it.
     pub fn write(&self, message: &StoredMessage) -> io::Result<()> {
+        self.write_envelope(message)?;
+        let path = self
+            .root
+            .join("cur")
+            .join(Self::file_name(message, message.is_read()));
+        self.write_atomically(&path, &message.raw)
+    }
+
+    /// Records a message's tags (in its envelope file).
+    pub fn write_tags(&self, message: &StoredMessage) -> io::Result<()> {
+        self.write_envelope(message)
+    }
+
+    fn write_envelope(&self, message: &StoredMessage) -> io::Result<()> {
         let e = &message.envelope;
         let envelope = EnvelopeFile {
             id: message.id,
@@ -148,15 +165,11 @@ impl Maildir {
             tls: e.tls.clone(),
             smtputf8: e.smtputf8,
             eight_bit: e.eight_bit,
+            tags: message.tags(),
         };
         let json = serde_json::to_vec(&envelope).map_err(io::Error::other)?;
         // The envelope first: a message file without one still loads; the reverse is cleaned up.
-        self.write_atomically(&self.envelope_path(&message.id), &json)?;
-        let path = self
-            .root
-            .join("cur")
-            .join(Self::file_name(message, message.is_read()));
-        self.write_atomically(&path, &message.raw)
+        self.write_atomically(&self.envelope_path(&message.id), &json)
     }
 
     /// Removes a message and its envelope. A message already gone is not an error.
@@ -241,10 +254,19 @@ impl Maildir {
                 .and_then(|(ns, id)| Some((ns.parse::<i128>().ok()?, Uuid::parse_str(id).ok()?)));
             let message = match parsed {
                 Some((ns, id)) => {
-                    let envelope = self.read_envelope(&id).unwrap_or_default();
+                    let (envelope, tags) = self.read_envelope(&id).unwrap_or_default();
                     let created = OffsetDateTime::from_unix_timestamp_nanos(ns)
                         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                    StoredMessage::restore(id, created, envelope, raw, flags.contains('S'), limits)
+                    let message = StoredMessage::restore(
+                        id,
+                        created,
+                        envelope,
+                        raw,
+                        flags.contains('S'),
+                        limits,
+                    );
+                    message.replace_tags(crate::tags::normalize(tags));
+                    message
                 }
                 // A file from another tool: adopt it under a name of ours so its id is stable.
                 None => {
@@ -284,10 +306,10 @@ impl Maildir {
         Ok((messages, report))
     }
 
-    fn read_envelope(&self, id: &Uuid) -> Option<Envelope> {
+    fn read_envelope(&self, id: &Uuid) -> Option<(Envelope, Vec<String>)> {
         let bytes = fs::read(self.envelope_path(id)).ok()?;
         let e: EnvelopeFile = serde_json::from_slice(&bytes).ok()?;
-        Some(Envelope {
+        let envelope = Envelope {
             helo: e.helo,
             esmtp: e.esmtp,
             mail_from: e.mail_from,
@@ -297,7 +319,8 @@ impl Maildir {
             tls: e.tls,
             smtputf8: e.smtputf8,
             eight_bit: e.eight_bit,
-        })
+        };
+        Some((envelope, e.tags))
     }
 }
 

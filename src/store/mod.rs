@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::message::{Envelope, StoredMessage};
 use crate::mime::structure::Limits as MimeLimits;
+use crate::tags::AutoTags;
 use maildir::{LoadReport, Maildir};
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
@@ -54,6 +55,22 @@ pub enum Event {
         id: Uuid,
         read: bool,
     },
+    /// A message's tags changed (set, renamed or deleted); `tags` is the whole new set.
+    Tags {
+        id: Uuid,
+        tags: Vec<String>,
+    },
+}
+
+/// Why a tag change was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TagError {
+    #[error("tag not found: {0}")]
+    NotFound(String),
+    #[error("invalid tag name: {0:?}")]
+    Invalid(String),
+    #[error("tag already exists: {0}")]
+    Exists(String),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -105,6 +122,8 @@ struct Shared {
     counters: Counters,
     /// Persistence, when `--storage` is set: every change is applied to disk too.
     disk: Option<Maildir>,
+    /// How arriving messages are tagged; set once at startup.
+    auto_tags: std::sync::OnceLock<Arc<AutoTags>>,
 }
 
 /// What the store did since startup, for `/api/v1/info` and `/metrics`.
@@ -150,9 +169,16 @@ impl State {
         self.order.binary_search_by_key(&seq, |e| e.seq).ok()
     }
 
-    /// Forgets `entry`'s accounting; the caller removes it from `order`.
-    fn forget(&mut self, entry: &Entry) {
-        for tag in &entry.message.summary.tags {
+    /// Counts `tags` as carried by one more message.
+    fn count_tags(&mut self, tags: &[String]) {
+        for tag in tags {
+            *self.tags.entry(tag.clone()).or_default() += 1;
+        }
+    }
+
+    /// Counts `tags` as carried by one message fewer; unused tags are gone.
+    fn uncount_tags(&mut self, tags: &[String]) {
+        for tag in tags {
             if let Some(n) = self.tags.get_mut(tag) {
                 *n -= 1;
                 if *n == 0 {
@@ -160,6 +186,37 @@ impl State {
                 }
             }
         }
+    }
+
+    /// `tags` spelt as the tags already in use are (a tag's first spelling stays, as in
+    /// Mailpit), normalized.
+    fn spell_as_existing(&self, tags: Vec<String>) -> Vec<String> {
+        let spelt = tags.into_iter().map(|tag| {
+            self.tags
+                .keys()
+                .find(|known| known.eq_ignore_ascii_case(&tag))
+                .cloned()
+                .unwrap_or(tag)
+        });
+        crate::tags::normalize(spelt)
+    }
+
+    /// Gives `message` the tags `tags` (already spelt), keeping the counts; the new set if it
+    /// changed.
+    fn retag(&mut self, message: &StoredMessage, tags: Vec<String>) -> Option<Vec<String>> {
+        let old = message.replace_tags(tags.clone());
+        if old == tags {
+            return None;
+        }
+        self.uncount_tags(&old);
+        self.count_tags(&tags);
+        Some(tags)
+    }
+
+    /// Forgets `entry`'s accounting; the caller removes it from `order`.
+    fn forget(&mut self, entry: &Entry) {
+        let tags = entry.message.tags();
+        self.uncount_tags(&tags);
         self.by_id.remove(&entry.message.id);
         self.bytes -= entry.message.size() as u64;
         if !entry.message.is_read() {
@@ -182,6 +239,7 @@ impl Store {
                 limits,
                 counters: Counters::default(),
                 disk,
+                auto_tags: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -191,14 +249,27 @@ impl Store {
     pub fn persistent(
         limits: StoreLimits,
         maildir: Maildir,
+        auto_tags: Arc<AutoTags>,
     ) -> std::io::Result<(Store, LoadReport)> {
         let (messages, report) = maildir.load(&limits.mime)?;
         let store = Store::with_disk(limits, Some(maildir));
+        store.set_auto_tags(auto_tags);
         for message in messages {
             // Already on disk: only the in-memory side (and evictions) apply.
             store.insert_loaded(message);
         }
         Ok((store, report))
+    }
+
+    /// Sets how arriving messages are tagged (once, at startup; later calls are ignored).
+    pub fn set_auto_tags(&self, auto_tags: Arc<AutoTags>) {
+        if self.shared.auto_tags.set(auto_tags).is_err() {
+            tracing::warn!("auto-tagging was already set up; keeping the first setting");
+        }
+    }
+
+    fn auto_tags(&self) -> &AutoTags {
+        self.shared.auto_tags.get_or_init(Arc::default)
     }
 
     /// True when changes are also written to disk.
@@ -295,6 +366,7 @@ impl Store {
                 limit: limits.max_bytes,
             });
         }
+        message.replace_tags(self.auto_tags().tags_for(&message));
         // Durable before it is visible, and before the caller acknowledges it.
         if let Some(disk) = &self.shared.disk {
             disk.write(&message)
@@ -327,9 +399,9 @@ impl Store {
         };
         state.next_seq += 1;
         state.bytes += size;
-        for tag in &message.summary.tags {
-            *state.tags.entry(tag.clone()).or_default() += 1;
-        }
+        let tags = state.spell_as_existing(message.tags());
+        message.replace_tags(tags.clone());
+        state.count_tags(&tags);
         if !message.is_read() {
             state.unread += 1;
         }
@@ -502,6 +574,131 @@ impl Store {
         }
         true
     }
+
+    /// Gives each listed message exactly the tags `tags` (cleaned and normalized; unknown ids are
+    /// skipped, as Mailpit does); returns how many exist.
+    pub async fn set_tags(&self, ids: Vec<Uuid>, tags: Vec<String>) -> usize {
+        self.off_runtime(move |store| store.set_tags_blocking(&ids, &tags))
+            .await
+    }
+
+    /// [`Store::set_tags`] for callers already off the async workers.
+    pub fn set_tags_blocking(&self, ids: &[Uuid], tags: &[String]) -> usize {
+        let wanted = crate::tags::normalize(tags);
+        let mut changed = Vec::new();
+        let mut found = 0;
+        let mut state = self.lock();
+        for id in ids {
+            let Some(message) = state.by_id.get(id).map(|e| Arc::clone(&e.message)) else {
+                continue;
+            };
+            found += 1;
+            let spelt = state.spell_as_existing(wanted.clone());
+            if let Some(tags) = state.retag(&message, spelt) {
+                self.publish(Event::Tags { id: *id, tags });
+                changed.push(message);
+            }
+        }
+        drop(state);
+        self.save_tags(&changed);
+        found
+    }
+
+    /// Renames tag `from` (any case) to `to` on every message.
+    pub async fn rename_tag(&self, from: String, to: String) -> Result<(), TagError> {
+        self.off_runtime(move |store| store.rename_tag_blocking(&from, &to))
+            .await
+    }
+
+    /// [`Store::rename_tag`] for callers already off the async workers.
+    pub fn rename_tag_blocking(&self, from: &str, to: &str) -> Result<(), TagError> {
+        let to = crate::tags::clean(to);
+        if to.is_empty() {
+            return Err(TagError::Invalid(to));
+        }
+        let mut state = self.lock();
+        let Some(from) = state
+            .tags
+            .keys()
+            .find(|t| t.eq_ignore_ascii_case(from))
+            .cloned()
+        else {
+            return Err(TagError::NotFound(from.to_string()));
+        };
+        if from == to {
+            return Ok(());
+        }
+        if state
+            .tags
+            .keys()
+            .any(|t| t.eq_ignore_ascii_case(&to) && *t != from)
+        {
+            return Err(TagError::Exists(to));
+        }
+        let changed = self.retag_all(&mut state, |tags| {
+            tags.iter()
+                .map(|t| if *t == from { to.clone() } else { t.clone() })
+                .collect()
+        });
+        drop(state);
+        self.save_tags(&changed);
+        Ok(())
+    }
+
+    /// Removes tag `tag` (any case) from every message.
+    pub async fn delete_tag(&self, tag: String) -> Result<(), TagError> {
+        self.off_runtime(move |store| store.delete_tag_blocking(&tag))
+            .await
+    }
+
+    /// [`Store::delete_tag`] for callers already off the async workers.
+    pub fn delete_tag_blocking(&self, tag: &str) -> Result<(), TagError> {
+        let mut state = self.lock();
+        let Some(tag) = state
+            .tags
+            .keys()
+            .find(|t| t.eq_ignore_ascii_case(tag))
+            .cloned()
+        else {
+            return Err(TagError::NotFound(tag.to_string()));
+        };
+        let changed = self.retag_all(&mut state, |tags| {
+            tags.iter().filter(|t| **t != tag).cloned().collect()
+        });
+        drop(state);
+        self.save_tags(&changed);
+        Ok(())
+    }
+
+    /// Applies `change` to the tags of every message, publishing each change; returns the
+    /// messages that changed.
+    fn retag_all(
+        &self,
+        state: &mut State,
+        change: impl Fn(&[String]) -> Vec<String>,
+    ) -> Vec<Arc<StoredMessage>> {
+        let messages: Vec<Arc<StoredMessage>> =
+            state.order.iter().map(|e| Arc::clone(&e.message)).collect();
+        let mut changed = Vec::new();
+        for message in messages {
+            let tags = crate::tags::normalize(change(&message.tags()));
+            if let Some(tags) = state.retag(&message, tags) {
+                self.publish(Event::Tags {
+                    id: message.id,
+                    tags,
+                });
+                changed.push(message);
+            }
+        }
+        changed
+    }
+
+    /// Writes the tags of `messages` to disk (with `--storage`).
+    fn save_tags(&self, messages: &[Arc<StoredMessage>]) {
+        for message in messages {
+            self.disk_op("record the tags", |disk| disk.write_tags(message));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -610,6 +807,7 @@ mod tests {
                 Event::New(m) => format!("new {}", m.id == a || m.id == b),
                 Event::Deleted(id) => format!("deleted {}", id == a),
                 Event::Read { read, .. } => format!("read {read}"),
+                Event::Tags { tags, .. } => format!("tags {tags:?}"),
                 Event::Cleared => "cleared".into(),
             });
         }
@@ -621,6 +819,82 @@ mod tests {
                 "new true",
                 "read true",
                 "cleared"
+            ]
+        );
+    }
+
+    fn tagged(s: &Store, raw: &str) -> Arc<StoredMessage> {
+        s.insert(msg(raw)).expect("stored")
+    }
+
+    #[test]
+    fn arrival_tags_are_counted_and_spelt_as_the_first_spelling() {
+        let s = store(10, 10_000);
+        let a = tagged(&s, "X-Tags: Invoice, b\r\n\r\nx\r\n");
+        let b = tagged(&s, "X-Tags: invoice\r\n\r\ny\r\n");
+        assert_eq!(a.tags(), ["Invoice", "b"]);
+        assert_eq!(b.tags(), ["Invoice"], "the tag in use keeps its spelling");
+        assert_eq!(s.tags(), ["Invoice", "b"]);
+        assert_eq!(s.tag_counts()["Invoice"], 2);
+        s.delete_blocking(&[a.id]);
+        assert_eq!(s.tags(), ["Invoice"], "unused tags go");
+    }
+
+    #[test]
+    fn set_rename_and_delete_keep_counts_and_publish_updates() {
+        let s = store(10, 10_000);
+        let a = tagged(&s, "a\r\n").id;
+        let b = tagged(&s, "b\r\n").id;
+        let mut rx = s.subscribe();
+        let bogus = Uuid::now_v7();
+        let names = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            s.set_tags_blocking(&[a, b, bogus], &names(&[" red ", "Blue", "blue"])),
+            2
+        );
+        assert_eq!(s.get(&a).unwrap().tags(), ["Blue", "red"]);
+        assert_eq!(s.tag_counts()["Blue"], 2);
+        // The same set again changes nothing and says nothing.
+        s.set_tags_blocking(&[a], &names(&["red", "Blue"]));
+        s.set_tags_blocking(&[b], &names(&["red"]));
+        assert_eq!(s.tag_counts()["Blue"], 1);
+
+        assert_eq!(s.rename_tag_blocking("RED", "green"), Ok(()));
+        assert_eq!(s.tags(), ["Blue", "green"]);
+        assert_eq!(
+            s.rename_tag_blocking("green", "blue"),
+            Err(TagError::Exists("blue".into()))
+        );
+        assert_eq!(
+            s.rename_tag_blocking("nope", "x"),
+            Err(TagError::NotFound("nope".into()))
+        );
+        assert_eq!(
+            s.rename_tag_blocking("green", "!!"),
+            Err(TagError::Invalid(String::new()))
+        );
+        assert_eq!(s.delete_tag_blocking("blue"), Ok(()));
+        assert_eq!(s.tags(), ["green"]);
+        assert_eq!(
+            s.delete_tag_blocking("blue"),
+            Err(TagError::NotFound("blue".into()))
+        );
+        assert_eq!(s.get(&a).unwrap().tags(), ["green"]);
+        assert_eq!(s.get(&b).unwrap().tags(), ["green"]);
+
+        let mut updates = Vec::new();
+        while let Ok(Event::Tags { id, tags }) = rx.try_recv() {
+            updates.push((id == a, tags.join(",")));
+        }
+        assert_eq!(
+            updates,
+            [
+                (true, "Blue,red".to_string()),
+                (false, "Blue,red".to_string()),
+                (false, "red".to_string()),
+                (true, "Blue,green".to_string()),
+                (false, "green".to_string()),
+                (true, "green".to_string()),
             ]
         );
     }

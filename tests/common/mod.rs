@@ -233,6 +233,11 @@ impl Server {
     }
 
     /// `GET /api/v1/message/{id}/raw`, asserting 200.
+    /// `GET /api/v1/message/{id}/envelope` (EXT): how the message arrived.
+    pub fn envelope(&self, id: &str) -> Value {
+        self.get_json(&format!("/api/v1/message/{id}/envelope"))
+    }
+
     pub fn raw(&self, id: &str) -> Vec<u8> {
         let resp = self.get(&format!("/api/v1/message/{id}/raw"));
         assert_eq!(resp.status, 200, "GET raw of {id}: {}", resp.text());

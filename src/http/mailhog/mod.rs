@@ -50,6 +50,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/messages/{id}", get(v1_get).delete(v1_delete))
         .route("/api/v1/messages/{id}/download", get(download))
         .route(
+            "/api/v1/messages/{id}/release",
+            axum::routing::post(super::mailpit::info::release),
+        )
+        .route(
             "/api/v1/messages/{id}/mime/part/{n}/download",
             get(download_part),
         )

@@ -1,5 +1,6 @@
-//! `GET /api/v1/info`: version, counts and runtime counters, in Mailpit's shape and with exactly
-//! Mailpit's keys (clients compare it with deep equality); our own facts are in `/api/v1/about`.
+//! `GET /api/v1/info` and `GET /api/v1/webui`: version, counts, runtime counters and the UI's
+//! settings, in Mailpit's shapes and with exactly Mailpit's keys (clients compare them with deep
+//! equality); our own facts are in `/api/v1/about`.
 
 use axum::Json;
 use axum::extract::State;
@@ -24,11 +25,39 @@ pub async fn info(State(state): State<AppState>) -> Json<Value> {
             "Uptime": stats.started.elapsed().as_secs(),
             "Memory": resident_bytes(),
             "MessagesDeleted": activity.deleted,
-            "MessagesEvicted": activity.evicted,
             "SMTPAccepted": Stats::get(&stats.smtp_accepted),
             "SMTPAcceptedSize": Stats::get(&stats.smtp_accepted_size),
             "SMTPRejected": Stats::get(&stats.smtp_rejected),
             "SMTPIgnored": Stats::get(&stats.smtp_ignored),
         },
     }))
+}
+
+/// GET /api/v1/webui: what Mailpit's UI reads first (npm `mailpit-api` does too). Release is
+/// never enabled: mailsnare never relays.
+pub async fn webui() -> Json<Value> {
+    Json(json!({
+        "Label": "",
+        "MessageRelay": {
+            "Enabled": false,
+            "SMTPServer": "",
+            "ReturnPath": "",
+            "AllowedRecipients": "",
+            "BlockedRecipients": "",
+            "OverrideFrom": "",
+            "PreserveMessageIDs": false,
+            "RecipientAllowlist": "",
+        },
+        "SpamAssassin": false,
+        // The chaos triggers are always there to set.
+        "ChaosEnabled": true,
+        "DuplicatesIgnored": false,
+        "HideDeleteAllButton": false,
+    }))
+}
+
+/// Release (`POST /api/v1/message/{ID}/release`, MailHog's `/api/v1/messages/{id}/release`):
+/// mailsnare never sends mail on, so it is refused with a reason.
+pub async fn release() -> crate::http::error::AppError {
+    crate::http::error::AppError::Forbidden("mailsnare never relays mail: release is not available")
 }

@@ -348,16 +348,21 @@ fn json_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T
         .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-/// DELETE /api/v1/messages: the listed IDs, or everything when none are given. Answers 200 with an
-/// empty body, which both Mailpit and MailHog clients accept.
+/// DELETE /api/v1/messages: the listed IDs, or everything when none are given. With a body the
+/// answer is Mailpit's `ok`, and a body that does not parse (a form, say) deletes everything as
+/// Mailpit does; without one it is empty, because MailHog clients JSON-parse any non-empty body.
 pub async fn delete(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let request: DeleteRequest = json_body(&body)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        state.store.clear().await;
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "").into_response());
+    }
+    let request: DeleteRequest = serde_json::from_slice(&body).unwrap_or_default();
     if request.ids.is_empty() {
         state.store.clear().await;
     } else {
         state.store.delete(uuids(&request.ids)).await;
     }
-    Ok(().into_response())
+    Ok(respond::ok())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,6 +5,7 @@
 //! - [`messages`]: list, search, read, mark, delete, the long poll, raw, headers, parts.
 //! - [`view`]: the bodies alone, `/view/{ID}.html` and `.txt`.
 //! - [`send`]: building and storing a message, `POST /api/v1/send`.
+//! - [`tags`]: tags of messages, `/api/v1/tags`.
 //! - [`chaos`]: the chaos triggers, `/api/v1/chaos`.
 //! - [`info`]: counts and runtime counters, `/api/v1/info`.
 
@@ -13,6 +14,7 @@ pub mod info;
 pub mod messages;
 pub mod model;
 pub mod send;
+pub mod tags;
 pub mod view;
 
 use axum::Router;
@@ -43,7 +45,14 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/envelope", get(messages::envelope))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
+        .route("/api/v1/message/{id}/release", post(info::release))
+        .route("/api/v1/tags", get(tags::list).put(tags::set))
+        .route(
+            "/api/v1/tags/{tag}",
+            axum::routing::put(tags::rename).delete(tags::delete),
+        )
         .route("/api/v1/info", get(info::info))
+        .route("/api/v1/webui", get(info::webui))
         .route(
             "/api/v1/chaos",
             get(chaos::get_triggers).put(chaos::set_triggers),

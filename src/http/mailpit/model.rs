@@ -35,7 +35,7 @@ pub struct MessageSummary<'a> {
     pub subject: &'a str,
     pub created: String,
     pub username: &'a str,
-    pub tags: &'a [String],
+    pub tags: Vec<String>,
     pub size: usize,
     pub attachments: usize,
     pub snippet: &'a str,
@@ -56,7 +56,7 @@ impl<'a> MessageSummary<'a> {
             subject: &s.subject,
             created: rfc3339(m.created),
             username: m.envelope.auth_user.as_deref().unwrap_or_default(),
-            tags: &s.tags,
+            tags: m.tags(),
             size: m.size(),
             attachments: s.attachments,
             snippet: &s.snippet,
@@ -124,8 +124,6 @@ pub struct Message {
     pub size: usize,
     pub inline: Vec<Attachment>,
     pub attachments: Vec<Attachment>,
-    /// EXT: the SMTP envelope and connection facts (Mailpit has no such field; clients ignore it).
-    pub envelope: EnvelopeJson,
 }
 
 /// EXT: how the message arrived.
@@ -219,14 +217,13 @@ impl Message {
             subject: s.subject.clone(),
             list_unsubscribe: ListUnsubscribe::default(),
             date: rfc3339(date),
-            tags: s.tags.clone(),
+            tags: m.tags(),
             username: m.envelope.auth_user.clone().unwrap_or_default(),
             text: String::new(),
             html: String::new(),
             size: m.size(),
             inline: Vec::new(),
             attachments: Vec::new(),
-            envelope: EnvelopeJson::new(m),
         };
         m.parsed(|parsed| {
             if let Some(parsed) = parsed {
@@ -290,8 +287,8 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Every top-level header with every value, unfolded and with RFC 2047 words decoded. Keys are
-/// canonicalised like Mailpit's (Go's `Message-Id` form) and sorted, as Go marshals a map.
+/// Every top-level header with every value, unfolded as Go does and not decoded (Mailpit shows them
+/// raw). Keys are canonicalised like Mailpit's (Go's `Message-Id` form) and sorted, as Go marshals a map.
 pub fn headers(raw: &[u8]) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut map: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
@@ -301,7 +298,7 @@ pub fn headers(raw: &[u8]) -> std::collections::BTreeMap<String, Vec<String>> {
     for (name, value) in message.headers_raw() {
         map.entry(headers::canonical_name(name))
             .or_default()
-            .push(headers::decode_value(value));
+            .push(headers::unfold_value(value));
     }
     map
 }
@@ -395,11 +392,12 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_canonical_unfolded_decoded_and_repeated() {
+    fn headers_are_canonical_unfolded_raw_and_repeated() {
         let raw = b"Received: a\r\nreceived: b\r\n\tfolded\r\nSubject: =?ISO-8859-1?Q?caf=E9?=\r\nMessage-ID: <x@y>\r\n\r\nbody";
         let h = headers(raw);
-        assert_eq!(h["Received"], ["a", "b\tfolded"]);
-        assert_eq!(h["Subject"], ["café"]);
+        // As Mailpit (Go's net/mail): a fold becomes one space, encoded words stay as sent.
+        assert_eq!(h["Received"], ["a", "b folded"]);
+        assert_eq!(h["Subject"], ["=?ISO-8859-1?Q?caf=E9?="]);
         assert_eq!(h["Message-Id"], ["<x@y>"]);
         assert_eq!(h.len(), 3);
     }

@@ -173,7 +173,17 @@ impl From<SendError> for AppError {
 }
 
 /// POST /api/v1/send: `{"ID": "<uuid>"}` of the stored message, or 400 `{"Error": "…"}`.
-pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+pub async fn send(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    // Mailpit records the Basic-auth user as the sender's `Username`, checked or not.
+    let auth_user = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| crate::http::extract::basic_credentials(v.as_bytes()))
+        .map(|(user, _)| user)
+        .filter(|user| !user.is_empty());
     let mut request: SendRequest = serde_json::from_slice(&body).map_err(SendError::from)?;
     // Copies are the cost of a big send: the JSON text goes as soon as it is parsed, each base64
     // string as soon as it is decoded.
@@ -202,6 +212,7 @@ pub async fn send(State(state): State<AppState>, body: Bytes) -> Result<Response
         smtputf8: !request.from.email.is_ascii() || rcpt_to.iter().any(|a| !a.is_ascii()),
         mail_from: request.from.email.clone(),
         rcpt_to,
+        auth_user,
         ..Envelope::default()
     };
     let message = state
@@ -362,15 +373,14 @@ impl<'a> Outgoing<'a> {
             .into_iter()
             .partition(|part| !part.content_id.is_empty());
 
-        let text =
-            (!request.text.is_empty()).then(|| MimePart::new("text/plain", request.text.as_str()));
+        let text = (!request.text.is_empty()).then(|| text_part("text/plain", &request.text));
         let mut leftover_inline = Vec::new();
         let html = if request.html.is_empty() {
             // With no HTML to reference them, inline parts travel alongside the attachments.
             leftover_inline = inline;
             None
         } else {
-            let html = MimePart::new("text/html", request.html.as_str());
+            let html = text_part("text/html", &request.html);
             Some(if inline.is_empty() {
                 html
             } else {
@@ -402,6 +412,30 @@ impl<'a> Outgoing<'a> {
         );
         MimePart::new("multipart/mixed", parts)
     }
+}
+
+/// A text part that gives back exactly `text`: with a bare LF in it, base64 (the 7bit and
+/// quoted-printable forms would turn it into CRLF).
+fn text_part<'a>(content_type: &'static str, text: &'a str) -> MimePart<'a> {
+    let bare_lf = text
+        .bytes()
+        .enumerate()
+        .any(|(i, b)| b == b'\n' && (i == 0 || text.as_bytes()[i - 1] != b'\r'));
+    if !bare_lf {
+        return MimePart::new(content_type, text);
+    }
+    let mut encoded = Vec::with_capacity(text.len() / 3 * 4 + text.len() / 38 + 4);
+    if mail_builder::encoders::base64::base64_encode_mime(text.as_bytes(), &mut encoded, false)
+        .is_err()
+    {
+        // Writing into a Vec cannot fail; the plain form is the fallback.
+        return MimePart::new(content_type, text);
+    }
+    MimePart::new(
+        ContentType::new(content_type).attribute("charset", "utf-8"),
+        String::from_utf8_lossy(&encoded).into_owned(),
+    )
+    .transfer_encoding("base64")
 }
 
 impl<'a> Part<'a> {
@@ -676,13 +710,7 @@ mod tests {
         let reply_to = parsed.reply_to().and_then(|a| a.first()).expect("Reply-To");
         assert_eq!(reply_to.address(), Some("reply@example.com"));
         assert_eq!(parsed.subject(), Some("Grüße — test ✓"));
-        assert_eq!(
-            parsed
-                .body_text(0)
-                .map(|t| t.replace("\r\n", "\n"))
-                .as_deref(),
-            Some("Hello\nplain world")
-        );
+        assert_eq!(parsed.body_text(0).as_deref(), Some("Hello\nplain world"));
         assert_eq!(
             parsed.body_html(0).as_deref(),
             Some("<p>Hello <img src=\"cid:logo\"></p>")
@@ -765,7 +793,7 @@ mod tests {
             headers.contains("X-Tags: alpha, beta, ünï\r\n"),
             "{headers}"
         );
-        assert_eq!(message.summary.tags, ["alpha", "beta", "ünï"]);
+        assert_eq!(message.summary.x_tags, ["alpha", "beta", "ünï"]);
         assert_eq!(
             message.summary.attachments, 2,
             "the inline part is not counted"
@@ -790,6 +818,57 @@ mod tests {
             Stats::get(&state.stats.smtp_accepted),
             0,
             "not SMTP traffic"
+        );
+    }
+
+    #[tokio::test]
+    async fn line_breaks_come_back_exactly_as_sent() {
+        let store = Store::new(StoreLimits::default());
+        for (text, html) in [
+            ("a\nb\n\nc", "<p>\n</p>"),
+            ("crlf\r\nkept\r\n", "<p>\r\n</p>"),
+            ("mixed\r\nand\nbare", "x"),
+        ] {
+            let message = send_ok(
+                &store,
+                json!({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.com"}], "Text": text, "HTML": html}),
+            )
+            .await;
+            let parsed = MessageParser::default()
+                .parse(&message.raw)
+                .expect("parses");
+            assert_eq!(parsed.body_text(0).as_deref(), Some(text));
+            assert_eq!(parsed.body_html(0).as_deref(), Some(html));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_basic_auth_user_is_the_username() {
+        use axum::body::Body;
+        use http_body_util::BodyExt as _;
+        use tower::ServiceExt as _;
+        let store = Store::new(StoreLimits::default());
+        let app = crate::http::router(AppState::for_store(store.clone()));
+        let request = axum::http::Request::post("/api/v1/send")
+            .header("content-type", "application/json")
+            // "ci-bot:secret"
+            .header("authorization", "Basic Y2ktYm90OnNlY3JldA==")
+            .body(Body::from(
+                json!({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.com"}]})
+                    .to_string(),
+            ))
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let id: Value = serde_json::from_slice(&body).unwrap();
+        let id = Uuid::parse_str(id["ID"].as_str().unwrap()).unwrap();
+        let message = store.get(&id).unwrap();
+        assert_eq!(message.envelope.auth_user.as_deref(), Some("ci-bot"));
+        let summary = crate::http::mailpit::model::MessageSummary::new(&message);
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap()["Username"],
+            "ci-bot"
         );
     }
 

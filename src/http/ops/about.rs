@@ -69,7 +69,28 @@ impl About {
     }
 }
 
+/// What happened since startup that Mailpit's `info` has no key for.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Activity {
+    /// Messages the store's limits pushed out.
+    pub messages_evicted: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AboutNow {
+    #[serde(flatten)]
+    pub about: About,
+    pub activity: Activity,
+}
+
 /// GET /api/v1/about
-pub async fn about(State(state): State<AppState>) -> Json<About> {
-    Json((*state.about).clone())
+pub async fn about(State(state): State<AppState>) -> Json<AboutNow> {
+    Json(AboutNow {
+        about: (*state.about).clone(),
+        activity: Activity {
+            messages_evicted: state.store.activity().evicted,
+        },
+    })
 }

@@ -11,8 +11,6 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
 
 use super::origin::{self, OriginPolicy};
@@ -86,15 +84,7 @@ async fn verify(auth: &Arc<BasicAuth>, header: Vec<u8>) -> bool {
     {
         return true;
     }
-    let Some((user, password)) = header
-        .strip_prefix(b"Basic ")
-        .and_then(|b64| BASE64.decode(b64.trim_ascii()).ok())
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|text| {
-            text.split_once(':')
-                .map(|(u, p)| (u.to_string(), p.to_string()))
-        })
-    else {
+    let Some((user, password)) = crate::http::extract::basic_credentials(&header) else {
         return false;
     };
     let checker = Arc::clone(auth);
