@@ -47,6 +47,8 @@ impl Default for Triggers {
 /// MailHog's Jim (`/api/v2/jim`); chances are 0.0–1.0, link speeds bytes per second.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+// A partial body keeps MailHog's defaults for the fields it leaves out.
+#[serde(default)]
 pub struct Jim {
     pub disconnect_chance: f64,
     pub accept_chance: f64,

@@ -562,6 +562,17 @@ async fn chaos_and_jim_routes() {
     let update = r#"{"DisconnectChance":0,"AcceptChance":1,"LinkSpeedAffect":0,"LinkSpeedMin":1024,"LinkSpeedMax":10240,"RejectSenderChance":1,"RejectRecipientChance":0,"RejectAuthChance":0}"#;
     assert_eq!(send("PUT", "/api/v2/jim", update).await.0, StatusCode::OK);
     assert_eq!(chaos.jim().map(|j| j.reject_sender_chance), Some(1.0));
+    // A partial body keeps the defaults for what it leaves out, as MailHog does.
+    let (status, json) = send("PUT", "/api/v2/jim", r#"{"AcceptChance":0.5}"#).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            json["AcceptChance"].as_f64(),
+            json["DisconnectChance"].as_f64()
+        ),
+        (Some(0.5), Some(0.005))
+    );
+    send("PUT", "/api/v2/jim", update).await;
     let (status, json) = send("GET", "/api/v2/jim", "").await;
     assert_eq!(
         (status, json["RejectSenderChance"].as_f64()),

@@ -107,10 +107,14 @@ fn part_of(message: &mail_parser::Message<'_>, part_id: &str) -> Option<PartCont
     })
 }
 
-/// An inline part is one shown inside the HTML (`Content-Disposition: inline` with a Content-ID);
-/// everything else in the attachment list is an attachment.
+/// An inline part is one marked `Content-Disposition: inline`, or one with no disposition but a
+/// Content-ID (an image the HTML shows); everything else in the attachment list is an attachment.
+/// The same split as Mailpit's (enmime's inlines and other parts).
 pub fn is_inline_part(part: &mail_parser::MessagePart<'_>) -> bool {
-    part.content_id().is_some() && part.content_disposition().is_none_or(|d| d.is_inline())
+    match part.content_disposition() {
+        Some(disposition) => disposition.is_inline(),
+        None => part.content_id().is_some(),
+    }
 }
 
 #[cfg(test)]

@@ -240,7 +240,28 @@ impl Message {
         message.html = crate::mime::html(parsed);
         message.list_unsubscribe = list_unsubscribe(parsed);
         let tree = PartTree::new(parsed);
-        for &id in &parsed.attachments {
+        // Text parts that carry a file name (`inline; filename=notes.txt`) are files too, as in
+        // Mailpit: listed in Inline, the first still shown as the text when it is the text body.
+        let named_text = parsed
+            .text_body
+            .iter()
+            .chain(&parsed.html_body)
+            .copied()
+            .filter(|&id| {
+                parsed.parts.get(id as usize).is_some_and(|p| {
+                    p.attachment_name().is_some()
+                        && !p.content_type().is_some_and(|c| c.ctype() == "multipart")
+                })
+            });
+        let mut ids: Vec<u32> = parsed
+            .attachments
+            .iter()
+            .copied()
+            .chain(named_text)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
             let Some(part) = parsed.parts.get(id as usize) else {
                 continue;
             };
@@ -429,5 +450,30 @@ mod tests {
         assert_eq!(a.size, 5);
         assert_eq!(a.checksums.md5, "8b1a9953c4611296a827abf8c47804d7");
         assert!(m.bcc.is_empty(), "b@x is in To");
+    }
+
+    #[test]
+    fn inline_disposition_without_content_id_is_inline_and_text_stays() {
+        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
+            --o\r\nContent-Type: text/plain\r\n\r\nthe body\r\n\
+            --o\r\nContent-Type: image/png\r\nContent-Disposition: inline; filename=a.png\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n\
+            --o\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=notes.txt\r\n\r\nnotes\r\n\
+            --o\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=r.pdf\r\n\r\n%PDF\r\n\
+            --o--\r\n";
+        let m = Message::new(&stored(raw, &[]));
+        let names =
+            |list: &[Attachment]| list.iter().map(|a| a.file_name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&m.inline), ["a.png", "notes.txt"]);
+        assert_eq!(names(&m.attachments), ["r.pdf"]);
+        assert!(m.text.starts_with("the body"), "{:?}", m.text);
+
+        // A lone inline text file in a mixed message is still the text.
+        let raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n\
+            --o\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename=only.txt\r\n\r\nonly text\r\n\
+            --o--\r\n";
+        let m = Message::new(&stored(raw, &[]));
+        assert_eq!(names(&m.inline), ["only.txt"]);
+        assert!(m.text.starts_with("only text"), "{:?}", m.text);
     }
 }
