@@ -10,6 +10,7 @@
 //! - [`message`]: a captured message, its envelope and its summary parsed once at ingest.
 //! - [`search`]: the search query language and case-insensitive matching.
 //! - [`tags`]: what a tag may be, and the tags a message gets on arrival.
+//! - [`thumbnail`]: 180x120 JPEG thumbnails of image parts, bounded against bombs.
 //! - [`store`]: the bounded store, its change events, its blocking policy and optional Maildir
 //!   persistence.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
@@ -33,6 +34,7 @@ pub mod smtp;
 pub mod stats;
 pub mod store;
 pub mod tags;
+pub mod thumbnail;
 pub mod tls;
 
 use std::future::Future;

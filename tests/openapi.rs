@@ -48,6 +48,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/message/{ID}/envelope", &["get"]),
     ("/api/v1/message/{ID}/raw", &["get"]),
     ("/api/v1/message/{ID}/part/{PartID}", &["get"]),
+    ("/api/v1/message/{ID}/part/{PartID}/thumb", &["get"]),
     ("/api/v1/message/{ID}/release", &["post"]),
     ("/api/v1/send", &["post"]),
     ("/api/v1/tags", &["get", "put"]),
@@ -1085,6 +1086,19 @@ async fn responses_validate_against_the_document() {
                 &reply,
             );
             parts += 1;
+            let reply = get(format!("/api/v1/message/{id}/part/{part_id}/thumb")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{name} thumb {part_id}");
+            assert!(
+                reply.body.starts_with(&[0xFF, 0xD8]),
+                "{name} thumb {part_id} is a JPEG"
+            );
+            check(
+                &doc,
+                &mut cov,
+                "get",
+                "/api/v1/message/{ID}/part/{PartID}/thumb",
+                &reply,
+            );
         }
         for view in ["html", "txt"] {
             let reply = get(format!("/view/{id}.{view}")).await;
@@ -1213,6 +1227,10 @@ async fn responses_validate_against_the_document() {
         (
             "/api/v1/message/{ID}/part/{PartID}",
             format!("/api/v1/message/{first}/part/9.9"),
+        ),
+        (
+            "/api/v1/message/{ID}/part/{PartID}/thumb",
+            format!("/api/v1/message/{first}/part/9.9/thumb"),
         ),
         ("/view/{file}", format!("/view/{unknown}.html")),
         ("/view/{file}", format!("/view/{first}.pdf")),

@@ -695,3 +695,63 @@ async fn tags_are_set_listed_searched_renamed_and_deleted() {
     let (status, _) = call(&store, "PUT", "/api/v1/tags", "{\"Tags\": 5}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn image_parts_have_thumbnails_and_other_parts_a_blank_one() {
+    use base64::Engine;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(400, 300, image::Rgb([0, 160, 0]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let store = store_with(&[]);
+    let body = json!({"From": {"Email": "a@example.com"}, "To": [{"Email": "b@example.com"}], "Text": "t",
+        "Attachments": [{"Content": b64, "Filename": "green.png"}, {"Content": "aGk=", "Filename": "hi.txt"}]})
+    .to_string();
+    let (status, reply) = call(&store, "POST", "/api/v1/send", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = serde_json::from_slice::<Value>(&reply).unwrap()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, message) = get_json(&store, &format!("/api/v1/message/{id}")).await;
+    let part = |name: &str| {
+        message["Attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["FileName"] == name)
+            .map(|a| a["PartID"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let thumb = |part_id: String| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let (status, bytes) = call(
+                &store,
+                "GET",
+                &format!("/api/v1/message/{id}/part/{part_id}/thumb"),
+                "",
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK);
+            image::load_from_memory(&bytes).expect("a JPEG").to_rgb8()
+        }
+    };
+    let green = thumb(part("green.png")).await;
+    assert_eq!(green.dimensions(), (180, 120));
+    let p = green.get_pixel(90, 60);
+    assert!(p[1] > 120 && p[0] < 60, "the picture: {p:?}");
+    let blank = thumb(part("hi.txt")).await;
+    assert_eq!(blank.dimensions(), (180, 120));
+    assert!(blank.get_pixel(90, 60)[0] > 240, "white");
+    let (status, _) = call(
+        &store,
+        "GET",
+        &format!("/api/v1/message/{id}/part/7/thumb"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -333,6 +333,52 @@ pub async fn part(
     Ok(response)
 }
 
+/// Thumbnails decoded at once: each may hold up to 80 MB of pixels.
+const THUMBNAIL_DECODES: usize = 2;
+static THUMBNAILS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(THUMBNAIL_DECODES);
+
+/// GET /api/v1/message/{id}/part/{part}/thumb: a 180x120 JPEG of an image part; a blank one for
+/// any other part or a picture too big to decode (Mailpit's route).
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    Path((id, part_id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let message = found(&state, &id)?;
+    let wanted = part_id.clone();
+    let part = crate::store::read(Arc::clone(&message), move |m| {
+        crate::mime::parts::part(&m.raw, &m.mime_limits(), &wanted)
+    })
+    .await
+    .ok_or(AppError::NotFound("part not found"))?;
+    let jpeg = if part
+        .content_type
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("image/")
+    {
+        let _permit = THUMBNAILS
+            .acquire()
+            .await
+            .map_err(|_| AppError::Unavailable("the server is shutting down"))?;
+        tokio::task::spawn_blocking(move || crate::thumbnail::thumbnail(&part.body))
+            .await
+            .map_err(|_| AppError::Internal("making the thumbnail failed"))?
+    } else {
+        crate::thumbnail::blank()
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct DeleteRequest {
     #[serde(rename = "IDs", default)]

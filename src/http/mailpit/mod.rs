@@ -45,6 +45,10 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
         .route("/api/v1/message/{id}/headers", get(messages::headers))
         .route("/api/v1/message/{id}/envelope", get(messages::envelope))
         .route("/api/v1/message/{id}/part/{part}", get(messages::part))
+        .route(
+            "/api/v1/message/{id}/part/{part}/thumb",
+            get(messages::thumbnail),
+        )
         .route("/api/v1/message/{id}/release", post(info::release))
         .route("/api/v1/tags", get(tags::list).put(tags::set))
         .route(
