@@ -250,7 +250,7 @@ impl Message {
             .filter(|&id| {
                 parsed.parts.get(id as usize).is_some_and(|p| {
                     p.attachment_name().is_some()
-                        && !p.content_type().is_some_and(|c| c.ctype() == "multipart")
+                        && p.content_type().is_none_or(|c| c.ctype() != "multipart")
                 })
             });
         let mut ids: Vec<u32> = parsed
