@@ -33,8 +33,11 @@ pub struct Config {
     /// An SMTP client silent for this long is sent 421 and disconnected.
     pub idle_timeout: Duration,
     pub store: StoreLimits,
-    /// Serve MailHog's array at `GET /api/v1/messages` instead of Mailpit's list.
-    pub mailhog_v1_list: bool,
+    /// MailHog's behaviour where it differs from Mailpit's (`--mailhog`): MailHog's array at
+    /// `GET /api/v1/messages`, DATA without RCPT accepted.
+    pub mailhog: bool,
+    /// Store SMTP mail exactly as sent, without the Return-Path, Received and Bcc headers.
+    pub smtp_store_exact: bool,
     /// Path prefix for the UI and API (e.g. `/mail`), empty for none.
     pub webroot: String,
     /// Certificate for STARTTLS and the implicit-TLS listener.
@@ -79,7 +82,8 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             store: StoreLimits::default(),
-            mailhog_v1_list: false,
+            mailhog: false,
+            smtp_store_exact: false,
             webroot: String::new(),
             smtp_tls: None,
             smtps_addr: None,
@@ -194,6 +198,12 @@ pub fn first_env(env: &dyn Fn(&str) -> Option<String>, names: &[&str]) -> Option
         .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
 }
 
+/// On/off flags read their variables as 1/0, true/false, yes/no or on/off (clap's default takes
+/// only true/false, and compose files write `MAILSNARE_MAILHOG=1`).
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
 /// A mail-capture test server: real SMTP in, nothing ever relayed, every message browsable over HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "mailsnare", version, about, long_about = None)]
@@ -210,12 +220,12 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_HOSTNAME", value_name = "NAME")]
     pub hostname: Option<String>,
 
-    /// Largest message accepted (advertised as SIZE); larger ones get 552. Accepts 10MiB, 500k, 1048576
+    /// Largest message accepted (advertised as SIZE); larger ones get 552. Accepts 10MiB, 500k, 1048576; 0 means no limit but the store's --max-bytes (advertised as SIZE 0)
     #[arg(long, env = "MAILSNARE_MAX_MESSAGE_SIZE", value_name = "BYTES", default_value = DEFAULT_MAX_MESSAGE_SIZE_TEXT, value_parser = parse_size)]
     pub max_message_size: u64,
 
-    /// Most recipients per message; more get 452 (RFC 5321 requires at least 100)
-    #[arg(long, env = "MAILSNARE_MAX_RECIPIENTS", value_name = "N", default_value_t = DEFAULT_MAX_RECIPIENTS, value_parser = clap::value_parser!(u32).range(100..))]
+    /// Most recipients per message; more get 452 (RFC 5321 asks servers to take at least 100; lower values are for testing clients)
+    #[arg(long, env = "MAILSNARE_MAX_RECIPIENTS", value_name = "N", default_value_t = DEFAULT_MAX_RECIPIENTS, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_recipients: u32,
 
     /// Most messages kept; the oldest are evicted first
@@ -242,8 +252,12 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_IDLE_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_IDLE_TIMEOUT_TEXT, value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
-    /// Serve MailHog's plain array at GET /api/v1/messages (for old MailHog clients such as Codeception) instead of Mailpit's list
-    #[arg(long, env = "MAILSNARE_MAILHOG_V1_LIST")]
+    /// Behave like MailHog where it differs from Mailpit: MailHog's plain array at GET /api/v1/messages (old clients such as Codeception), and DATA without RCPT accepted with the To/Cc/Bcc addresses as recipients (BusyBox sendmail -S)
+    #[arg(long, env = "MAILSNARE_MAILHOG", value_parser = boolish())]
+    pub mailhog: bool,
+
+    /// The same as --mailhog (its former name, when it only switched the list)
+    #[arg(long, env = "MAILSNARE_MAILHOG_V1_LIST", value_parser = boolish())]
     pub mailhog_v1_list: bool,
 
     /// Chaos triggers at startup, Mailpit's form: Sender:451:50,Recipient:550:10,Authentication:535:100 (code:percent) [falls back to MP_CHAOS_TRIGGERS]
@@ -266,21 +280,46 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_SMTPS", value_name = "ADDR")]
     pub smtps: Option<String>,
 
-    /// Refuse MAIL (530) until the client has started TLS [falls back to MP_SMTP_REQUIRE_STARTTLS]
-    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_TLS")]
+    /// Refuse every command but NOOP, EHLO, HELO, STARTTLS and QUIT (530) until the client has started TLS [falls back to MP_SMTP_REQUIRE_STARTTLS]
+    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_TLS", value_parser = boolish())]
     pub smtp_require_tls: bool,
 
-    /// Refuse MAIL (530) until the client has authenticated
-    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_AUTH")]
+    /// Refuse MAIL, RCPT, DATA and BDAT (530) until the client has authenticated
+    #[arg(long, env = "MAILSNARE_SMTP_REQUIRE_AUTH", value_parser = boolish())]
     pub smtp_require_auth: bool,
 
     /// Offer and accept PLAIN and LOGIN before STARTTLS even when TLS is configured (they send the password as it is) [falls back to MP_SMTP_AUTH_ALLOW_INSECURE]
-    #[arg(long, env = "MAILSNARE_SMTP_AUTH_ALLOW_INSECURE")]
+    #[arg(long, env = "MAILSNARE_SMTP_AUTH_ALLOW_INSECURE", value_parser = boolish())]
     pub smtp_auth_allow_insecure: bool,
 
     /// Check SMTP AUTH against this htpasswd-style file (bcrypt, {SHA} or plain); without it any credentials are accepted [falls back to MP_SMTP_AUTH_FILE]
     #[arg(long, env = "MAILSNARE_SMTP_AUTH_FILE", value_name = "FILE")]
     pub smtp_auth_file: Option<String>,
+
+    /// SMTP credentials inline, `user:pass user2:pass2` (separated by white space; each as a line of --smtp-auth-file) [falls back to MP_SMTP_AUTH]
+    #[arg(
+        long,
+        env = "MAILSNARE_SMTP_AUTH",
+        value_name = "CREDENTIALS",
+        hide_env_values = true
+    )]
+    pub smtp_auth: Option<String>,
+
+    /// Accept any SMTP credentials (the default without --smtp-auth-file or --smtp-auth; refused together with them) [falls back to MP_SMTP_AUTH_ACCEPT_ANY]
+    #[arg(long, env = "MAILSNARE_SMTP_AUTH_ACCEPT_ANY", value_parser = boolish())]
+    pub smtp_auth_accept_any: bool,
+
+    /// Accept only recipients matching this regular expression (anywhere in the address; (?i) for any case); others get 550 [falls back to MP_SMTP_ALLOWED_RECIPIENTS]
+    #[arg(long, env = "MAILSNARE_SMTP_ALLOWED_RECIPIENTS", value_name = "REGEX")]
+    pub smtp_allowed_recipients: Option<String>,
+
+    /// Answer 250 to recipients --smtp-allowed-recipients refuses, and drop them; a message left with none is not stored [falls back to MP_SMTP_IGNORE_REJECTED_RECIPIENTS]
+    #[arg(long, env = "MAILSNARE_SMTP_IGNORE_REJECTED_RECIPIENTS", value_parser = boolish())]
+    pub smtp_ignore_rejected_recipients: bool,
+
+    /// Store SMTP mail byte for byte as sent: no Return-Path, Received or Bcc header is added
+    #[arg(long, env = "MAILSNARE_SMTP_STORE_EXACT", value_parser = boolish())]
+    pub smtp_store_exact: bool,
 
     /// PEM certificate for HTTPS on the HTTP listener; `sans:NAMES` generates a self-signed one [falls back to MP_UI_TLS_CERT]
     #[arg(long, env = "MAILSNARE_HTTP_TLS_CERT", value_name = "FILE|sans:NAMES")]
@@ -307,7 +346,7 @@ pub struct Cli {
     pub storage: Option<String>,
 
     /// Start with MailHog's Jim enabled at its default chances (change them at /api/v2/jim) [falls back to MH_INVITE_JIM]
-    #[arg(long, env = "MAILSNARE_INVITE_JIM")]
+    #[arg(long, env = "MAILSNARE_INVITE_JIM", value_parser = boolish())]
     pub invite_jim: bool,
 
     /// Most concurrent HTTP connections (UI, API, live streams); more are answered 503
@@ -394,7 +433,13 @@ impl Cli {
             return Err(format!("invalid hostname {hostname:?}"));
         }
         // A message larger than the whole store could never be kept, so it is refused at SIZE.
-        let max_message_size = self.max_message_size.min(self.max_bytes);
+        // 0 is Mailpit's "no limit": the store's bound is then the only one.
+        let size_unlimited = self.max_message_size == 0;
+        let max_message_size = if size_unlimited {
+            self.max_bytes
+        } else {
+            self.max_message_size.min(self.max_bytes)
+        };
         let max_message_size =
             usize::try_from(max_message_size).map_err(|_| "max-message-size too large")?;
         let triggers = match self
@@ -438,10 +483,38 @@ impl Cli {
             file.map(|f| Passwords::load(std::path::Path::new(&f)).map(Arc::new))
                 .transpose()
         };
-        let smtp_passwords = load(
-            self.smtp_auth_file
-                .or_else(|| fallback(&["MP_SMTP_AUTH_FILE"])),
-        )?;
+        let smtp_auth_file = self
+            .smtp_auth_file
+            .or_else(|| fallback(&["MP_SMTP_AUTH_FILE"]));
+        let smtp_auth = self.smtp_auth.or_else(|| fallback(&["MP_SMTP_AUTH"]));
+        let smtp_passwords = match (smtp_auth_file, smtp_auth) {
+            (Some(_), Some(_)) => {
+                return Err("use one of --smtp-auth-file and --smtp-auth (MP_SMTP_AUTH)".into());
+            }
+            (file, None) => load(file)?,
+            (None, Some(inline)) => Some(Arc::new(
+                Passwords::parse_inline(&inline).map_err(|e| format!("--smtp-auth: {e}"))?,
+            )),
+        };
+        let accept_any =
+            self.smtp_auth_accept_any || fallback(&["MP_SMTP_AUTH_ACCEPT_ANY"]).is_some_and(truthy);
+        if accept_any && smtp_passwords.is_some() {
+            return Err(
+                "--smtp-auth-accept-any cannot be used with SMTP credentials (--smtp-auth-file, --smtp-auth)"
+                    .into(),
+            );
+        }
+        let allowed_recipients = self
+            .smtp_allowed_recipients
+            .or_else(|| fallback(&["MP_SMTP_ALLOWED_RECIPIENTS"]))
+            .map(|pattern| {
+                regex::Regex::new(&pattern)
+                    .map_err(|e| format!("--smtp-allowed-recipients {pattern:?}: {e}"))
+            })
+            .transpose()?;
+        let ignore_rejected_recipients = self.smtp_ignore_rejected_recipients
+            || fallback(&["MP_SMTP_IGNORE_REJECTED_RECIPIENTS"]).is_some_and(truthy);
+        let mailhog = self.mailhog || self.mailhog_v1_list;
         let http_passwords = load(
             self.http_auth_file
                 .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"])),
@@ -472,6 +545,7 @@ impl Cli {
             session: SessionConfig {
                 hostname,
                 max_message_size,
+                size_unlimited,
                 max_recipients: self.max_recipients as usize,
                 starttls: smtp_tls.is_some(),
                 require_tls,
@@ -479,6 +553,9 @@ impl Cli {
                 check_auth: smtp_passwords.is_some(),
                 auth_allow_insecure: self.smtp_auth_allow_insecure
                     || fallback(&["MP_SMTP_AUTH_ALLOW_INSECURE"]).is_some_and(truthy),
+                mailhog,
+                allowed_recipients,
+                ignore_rejected_recipients,
             },
             chaos,
             max_connections: self.max_connections,
@@ -491,7 +568,8 @@ impl Cli {
                     parts: self.max_mime_parts as usize,
                 },
             },
-            mailhog_v1_list: self.mailhog_v1_list,
+            mailhog,
+            smtp_store_exact: self.smtp_store_exact,
             smtp_tls,
             smtps_addr: self.smtps,
             smtp_passwords,
@@ -697,10 +775,26 @@ mod tests {
             "clamped to the store's size"
         );
         assert_eq!(config.store.max_messages, 7);
-        assert!(
-            Cli::try_parse_from(["mailsnare", "--max-recipients", "10"]).is_err(),
-            "RFC minimum is 100"
+        assert_eq!(
+            cli(&["--max-recipients", "3"])
+                .into_config(|_| None)
+                .expect("valid config")
+                .session
+                .max_recipients,
+            3,
+            "any value from 1, so tests can see 452"
         );
+        assert!(Cli::try_parse_from(["mailsnare", "--max-recipients", "0"]).is_err());
+        let unlimited = cli(&["--max-message-size", "0", "--max-bytes", "2M"])
+            .into_config(|_| None)
+            .expect("valid config");
+        assert!(unlimited.session.size_unlimited);
+        assert_eq!(
+            unlimited.session.max_message_size,
+            2 << 20,
+            "bounded by the store only"
+        );
+        assert!(!config.session.size_unlimited);
         assert!(Cli::try_parse_from(["mailsnare", "--max-messages", "0"]).is_err());
         assert!(
             cli(&["--hostname", "bad name"])
@@ -715,7 +809,11 @@ mod tests {
             .into_config(|_| None)
             .expect("valid config");
         assert_eq!(config.chaos.engine().triggers().sender.probability, 100);
-        assert!(config.mailhog_v1_list);
+        assert!(config.mailhog, "--mailhog-v1-list is an alias of --mailhog");
+        assert!(config.session.mailhog);
+        let config = cli(&["--mailhog"]).into_config(|_| None).expect("valid");
+        assert!(config.mailhog && config.session.mailhog);
+        assert!(!cli(&[]).into_config(|_| None).expect("valid").mailhog);
         assert!(config.chaos.engine().jim().is_none());
         let jim = |name: &str| (name == "MH_INVITE_JIM").then(|| "1".to_string());
         assert!(
@@ -730,6 +828,66 @@ mod tests {
             cli(&["--chaos-triggers", "Sender:200:5"])
                 .into_config(|_| None)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn smtp_recipient_and_auth_flags_with_mailpit_fallbacks() {
+        let config = cli(&["--smtp-allowed-recipients", "@example\\.com$"])
+            .into_config(|_| None)
+            .expect("valid config");
+        let pattern = config.session.allowed_recipients.expect("set");
+        assert!(pattern.is_match("a@example.com") && !pattern.is_match("a@example.org"));
+        assert!(!config.session.ignore_rejected_recipients);
+        let mailpit = |name: &str| match name {
+            "MP_SMTP_ALLOWED_RECIPIENTS" => Some("^ok@".to_string()),
+            "MP_SMTP_IGNORE_REJECTED_RECIPIENTS" => Some("true".to_string()),
+            "MP_SMTP_AUTH" => Some("alice:pw1 bob:pw2".to_string()),
+            _ => None,
+        };
+        let config = cli(&[]).into_config(mailpit).expect("valid config");
+        assert!(config.session.ignore_rejected_recipients);
+        assert!(config.session.allowed_recipients.is_some());
+        let passwords = config.smtp_passwords.expect("inline credentials");
+        assert!(passwords.verify("bob", "pw2"));
+        assert!(config.session.check_auth);
+        assert!(
+            cli(&["--smtp-allowed-recipients", "("])
+                .into_config(|_| None)
+                .is_err()
+        );
+        let config = cli(&["--smtp-auth", "carol:pw"])
+            .into_config(|_| None)
+            .expect("valid config");
+        assert!(
+            config
+                .smtp_passwords
+                .is_some_and(|p| p.verify("carol", "pw"))
+        );
+        assert!(
+            cli(&["--smtp-auth", "carol:pw", "--smtp-auth-accept-any"])
+                .into_config(|_| None)
+                .is_err(),
+            "credentials and accept-any contradict each other (Mailpit refuses too)"
+        );
+        let accept_any = |name: &str| (name == "MP_SMTP_AUTH_ACCEPT_ANY").then(|| "1".to_string());
+        let config = cli(&[]).into_config(accept_any).expect("valid config");
+        assert!(!config.session.check_auth, "any credentials, as without it");
+        assert!(
+            cli(&[
+                "--smtp-auth",
+                "carol:pw",
+                "--smtp-auth-file",
+                "/nonexistent"
+            ])
+            .into_config(|_| None)
+            .is_err()
+        );
+        assert!(
+            cli(&["--smtp-store-exact"])
+                .into_config(|_| None)
+                .expect("valid")
+                .smtp_store_exact
         );
     }
 

@@ -148,6 +148,11 @@ impl Server {
         self.http.local_addr()
     }
 
+    /// The path prefix of the UI and API (`/mail`), empty for none.
+    pub fn webroot(&self) -> &str {
+        &self.config.webroot
+    }
+
     /// True when the HTTP listener speaks HTTPS.
     pub fn http_is_tls(&self) -> bool {
         self.http_tls.is_some()
@@ -207,6 +212,7 @@ impl Server {
             passwords: self.config.smtp_passwords.clone(),
             auth_checks: Arc::new(Semaphore::new(self.config.max_auth_checks)),
             buffers: smtp::conn::BufferPool::default(),
+            store_exact: self.config.smtp_store_exact,
         });
         // One bound for both SMTP listeners.
         let permits = Arc::new(Semaphore::new(self.config.max_connections as usize));
@@ -237,7 +243,7 @@ impl Server {
             shutdown: stop_rx.clone(),
             about,
             options: Arc::new(http::ApiOptions {
-                mailhog_v1_list: self.config.mailhog_v1_list,
+                mailhog_v1_list: self.config.mailhog,
                 max_message_size: self.config.session.max_message_size,
                 max_sends: self.config.max_sends,
                 search: self.config.search,

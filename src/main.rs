@@ -68,18 +68,36 @@ async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
     // Handlers first: a SIGTERM that arrives while the listeners start must still drain them.
     let shutdown = shutdown_signal()?;
     let server = Server::bind(config).await?;
-    // Scripts and tests read these lines to find the ports (port 0 picks free ones).
-    tracing::info!("SMTP listening on {}", server.smtp_addr()?);
+    // Scripts and tests read the "listening on" lines to find the ports (port 0 picks free
+    // ones). The others are what container wait strategies match: Testcontainers' Mailpit module
+    // waits for `.*accessible via.*8025.*` (Mailpit's server/server.go line), MailHog setups for
+    // `[SMTP] Binding to address:` or `Serving under http://`.
+    let smtp = server.smtp_addr()?;
+    tracing::info!("SMTP listening on {smtp}");
+    tracing::info!("[SMTP] Binding to address: {smtp}");
     if let Some(addr) = server.smtps_addr() {
         tracing::info!("SMTPS listening on {}", addr?);
     }
-    let scheme = if server.http_is_tls() {
-        "HTTPS"
+    let (label, scheme) = if server.http_is_tls() {
+        ("HTTPS", "https")
     } else {
-        "HTTP"
+        ("HTTP", "http")
     };
-    tracing::info!("{scheme} listening on {}", server.http_addr()?);
+    let http = server.http_addr()?;
+    tracing::info!("{label} listening on {http}");
+    let url = format!("{scheme}://{}{}/", browsable(http), server.webroot());
+    tracing::info!("[http] accessible via {url}");
+    tracing::info!("Serving under {scheme}://{http}{}/", server.webroot());
     server.run(shutdown).await
+}
+
+/// The address a browser can use: `localhost` for the unspecified address, as Mailpit prints.
+fn browsable(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
 }
 
 /// Completes on SIGINT (ctrl-c) or SIGTERM. The handlers are installed when this is called.

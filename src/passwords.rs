@@ -44,6 +44,12 @@ impl Passwords {
         Passwords::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Reads inline credentials, Mailpit's `MP_SMTP_AUTH` form: `user:pass user2:pass2`, each
+    /// entry as one line of a password file, entries separated by any white space.
+    pub fn parse_inline(text: &str) -> Result<Passwords, String> {
+        Passwords::parse(&text.split_whitespace().collect::<Vec<_>>().join("\n"))
+    }
+
     pub fn parse(text: &str) -> Result<Passwords, String> {
         let mut users = HashMap::new();
         for (n, line) in text.lines().enumerate() {
@@ -178,6 +184,15 @@ mod tests {
         assert!(p.verify_cram_md5("tim", challenge, "b913a602c7eda7a495b4e6e7334d3890"));
         assert!(!p.verify_cram_md5("tim", challenge, "b913a602c7eda7a495b4e6e7334d3891"));
         assert!(!p.verify_cram_md5("bcrypted", challenge, "b913a602c7eda7a495b4e6e7334d3890"));
+    }
+
+    #[test]
+    fn inline_credentials() {
+        let p = Passwords::parse_inline(" alice:pw1\tbob:{PLAIN}pw2\n ").expect("valid");
+        assert!(p.verify("alice", "pw1") && p.verify("bob", "pw2"));
+        assert!(!p.verify("alice", "pw2"));
+        assert!(Passwords::parse_inline("   ").is_err(), "no users");
+        assert!(Passwords::parse_inline("alice").is_err(), "no password");
     }
 
     #[test]

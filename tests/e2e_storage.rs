@@ -66,7 +66,7 @@ fn ids_and_subjects(server: &Server) -> Vec<(String, String)> {
 fn messages_survive_restart_and_kill() {
     let dir = TempDir::new("storage");
     let storage = dir.0.to_string_lossy().to_string();
-    let before = {
+    let (before, two) = {
         let server = Server::start_with(&["--storage", &storage]);
         send(&server, &["one", "two", "three", "four"]);
         let listed = ids_and_subjects(&server);
@@ -76,8 +76,8 @@ fn messages_survive_restart_and_kill() {
         let deleted = server.delete(&format!("/api/v1/messages/{}", listed[1].0));
         assert_eq!(deleted.status, 200);
         let raw = server.raw(&listed[2].0);
-        assert_eq!(raw, b"Subject: two\r\n\r\nbody of two\r\n");
-        listed
+        common::assert_stored_as_sent(&raw, b"Subject: two\r\n\r\nbody of two\r\n", "two");
+        (listed, raw)
         // Dropping the server kills it with SIGKILL: no orderly shutdown, nothing flushed late.
     };
     let server = Server::start_with(&["--storage", &storage]);
@@ -94,11 +94,7 @@ fn messages_survive_restart_and_kill() {
     let list = server.list();
     assert_eq!(list["unread"], 2, "the read flag survived");
     assert_eq!(list["messages"][0]["Read"], true);
-    assert_eq!(
-        server.raw(&after[1].0),
-        b"Subject: two\r\n\r\nbody of two\r\n",
-        "byte-exact after reload"
-    );
+    assert_eq!(server.raw(&after[1].0), two, "byte-exact after reload");
     assert!(
         server.stderr().contains("loaded 3 messages from"),
         "{}",

@@ -127,7 +127,7 @@ async fn open_event_streams_do_not_hold_up_shutdown() {
 #[tokio::test]
 async fn mailhog_array_switch_on_the_shared_v1_path() {
     let config = Config {
-        mailhog_v1_list: true,
+        mailhog: true,
         ..Config::ephemeral()
     };
     let server = Server::bind(config).await.expect("bind");

@@ -102,7 +102,12 @@ async fn within<T>(f: impl Future<Output = T>) -> T {
 
 #[tokio::test]
 async fn pipelined_batch_in_one_packet_gets_every_reply_in_order() {
-    let server = start(Config::ephemeral()).await;
+    // Stored exactly as sent, so the message boundaries show byte for byte.
+    let server = start(Config {
+        smtp_store_exact: true,
+        ..Config::ephemeral()
+    })
+    .await;
     let mut c = Client::connect(server.smtp).await;
     assert!(c.reply().await.starts_with("220 "));
     c.send("EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\nSubject: p\r\n\r\nhi\r\n.\r\nMAIL FROM:<d@x>\r\nRCPT TO:<e@x>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n").await;
@@ -201,7 +206,11 @@ async fn oversized_data_is_drained_then_552_and_session_continues() {
 
 #[tokio::test]
 async fn client_vanishing_mid_data_stores_nothing_and_harms_nobody() {
-    let server = start(Config::ephemeral()).await;
+    let server = start(Config {
+        smtp_store_exact: true,
+        ..Config::ephemeral()
+    })
+    .await;
     {
         let mut c = Client::connect(server.smtp).await;
         c.reply().await;

@@ -87,6 +87,43 @@ pub fn split_headers(raw: &[u8]) -> (Vec<Header<'_>>, &[u8]) {
     (headers, &raw[pos..])
 }
 
+/// What ingest reads from a message's header block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addressing {
+    /// Every address in To, Cc and Bcc, in that order (groups flattened).
+    pub recipients: Vec<String>,
+    /// The first Return-Path header's address, without angle brackets.
+    pub return_path: Option<String>,
+}
+
+/// Reads the addressing headers of `raw` (only its header block is parsed). Never fails:
+/// malformed headers give fewer addresses.
+pub fn addressing(raw: &[u8]) -> Addressing {
+    let mut out = Addressing::default();
+    if let Some(message) = MessageParser::default().parse_headers(raw) {
+        for list in [message.to(), message.cc(), message.bcc()]
+            .into_iter()
+            .flatten()
+        {
+            out.recipients.extend(
+                list.iter()
+                    .filter_map(|a| a.address())
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string),
+            );
+        }
+    }
+    let (headers, _) = split_headers(raw);
+    out.return_path = header(&headers, "Return-Path").map(|v| {
+        v.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim()
+            .to_string()
+    });
+    out
+}
+
 /// The parameters of a structured header value (`type/subtype; name=value; name="quoted"`), names
 /// lower-cased, quoted strings unescaped. Everything before the first `;` is skipped.
 pub fn params(value: &str) -> Vec<(String, String)> {

@@ -47,6 +47,9 @@ pub enum CommandError {
     Syntax(&'static str),
     /// An ESMTP parameter we do not advertise: 555.
     UnsupportedParam(String),
+    /// A path that is not a valid RFC 5321 mailbox (`a@@b`, no `@`, a bare space or control
+    /// character): 553, as Mailpit answers.
+    BadAddress,
 }
 
 impl Command {
@@ -92,18 +95,33 @@ fn domain_arg(args: &str) -> Result<String, CommandError> {
     }
 }
 
-/// Strips a case-insensitive keyword such as `FROM:`, tolerating spaces before the path.
-fn strip_keyword<'a>(args: &'a str, keyword: &str) -> Option<&'a str> {
+/// Strips a case-insensitive keyword such as `FROM:` and the one space that many clients send
+/// after it (`MAIL FROM: <a@b>`). RFC 5321 allows none; more than one is refused (501), as Mailpit
+/// does. `None` when the keyword is missing.
+fn strip_keyword<'a>(args: &'a str, keyword: &str) -> Option<Result<&'a str, CommandError>> {
     let head = args.get(..keyword.len())?;
-    head.eq_ignore_ascii_case(keyword)
-        .then(|| args[keyword.len()..].trim_start())
+    if !head.eq_ignore_ascii_case(keyword) {
+        return None;
+    }
+    let rest = &args[keyword.len()..];
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    if rest.starts_with([' ', '\t']) {
+        return Some(Err(CommandError::Syntax(
+            "Syntax error: at most one space after the colon",
+        )));
+    }
+    Some(Ok(rest))
 }
 
 fn parse_mail(args: &str) -> Result<Command, CommandError> {
     let rest = strip_keyword(args, "FROM:").ok_or(CommandError::Syntax(
         "Syntax error: expected MAIL FROM:<address>",
-    ))?;
+    ))??;
     let (from, params) = parse_path(rest)?;
+    // The null reverse-path `<>` is how bounces are sent (RFC 5321 4.5.5).
+    if !from.is_empty() && !is_mailbox(&from) {
+        return Err(CommandError::BadAddress);
+    }
     let mut parsed = MailParams::default();
     for param in params.split_whitespace() {
         let (key, value) = match param.split_once('=') {
@@ -134,10 +152,14 @@ fn parse_mail(args: &str) -> Result<Command, CommandError> {
 fn parse_rcpt(args: &str) -> Result<Command, CommandError> {
     let rest = strip_keyword(args, "TO:").ok_or(CommandError::Syntax(
         "Syntax error: expected RCPT TO:<address>",
-    ))?;
+    ))??;
     let (to, params) = parse_path(rest)?;
     if to.is_empty() {
         return Err(CommandError::Syntax("Syntax error: empty recipient"));
+    }
+    // RFC 5321 4.1.1.3: `<Postmaster>` without a domain must be accepted.
+    if !to.eq_ignore_ascii_case("postmaster") && !is_mailbox(&to) {
+        return Err(CommandError::BadAddress);
     }
     if let Some(param) = params.split_whitespace().next() {
         return Err(CommandError::UnsupportedParam(param.to_string()));
@@ -186,6 +208,76 @@ fn parse_path(s: &str) -> Result<(String, &str), CommandError> {
         }
     }
     Ok((addr.to_string(), rest))
+}
+
+/// RFC 5321 4.1.2 `Mailbox`: a local part (dot-atom or quoted string), `@`, and a domain (dot-atom
+/// or address literal). Like Go's net/mail, which Mailpit checks with, atoms may hold UTF-8
+/// (RFC 6531) and the local part may have any dots (real mail has `a..b@`). Unlike Mailpit, a
+/// space inside a quoted local part is allowed: RFC 5321 permits it.
+pub fn is_mailbox(addr: &str) -> bool {
+    if addr.chars().any(char::is_control) {
+        return false;
+    }
+    let Some((local, domain)) = split_mailbox(addr) else {
+        return false;
+    };
+    let local_ok = if let Some(quoted) = local.strip_prefix('"') {
+        quoted_string_body(quoted)
+    } else {
+        !local.is_empty() && local.chars().all(|c| c == '.' || is_atext(c))
+    };
+    let domain_ok = if let Some(literal) = domain.strip_prefix('[') {
+        literal
+            .strip_suffix(']')
+            .is_some_and(|inner| !inner.is_empty() && !inner.contains(['[', ']', '\\', ' ']))
+    } else {
+        domain
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(is_atext))
+    };
+    local_ok && domain_ok
+}
+
+/// Splits at the `@` that follows the local part (after its closing quote when it is quoted).
+fn split_mailbox(addr: &str) -> Option<(&str, &str)> {
+    if addr.starts_with('"') {
+        let mut escaped = false;
+        for (i, c) in addr.char_indices().skip(1) {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    let rest = &addr[i + 1..];
+                    return rest.strip_prefix('@').map(|domain| (&addr[..=i], domain));
+                }
+                _ => {}
+            }
+        }
+        return None;
+    }
+    addr.split_once('@')
+}
+
+/// The inside of a quoted local part, closing quote included: text and quoted pairs only.
+fn quoted_string_body(s: &str) -> bool {
+    let Some(inner) = s.strip_suffix('"') else {
+        return false;
+    };
+    let mut escaped = false;
+    for c in inner.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return false,
+            _ => {}
+        }
+    }
+    !escaped
+}
+
+/// RFC 5322 3.2.3 `atext`, plus any non-ASCII character (RFC 6531 `UTF8-non-ascii`).
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
 }
 
 fn parse_bdat(args: &str) -> Result<Command, CommandError> {
@@ -318,6 +410,35 @@ mod tests {
         assert!(matches!(
             Command::parse("RCPT TO:<a@b> NOTIFY=NEVER"),
             Err(CommandError::UnsupportedParam(_))
+        ));
+    }
+
+    #[test]
+    fn mailbox_syntax() {
+        for good in [
+            "a@b",
+            "a.b+c@d.e",
+            "\"john doe\"@b.c",
+            "\"a\\\"b\"@c",
+            "a@[192.0.2.1]",
+            "ü@例え.jp",
+            "a..b.@c",
+        ] {
+            assert!(is_mailbox(good), "{good}");
+        }
+        for bad in [
+            "", "a", "a@", "@b", "a@@b", "a@b@c", "a b@c", "a@b c", "a@b.", "a@.b", "a@b..c",
+            "\"a@b", "\"a\"b@c", "a\r@b", "a@[x", "a(b)@c",
+        ] {
+            assert!(!is_mailbox(bad), "{bad:?}");
+        }
+        assert_eq!(
+            Command::parse("MAIL FROM:<a@@b>"),
+            Err(CommandError::BadAddress)
+        );
+        assert!(matches!(
+            Command::parse("MAIL FROM:  <a@b>"),
+            Err(CommandError::Syntax(_))
         ));
     }
 

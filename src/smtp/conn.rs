@@ -72,6 +72,8 @@ pub struct SmtpContext {
     pub auth_checks: Arc<tokio::sync::Semaphore>,
     /// Read buffers shared by all connections.
     pub buffers: BufferPool,
+    /// Store the client's bytes as they are, without the trace headers (`--smtp-store-exact`).
+    pub store_exact: bool,
 }
 
 /// The pause before answering a failed AUTH: 250 ms, doubling with each failure in the session,
@@ -367,11 +369,23 @@ async fn check(ctx: &SmtpContext, credentials: Credentials) -> Option<String> {
     .flatten()
 }
 
-/// Stores a message; the session acknowledges only after this returns `Ok`.
+/// Stores a message, with the trace headers on top unless `store_exact`: the one place SMTP mail
+/// enters the store. The session acknowledges only after this returns `Ok`.
 async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> {
     let Received { envelope, data } = received;
     let stats = &ctx.stats;
-    match ctx.store.receive(envelope, data).await {
+    let id = Uuid::now_v7();
+    let data = if ctx.store_exact {
+        data
+    } else {
+        let stamp = super::trace::Stamp {
+            hostname: &ctx.session.hostname,
+            id: &id.to_string(),
+            now: time::OffsetDateTime::now_utc(),
+        };
+        super::trace::stamp(&envelope, data, &stamp)
+    };
+    match ctx.store.receive_as(id, envelope, data).await {
         Ok(stored) => {
             Stats::add(&stats.smtp_accepted, 1);
             Stats::add(&stats.smtp_accepted_size, stored.size() as u64);

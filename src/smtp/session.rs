@@ -24,8 +24,12 @@ pub const MAX_ERRORS: u32 = 20;
 pub struct SessionConfig {
     /// Our name in the greeting and replies.
     pub hostname: String,
-    /// Largest message accepted, in bytes (advertised as SIZE).
+    /// Largest message accepted, in bytes (advertised as SIZE unless `size_unlimited`).
     pub max_message_size: usize,
+    /// The user set no size limit (`--max-message-size 0`): EHLO says `SIZE 0`, RFC 1870's "no
+    /// fixed maximum", as Mailpit does. `max_message_size` then holds the store's byte bound,
+    /// since a message larger than the whole store could never be kept.
+    pub size_unlimited: bool,
     /// Most recipients per message (RFC 5321 4.5.3.1.8 requires at least 100).
     pub max_recipients: usize,
     /// TLS is configured, so STARTTLS is offered (until the session is encrypted).
@@ -38,6 +42,15 @@ pub struct SessionConfig {
     pub check_auth: bool,
     /// Offer and accept PLAIN and LOGIN before STARTTLS even though TLS is configured.
     pub auth_allow_insecure: bool,
+    /// MailHog's behaviour (`--mailhog`): DATA or BDAT after MAIL with no RCPT is accepted, and the
+    /// message's To, Cc and Bcc addresses become its recipients (BusyBox `sendmail -S` sends no
+    /// RCPT, and MailHog stores such mail).
+    pub mailhog: bool,
+    /// Recipients must match this (`--smtp-allowed-recipients`); others get 550.
+    pub allowed_recipients: Option<regex::Regex>,
+    /// Answer 250 to recipients `allowed_recipients` refuses, and drop them
+    /// (`--smtp-ignore-rejected-recipients`); a message left with none is not stored.
+    pub ignore_rejected_recipients: bool,
 }
 
 impl Default for SessionConfig {
@@ -45,12 +58,16 @@ impl Default for SessionConfig {
         SessionConfig {
             hostname: crate::config::DEFAULT_HOSTNAME.into(),
             max_message_size: crate::config::DEFAULT_MAX_MESSAGE_SIZE as usize,
+            size_unlimited: false,
             max_recipients: crate::config::DEFAULT_MAX_RECIPIENTS as usize,
             starttls: false,
             require_tls: false,
             require_auth: false,
             check_auth: false,
             auth_allow_insecure: false,
+            mailhog: false,
+            allowed_recipients: None,
+            ignore_rejected_recipients: false,
         }
     }
 }
@@ -112,6 +129,9 @@ struct Transaction {
     from: String,
     params: MailParams,
     rcpts: Vec<String>,
+    /// Recipients were refused by `allowed_recipients` and dropped with a 250
+    /// (`ignore_rejected_recipients`): DATA is still accepted, as Mailpit does.
+    dropped_rcpts: bool,
     /// BDAT chunks received so far.
     chunks: Vec<u8>,
     chunked: bool,
@@ -377,6 +397,10 @@ impl Session {
                         out,
                         Reply::new(555, "5.5.4", format!("Unsupported parameter {param}")),
                     ),
+                    Err(CommandError::BadAddress) => self.error(
+                        out,
+                        Reply::new(553, "5.1.3", "The address is not a valid RFC 5321 address"),
+                    ),
                 }
             }
         }
@@ -423,17 +447,52 @@ impl Session {
         out.push(Output::Reply(Reply::new(code, status, text)));
     }
 
+    /// The 530 owed before `command` may run: TLS first (RFC 3207 4: every command but NOOP,
+    /// EHLO, STARTTLS and QUIT; HELO too, as Mailpit allows it), then AUTH for the transaction
+    /// commands (RFC 4954 6).
+    fn gate(&self, command: &Command) -> Option<Reply> {
+        let before_tls = matches!(
+            command,
+            Command::Noop | Command::Ehlo(_) | Command::Helo(_) | Command::StartTls | Command::Quit
+        );
+        if self.config.require_tls && self.tls.is_none() && !before_tls {
+            return Some(Reply::new(
+                530,
+                "5.7.0",
+                "Must issue a STARTTLS command first",
+            ));
+        }
+        let transaction = matches!(
+            command,
+            Command::Mail { .. } | Command::Rcpt { .. } | Command::Data | Command::Bdat { .. }
+        );
+        if self.config.require_auth && self.auth_user.is_none() && transaction {
+            return Some(Reply::new(530, "5.7.0", "Authentication required"));
+        }
+        None
+    }
+
     fn execute(&mut self, command: Command, out: &mut Vec<Output>) {
+        if let Some(reply) = self.gate(&command) {
+            if let Command::Bdat { size, last } = command {
+                // The chunk's octets follow regardless; they are drained before the 530.
+                return self.bdat(size, last, Some(reply));
+            }
+            if matches!(
+                command,
+                Command::Mail { .. } | Command::Rcpt { .. } | Command::Data
+            ) {
+                return self.refuse(out, reply);
+            }
+            return self.error(out, reply);
+        }
         match command {
             Command::Helo(name) => {
                 self.transaction = None;
+                let greeting = format!("{} greets {}", self.config.hostname, name);
                 self.helo = Some(name);
                 self.esmtp = false;
-                out.push(Output::Reply(Reply::new(
-                    250,
-                    "",
-                    self.config.hostname.clone(),
-                )));
+                out.push(Output::Reply(Reply::new(250, "", greeting)));
             }
             Command::Ehlo(name) => {
                 self.transaction = None;
@@ -445,7 +504,7 @@ impl Session {
             Command::Mail { from, params } => self.mail(from, params, out),
             Command::Rcpt { to } => self.rcpt(to, out),
             Command::Data => self.data(out),
-            Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Bdat { size, last } => self.bdat(size, last, None),
             Command::Rset => {
                 self.transaction = None;
                 Self::reply(out, 250, "2.0.0", "Ok");
@@ -483,7 +542,11 @@ impl Session {
             vec![
                 greeting.into(),
                 "PIPELINING".into(),
-                format!("SIZE {}", self.config.max_message_size).into(),
+                if self.config.size_unlimited {
+                    "SIZE 0".into()
+                } else {
+                    format!("SIZE {}", self.config.max_message_size).into()
+                },
                 "8BITMIME".into(),
                 "SMTPUTF8".into(),
                 "ENHANCEDSTATUSCODES".into(),
@@ -529,15 +592,6 @@ impl Session {
         if self.transaction.is_some() {
             return self.error(out, Reply::new(503, "5.5.1", "Nested MAIL command"));
         }
-        if self.config.require_tls && self.tls.is_none() {
-            return self.refuse(
-                out,
-                Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"),
-            );
-        }
-        if self.config.require_auth && self.auth_user.is_none() {
-            return self.refuse(out, Reply::new(530, "5.7.0", "Authentication required"));
-        }
         if params
             .size
             .is_some_and(|size| size > self.config.max_message_size as u64)
@@ -559,6 +613,7 @@ impl Session {
             from,
             params,
             rcpts: Vec::new(),
+            dropped_rcpts: false,
             chunks: Vec::new(),
             chunked: false,
         });
@@ -580,15 +635,38 @@ impl Session {
             // RFC 5321 4.5.3.1.10: 452 for too many recipients; the client sends the rest later.
             return Self::reply(out, 452, "4.5.3", "Too many recipients");
         }
-        transaction.rcpts.push(to);
-        Self::reply(out, 250, "2.1.5", "Ok");
+        // Mailpit matches the pattern anywhere in the address (Go's MatchString), as `is_match` does.
+        let allowed = self
+            .config
+            .allowed_recipients
+            .as_ref()
+            .is_none_or(|pattern| pattern.is_match(&to));
+        if allowed {
+            transaction.rcpts.push(to);
+            return Self::reply(out, 250, "2.1.5", "Ok");
+        }
+        out.push(Output::Rejected);
+        if self.config.ignore_rejected_recipients {
+            transaction.dropped_rcpts = true;
+            return Self::reply(out, 250, "2.1.5", "Ok");
+        }
+        self.error(
+            out,
+            Reply::new(
+                550,
+                "5.1.0",
+                "Requested action not taken: mailbox unavailable",
+            ),
+        );
     }
 
     /// The reply owed when DATA or BDAT arrives with no usable transaction, if any.
     fn transaction_error(&self) -> Option<Reply> {
         match &self.transaction {
             None => Some(Reply::new(503, "5.5.1", "Need MAIL command")),
-            Some(t) if t.rcpts.is_empty() => Some(Reply::new(554, "5.5.1", "No valid recipients")),
+            Some(t) if t.rcpts.is_empty() && !t.dropped_rcpts && !self.config.mailhog => {
+                Some(Reply::new(554, "5.5.1", "No valid recipients"))
+            }
             _ => None,
         }
     }
@@ -607,9 +685,10 @@ impl Session {
         Self::reply(out, 354, "", "End data with <CR><LF>.<CR><LF>");
     }
 
-    fn bdat(&mut self, size: u64, last: bool) {
+    /// `gate` is a refusal already decided (530) for this chunk.
+    fn bdat(&mut self, size: u64, last: bool, gate: Option<Reply>) {
         // RFC 3030 2: the chunk's octets follow regardless, so they are drained before any error reply.
-        let mut error = self.transaction_error();
+        let mut error = gate.or_else(|| self.transaction_error());
         if let (None, Some(t)) = (&error, &mut self.transaction) {
             t.chunked = true;
             if t.chunks.len() as u64 + size > self.config.max_message_size as u64 {
@@ -655,8 +734,9 @@ impl Session {
             )));
             return;
         }
-        if let Some(t) = self.transaction.take() {
-            self.deliver(t.chunks, t.from, t.params, t.rcpts, out);
+        if let Some(mut t) = self.transaction.take() {
+            let data = std::mem::take(&mut t.chunks);
+            self.deliver(data, t, out);
         }
     }
 
@@ -668,7 +748,7 @@ impl Session {
             return;
         };
         match receiver.finish() {
-            Ok(data) => self.deliver(data, t.from, t.params, t.rcpts, out),
+            Ok(data) => self.deliver(data, t, out),
             Err(_) => self.refuse(
                 out,
                 Reply::new(
@@ -680,14 +760,24 @@ impl Session {
         }
     }
 
-    fn deliver(
-        &mut self,
-        data: Vec<u8>,
-        from: String,
-        params: MailParams,
-        rcpts: Vec<String>,
-        out: &mut Vec<Output>,
-    ) {
+    fn deliver(&mut self, data: Vec<u8>, t: Transaction, out: &mut Vec<Output>) {
+        let Transaction {
+            from,
+            params,
+            mut rcpts,
+            dropped_rcpts,
+            ..
+        } = t;
+        if rcpts.is_empty() {
+            if dropped_rcpts {
+                // Every recipient was refused and ignored: nothing to store, yet the client was
+                // promised success (Mailpit answers the same; the text says what happened).
+                self.errors = 0;
+                return Self::reply(out, 250, "2.0.0", "Ok: not stored, no allowed recipients");
+            }
+            // Only reachable with `mailhog`: the header addresses stand in for RCPT.
+            rcpts = crate::mime::headers::addressing(&data).recipients;
+        }
         let envelope = Envelope {
             helo: self.helo.clone().unwrap_or_default(),
             esmtp: self.esmtp,

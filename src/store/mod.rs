@@ -342,16 +342,29 @@ impl Store {
         envelope: Envelope,
         data: Vec<u8>,
     ) -> Result<Arc<StoredMessage>, StoreError> {
+        self.receive_as(Uuid::now_v7(), envelope, data).await
+    }
+
+    /// [`Store::receive`] under an id chosen by the caller (SMTP names it in the `Received`
+    /// header before storing). `id` must be new: a v7 UUID made just now.
+    pub async fn receive_as(
+        &self,
+        id: Uuid,
+        envelope: Envelope,
+        data: Vec<u8>,
+    ) -> Result<Arc<StoredMessage>, StoreError> {
         let limits = self.shared.limits.mime;
+        let build = move |envelope, data| {
+            let now = time::OffsetDateTime::now_utc();
+            StoredMessage::restore(id, now, envelope, data, false, &limits)
+        };
         if data.len() <= INLINE_PARSE_LIMIT && !self.is_persistent() {
-            return self.insert(StoredMessage::with_limits(envelope, data, &limits));
+            return self.insert(build(envelope, data));
         }
         let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            store.insert(StoredMessage::with_limits(envelope, data, &limits))
-        })
-        .await
-        .map_err(|e| StoreError::Disk(format!("storing failed: {e}")))?
+        tokio::task::spawn_blocking(move || store.insert(build(envelope, data)))
+            .await
+            .map_err(|e| StoreError::Disk(format!("storing failed: {e}")))?
     }
 
     /// Stores a message, evicting the oldest ones as the limits require. Blocking: with

@@ -439,6 +439,67 @@ pub fn assert_bytes_eq(actual: &[u8], expected: &[u8], what: &str) {
     }
 }
 
+/// Asserts that `raw`, a message stored from SMTP, is the client's bytes `sent` exactly, under the
+/// trace headers ingest puts on top: `Return-Path: <sender>` (left out when the message already
+/// names the sender), a `Received:` line by mailsnare with its continuation lines, and a `Bcc:`
+/// when some envelope recipient is in no To/Cc/Bcc header. Returns the trace headers.
+#[track_caller]
+pub fn assert_stored_as_sent(raw: &[u8], sent: &[u8], what: &str) -> String {
+    assert!(
+        raw.len() > sent.len(),
+        "{what}: no trace headers on top of the sent bytes: {}",
+        show(raw)
+    );
+    let (trace, rest) = raw.split_at(raw.len() - sent.len());
+    assert_bytes_eq(rest, sent, &format!("{what} (below the trace headers)"));
+    let trace = String::from_utf8(trace.to_vec())
+        .unwrap_or_else(|_| panic!("{what}: trace headers are not UTF-8: {}", show(trace)));
+    let eol = if trace.ends_with("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let mut lines: Vec<&str> = trace.split_inclusive(eol).collect();
+    assert!(
+        lines.iter().all(|l| l.ends_with(eol)),
+        "{what}: trace headers end mid-line: {trace:?}"
+    );
+    if lines
+        .first()
+        .is_some_and(|l| l.starts_with("Return-Path: <"))
+    {
+        lines.remove(0);
+    }
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.starts_with("Received: from ")),
+        "{what}: no Received line: {trace:?}"
+    );
+    assert!(
+        lines
+            .get(1)
+            .is_some_and(|l| l.starts_with("\tby ") && l.contains(" (mailsnare) with ")),
+        "{what}: Received names no receiver: {trace:?}"
+    );
+    let rest = &lines[2..];
+    let continued = rest.iter().take_while(|l| l.starts_with('\t')).count();
+    assert!(
+        continued <= 1 && rest[..continued].iter().all(|l| l.starts_with("\tfor <")),
+        "{what}: unexpected Received continuation: {trace:?}"
+    );
+    match &rest[continued..] {
+        [] => {}
+        [bcc] if bcc.starts_with("Bcc: ") => {}
+        other => panic!("{what}: unexpected trace lines {other:?} in {trace:?}"),
+    }
+    assert!(
+        !trace.contains("Message-ID"),
+        "{what}: a Message-ID was invented: {trace:?}"
+    );
+    trace
+}
+
 /// `{"Name": name, "Address": address}` as the API renders an address.
 pub fn addr(name: &str, address: &str) -> Value {
     serde_json::json!({ "Name": name, "Address": address })

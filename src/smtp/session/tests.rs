@@ -78,9 +78,13 @@ fn greeting_and_ehlo_advertise_what_works() {
 }
 
 #[test]
-fn helo_gives_a_one_line_reply() {
+fn helo_gives_a_one_line_greeting_like_ehlos_first() {
     let mut c = Client::new();
-    assert_eq!(c.send("HELO old.example\r\n"), "250 mailsnare\r\n");
+    // Mailpit's HELO reply: the first line of EHLO's, alone.
+    assert_eq!(
+        c.send("HELO old.example\r\n"),
+        "250 mailsnare greets old.example\r\n"
+    );
     let wire = c.send("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nhi\r\n.\r\n");
     assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
     assert!(!c.peer.stored[0].envelope.esmtp);
@@ -710,4 +714,240 @@ fn checked_credentials() {
         "235 2.7.0 Authentication successful\r\n250 2.1.0 Ok\r\n"
     );
     assert_eq!(c.session.auth_user.as_deref(), Some("alice"));
+}
+
+#[test]
+fn require_tls_refuses_all_but_noop_ehlo_helo_starttls_quit() {
+    let mut c = Client::with(SessionConfig {
+        require_tls: true,
+        ..tls_config()
+    });
+    const MUST: &str = "530 5.7.0 Must issue a STARTTLS command first\r\n";
+    assert!(c.send("HELO x\r\n").starts_with("250 "));
+    assert!(c.send("EHLO x\r\n").starts_with("250-"));
+    assert_eq!(c.send("NOOP\r\n"), "250 2.0.0 Ok\r\n");
+    for command in [
+        "MAIL FROM:<a@x>\r\n",
+        "RCPT TO:<b@x>\r\n",
+        "DATA\r\n",
+        "RSET\r\n",
+        "VRFY bob\r\n",
+        "EXPN staff\r\n",
+        "HELP\r\n",
+        "AUTH PLAIN AGFsaWNlAHB3\r\n",
+    ] {
+        assert_eq!(c.send(command), MUST, "{command}");
+    }
+    // BDAT's chunk is drained first: "QUIT\n" is data, not a command.
+    assert_eq!(
+        c.send("BDAT 5 LAST\r\nQUIT\nNOOP\r\n"),
+        format!("{MUST}250 2.0.0 Ok\r\n")
+    );
+    assert_eq!(
+        c.rejected, 3,
+        "MAIL, RCPT and DATA count as refused transactions"
+    );
+    assert!(!c.closed);
+    assert!(c.send("STARTTLS\r\n").starts_with("220 "));
+    c.send("EHLO x\r\n");
+    let wire = c.send("RSET\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nx\r\n.\r\n");
+    assert_eq!(codes(&wire), ["250", "250", "250", "354", "250"]);
+    // QUIT is always allowed.
+    let mut c = Client::with(SessionConfig {
+        require_tls: true,
+        ..tls_config()
+    });
+    assert!(c.send("QUIT\r\n").starts_with("221 "));
+}
+
+#[test]
+fn require_auth_refuses_mail_rcpt_data_and_bdat() {
+    let mut c = Client::with(SessionConfig {
+        require_auth: true,
+        ..SessionConfig::default()
+    })
+    .hello();
+    const AUTH: &str = "530 5.7.0 Authentication required\r\n";
+    for command in ["MAIL FROM:<a@x>\r\n", "RCPT TO:<b@x>\r\n", "DATA\r\n"] {
+        assert_eq!(c.send(command), AUTH, "{command}");
+    }
+    assert_eq!(c.send("BDAT 2 LAST\r\nxy"), AUTH);
+    // Everything else works before AUTH (RFC 4954 6).
+    assert_eq!(
+        codes(&c.send("RSET\r\nNOOP\r\nVRFY x\r\nHELP\r\n")),
+        ["250", "250", "252", "214"]
+    );
+    c.send("AUTH PLAIN AGFsaWNlAHB3\r\n");
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 3 LAST\r\nabc");
+    assert_eq!(codes(&wire), ["250", "250", "250"]);
+    assert_eq!(c.peer.stored[0].data, b"abc");
+}
+
+#[test]
+fn invalid_paths_get_553_and_a_second_space_501() {
+    let mut c = Client::new().hello();
+    const BAD: &str = "553 5.1.3 The address is not a valid RFC 5321 address\r\n";
+    for path in [
+        "<a@@b>",
+        "<a@b@c>",
+        "<nobody>",
+        "<a b@c>",
+        "<a@b c>",
+        "<a\rb@c>",
+        "<a@b..c>",
+        "<a@b.>",
+        "<a@>",
+        "<a@[1.2.3.4>",
+    ] {
+        // A fresh session for each, so the error limit does not close it.
+        let mut c = Client::new().hello();
+        assert_eq!(
+            c.send(format!("MAIL FROM:{path}\r\n")),
+            BAD,
+            "MAIL {path:?}"
+        );
+        assert_eq!(c.send(format!("RCPT TO:{path}\r\n")), BAD, "RCPT {path:?}");
+    }
+    assert!(c.send("MAIL FROM:  <a@b>\r\n").starts_with("501 5.5.4"));
+    assert!(c.send("MAIL FROM:\t<a@b>\r\n").starts_with("501 5.5.4"));
+    // One space after the colon is what many clients send; it stays accepted.
+    assert_eq!(c.send("MAIL FROM: <a@b>\r\n"), "250 2.1.0 Ok\r\n");
+    assert!(c.send("RCPT TO:  <c@d>\r\n").starts_with("501 5.5.4"));
+    assert_eq!(c.send("RCPT TO: <c@d>\r\n"), "250 2.1.5 Ok\r\n");
+    // RFC 5321 4.1.1.3: Postmaster needs no domain; quoted local parts, literals, UTF-8 are valid.
+    for good in [
+        "<Postmaster>",
+        "<\"john doe\"@b.c>",
+        "<a@[192.0.2.1]>",
+        "<a@[IPv6:2001:db8::1]>",
+        "<ü@例え.jp>",
+        "<a..b@c>",
+        "<a+tag@b.c>",
+    ] {
+        assert_eq!(
+            c.send(format!("RCPT TO:{good}\r\n")),
+            "250 2.1.5 Ok\r\n",
+            "{good}"
+        );
+    }
+    let wire = c.send("DATA\r\nx\r\n.\r\n");
+    assert_eq!(codes(&wire), ["354", "250"]);
+    assert_eq!(c.peer.stored[0].envelope.rcpt_to[1], "Postmaster");
+    // The null sender is valid for MAIL only; postmaster without a domain for RCPT only.
+    assert_eq!(c.send("MAIL FROM:<>\r\n"), "250 2.1.0 Ok\r\n");
+    c.send("RSET\r\n");
+    assert_eq!(c.send("MAIL FROM:<postmaster>\r\n"), BAD);
+}
+
+#[test]
+fn recipient_limit_may_be_small() {
+    let mut c = Client::with(SessionConfig {
+        max_recipients: 1,
+        ..SessionConfig::default()
+    })
+    .hello();
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<1@x>\r\nRCPT TO:<2@x>\r\n");
+    assert_eq!(codes(&wire), ["250", "250", "452"]);
+}
+
+#[test]
+fn unlimited_size_is_advertised_as_size_zero() {
+    let mut c = Client::with(SessionConfig {
+        size_unlimited: true,
+        max_message_size: 100,
+        ..SessionConfig::default()
+    });
+    let ehlo = c.send("EHLO x\r\n");
+    assert!(ehlo.contains("250-SIZE 0\r\n"), "{ehlo}");
+    // The store's bound still holds: a message it could never keep is refused.
+    assert!(c.send("MAIL FROM:<a@x> SIZE=101\r\n").starts_with("552 "));
+    assert!(c.send("MAIL FROM:<a@x> SIZE=100\r\n").starts_with("250 "));
+}
+
+#[test]
+fn data_without_rcpt_is_554_unless_mailhog_which_takes_the_header_addresses() {
+    let script = "MAIL FROM:<app@x>\r\nDATA\r\nTo: Bob <bob@example.net>, carol@example.org\r\n\
+                  Cc: dave@example.com\r\nBcc: eve@example.com\r\nSubject: busybox\r\n\r\nhi\r\n.\r\n";
+    let mut c = Client::new().hello();
+    let wire = c.send(script);
+    assert!(wire.contains("554 5.5.1 No valid recipients\r\n"), "{wire}");
+    assert!(c.peer.stored.is_empty());
+
+    let mut c = Client::with(SessionConfig {
+        mailhog: true,
+        ..SessionConfig::default()
+    })
+    .hello();
+    let wire = c.send(script);
+    assert_eq!(codes(&wire), ["250", "354", "250"]);
+    let m = &c.peer.stored[0];
+    assert_eq!(
+        m.envelope.rcpt_to,
+        [
+            "bob@example.net",
+            "carol@example.org",
+            "dave@example.com",
+            "eve@example.com"
+        ]
+    );
+    assert!(
+        m.data.starts_with(b"To: Bob"),
+        "the client's bytes, unchanged"
+    );
+    // BDAT too; with a RCPT the envelope is what the client said.
+    let wire = c.send("MAIL FROM:<a@x>\r\nBDAT 13 LAST\r\nTo: z@x\r\n\r\nhi");
+    assert_eq!(codes(&wire), ["250", "250"]);
+    assert_eq!(c.peer.stored[1].envelope.rcpt_to, ["z@x"]);
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<r@x>\r\nDATA\r\nTo: z@x\r\n\r\n.\r\n");
+    assert_eq!(codes(&wire), ["250", "250", "354", "250"]);
+    assert_eq!(c.peer.stored[2].envelope.rcpt_to, ["r@x"]);
+    // MAIL is still needed first.
+    assert_eq!(c.send("DATA\r\n"), "503 5.5.1 Need MAIL command\r\n");
+}
+
+fn allow_example_com(ignore: bool) -> SessionConfig {
+    SessionConfig {
+        allowed_recipients: regex::Regex::new(r"@example\.com$").ok(),
+        ignore_rejected_recipients: ignore,
+        ..SessionConfig::default()
+    }
+}
+
+#[test]
+fn allowed_recipients_refuse_others_with_550() {
+    let mut c = Client::with(allow_example_com(false)).hello();
+    let wire = c.send(
+        "MAIL FROM:<a@x>\r\nRCPT TO:<in@example.com>\r\nRCPT TO:<out@example.org>\r\nDATA\r\nx\r\n.\r\n",
+    );
+    assert_eq!(
+        wire,
+        "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.0 Requested action not taken: mailbox unavailable\r\n\
+         354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: queued as m1\r\n"
+    );
+    assert_eq!(c.peer.stored[0].envelope.rcpt_to, ["in@example.com"]);
+    assert_eq!(c.rejected, 1);
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<out@example.org>\r\nDATA\r\n");
+    assert!(
+        wire.ends_with("554 5.5.1 No valid recipients\r\n"),
+        "{wire}"
+    );
+}
+
+#[test]
+fn ignored_rejected_recipients_get_250_and_are_dropped() {
+    let mut c = Client::with(allow_example_com(true)).hello();
+    let wire = c.send(
+        "MAIL FROM:<a@x>\r\nRCPT TO:<in@example.com>\r\nRCPT TO:<out@example.org>\r\nDATA\r\nx\r\n.\r\n",
+    );
+    assert_eq!(codes(&wire), ["250", "250", "250", "354", "250"]);
+    assert_eq!(c.peer.stored[0].envelope.rcpt_to, ["in@example.com"]);
+    // None left: DATA is still taken and answered 250, as Mailpit does, but nothing is stored.
+    let wire = c.send("MAIL FROM:<a@x>\r\nRCPT TO:<out@example.org>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n");
+    assert_eq!(
+        wire,
+        "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n\
+         250 2.0.0 Ok: not stored, no allowed recipients\r\n250 2.0.0 Ok\r\n"
+    );
+    assert_eq!(c.peer.stored.len(), 1);
+    assert_eq!(c.rejected, 2, "each refused recipient is counted");
 }
