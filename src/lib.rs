@@ -247,6 +247,7 @@ impl Server {
                 max_message_size: self.config.session.max_message_size,
                 max_sends: self.config.max_sends,
                 search: self.config.search,
+                store_exact: self.config.smtp_store_exact,
             }),
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),

@@ -62,6 +62,8 @@ pub struct ApiOptions {
     pub max_sends: usize,
     /// Bounds of one search.
     pub search: crate::search::SearchLimits,
+    /// Store sent messages without the trace headers ingest adds (`--smtp-store-exact`).
+    pub store_exact: bool,
 }
 
 impl Default for ApiOptions {
@@ -71,6 +73,7 @@ impl Default for ApiOptions {
             max_message_size: crate::config::DEFAULT_MAX_MESSAGE_SIZE as usize,
             max_sends: crate::config::DEFAULT_MAX_SENDS,
             search: crate::search::SearchLimits::default(),
+            store_exact: false,
         }
     }
 }

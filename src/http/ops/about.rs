@@ -64,6 +64,7 @@ impl About {
     pub fn new() -> About {
         About {
             version: env!("CARGO_PKG_VERSION"),
+            hostname: crate::config::DEFAULT_HOSTNAME.to_string(),
             ..About::default()
         }
     }
