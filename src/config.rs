@@ -333,6 +333,15 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_HTTP_AUTH_FILE", value_name = "FILE")]
     pub http_auth_file: Option<String>,
 
+    /// HTTP Basic auth credentials inline, `user:pass user2:pass2` (separated by white space; each as a line of --http-auth-file) [falls back to MP_UI_AUTH]
+    #[arg(
+        long,
+        env = "MAILSNARE_HTTP_AUTH",
+        value_name = "CREDENTIALS",
+        hide_env_values = true
+    )]
+    pub http_auth: Option<String>,
+
     /// Allow cross-origin API requests from these origins or host names (comma- or space-separated; `*` for any); off by default [falls back to MH_CORS_ORIGIN, MP_API_CORS]
     #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGINS")]
     pub cors_origin: Option<String>,
@@ -515,10 +524,19 @@ impl Cli {
         let ignore_rejected_recipients = self.smtp_ignore_rejected_recipients
             || fallback(&["MP_SMTP_IGNORE_REJECTED_RECIPIENTS"]).is_some_and(truthy);
         let mailhog = self.mailhog || self.mailhog_v1_list;
-        let http_passwords = load(
-            self.http_auth_file
-                .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"])),
-        )?;
+        let http_auth_file = self
+            .http_auth_file
+            .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"]));
+        let http_auth = self.http_auth.or_else(|| fallback(&["MP_UI_AUTH"]));
+        let http_passwords = match (http_auth_file, http_auth) {
+            (Some(_), Some(_)) => {
+                return Err("use one of --http-auth-file and --http-auth (MP_UI_AUTH)".into());
+            }
+            (file, None) => load(file)?,
+            (None, Some(inline)) => Some(Arc::new(
+                Passwords::parse_inline(&inline).map_err(|e| format!("--http-auth: {e}"))?,
+            )),
+        };
         let search = SearchLimits {
             max_length: self.max_search_length,
             max_terms: self.max_search_terms,
@@ -869,6 +887,18 @@ mod tests {
                 .into_config(|_| None)
                 .is_err(),
             "credentials and accept-any contradict each other (Mailpit refuses too)"
+        );
+        let ui = |name: &str| (name == "MP_UI_AUTH").then(|| "team:s3cret ops:pw".to_string());
+        let config = cli(&[]).into_config(ui).expect("valid config");
+        assert!(
+            config
+                .http_passwords
+                .is_some_and(|p| p.verify("team", "s3cret") && !p.verify("team", "pw"))
+        );
+        assert!(
+            cli(&["--http-auth", "a:b", "--http-auth-file", "/nonexistent"])
+                .into_config(|_| None)
+                .is_err()
         );
         let accept_any = |name: &str| (name == "MP_SMTP_AUTH_ACCEPT_ANY").then(|| "1".to_string());
         let config = cli(&[]).into_config(accept_any).expect("valid config");

@@ -30,10 +30,11 @@ fn header(raw: &[u8], name: &str) -> Option<String> {
     None
 }
 
-fn rcpt_to(message: &Value) -> Vec<String> {
-    message["Envelope"]["RcptTo"]
+/// The recipients of the message's envelope (its own route).
+fn rcpt_to(envelope: &Value) -> Vec<String> {
+    envelope["RcptTo"]
         .as_array()
-        .unwrap_or_else(|| panic!("no Envelope.RcptTo in {message:#}"))
+        .unwrap_or_else(|| panic!("no RcptTo in {envelope:#}"))
         .iter()
         .map(|r| r.as_str().unwrap_or_default().to_string())
         .collect()
@@ -71,8 +72,10 @@ fn data_without_rcpt_is_554_by_default_and_stored_from_headers_with_mailhog_env(
         serde_json::json!(["bob@example.net", "carol@example.org"]),
         "{list:#}"
     );
-    let message = server.message(id);
-    assert_eq!(rcpt_to(&message), ["bob@example.net", "carol@example.org"]);
+    assert_eq!(
+        rcpt_to(&server.envelope(id)),
+        ["bob@example.net", "carol@example.org"]
+    );
 }
 
 #[test]
