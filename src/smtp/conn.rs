@@ -382,6 +382,7 @@ async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> 
             hostname: &ctx.session.hostname,
             id: &id.to_string(),
             now: time::OffsetDateTime::now_utc(),
+            received: true,
         };
         super::trace::stamp(&envelope, data, &stamp)
     };

@@ -20,6 +20,9 @@ pub struct Stamp<'a> {
     /// The id the message is stored under (`id …`).
     pub id: &'a str,
     pub now: OffsetDateTime,
+    /// Add the `Received` line: SMTP mail gets one, mail built by the send API does not (in
+    /// Mailpit the SMTP session writes it, the store the rest).
+    pub received: bool,
 }
 
 /// The message as stored: the trace headers, then `data` as the client sent it.
@@ -48,7 +51,9 @@ pub fn headers(envelope: &Envelope, data: &[u8], stamp: &Stamp<'_>) -> String {
             clean(&envelope.mail_from)
         ));
     }
-    out.push_str(&received(envelope, stamp, eol));
+    if stamp.received {
+        out.push_str(&received(envelope, stamp, eol));
+    }
     let missing: Vec<&str> = envelope
         .rcpt_to
         .iter()
@@ -150,6 +155,7 @@ mod tests {
             hostname: "mailsnare",
             id: "0190-abc",
             now: time::macros::datetime!(2024-05-07 10:00:00 UTC),
+            received: true,
         }
     }
 
