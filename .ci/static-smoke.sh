@@ -25,7 +25,8 @@ trap cleanup EXIT
 chmod 755 "$root"
 cp "$bin" "$root/mailsnare"
 # Nothing else in the root: no libc, no /etc, no /dev, no /proc. As the image, a non-root user.
-chroot --userspec=65532:65532 "$root" /mailsnare --smtp 127.0.0.1:0 --http 127.0.0.1:0 2>"$log" &
+# Stored exactly as sent (no trace headers), so the bytes read back can be compared with cmp.
+chroot --userspec=65532:65532 "$root" /mailsnare --smtp 127.0.0.1:0 --http 127.0.0.1:0 --smtp-store-exact 2>"$log" &
 pid=$!
 for _ in $(seq 100); do
   grep -q "HTTP listening on" "$log" && break
