@@ -147,6 +147,23 @@ export async function sendRaw(server, raw, envelope) {
   return sendMail(server, { envelope, raw });
 }
 
+/**
+ * Asserts that `stored` is `sent` exactly, below the trace headers the server puts on top as
+ * Mailpit does: Return-Path, Received (over SMTP only) and a Bcc naming the envelope recipients
+ * that no header names (`bcc`, when any). Returns the trace block.
+ */
+export function assertStoredAsSent(assert, stored, sent, { from, bcc = [], smtp = true } = {}) {
+  assert.ok(stored.endsWith(sent), `the client's bytes follow unchanged:\n${stored.slice(0, 600)}`);
+  const trace = stored.slice(0, stored.length - sent.length);
+  const received = smtp
+    ? 'Received: from [^\r\n]+\r\n\tby mailsnare \\(mailsnare\\) with E?SMTPS?A? id [0-9a-f-]{36}(\r\n\tfor <[^>]+>)?; [^\r\n]+\r\n'
+    : '';
+  const bccLine = bcc.length ? `Bcc: ${bcc.join(', ').replace(/[.+]/g, '\\$&')}\r\n` : '';
+  const shape = new RegExp(`^Return-Path: <${from.replace(/[.+]/g, '\\$&')}>\r\n${received}${bccLine}$`);
+  assert.match(trace, shape, 'the trace headers on top');
+  return trace;
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
