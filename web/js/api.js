@@ -69,8 +69,22 @@ export const api = {
   deleteAll: () => request('DELETE', 'api/v1/messages', { as: 'text' }),
   deleteSearch: (query) => request('DELETE', 'api/v1/search', { params: { query }, as: 'text' }),
   info: () => request('GET', 'api/v1/info'),
-  /** EXT: version, listening addresses and limits (for the empty state). */
+  /** EXT: version, listening addresses and limits (for the empty state and the about panel). */
   about: () => request('GET', 'api/v1/about'),
+  /** Every tag in use, sorted. */
+  tags: () => request('GET', 'api/v1/tags'),
+  /** The listed messages get exactly `tags` (an empty list removes them all). */
+  setTags: (ids, tags) => request('PUT', 'api/v1/tags', { body: { Tags: tags, IDs: ids }, as: 'text' }),
+  renameTag: (tag, name) => request('PUT', `api/v1/tags/${enc(tag)}`, { body: { Name: name }, as: 'text' }),
+  deleteTag: (tag) => request('DELETE', `api/v1/tags/${enc(tag)}`, { as: 'text' }),
+  /** Mailpit's chaos triggers {Sender, Recipient, Authentication: {ErrorCode, Probability}}. */
+  chaos: () => request('GET', 'api/v1/chaos'),
+  setChaos: (triggers) => request('PUT', 'api/v1/chaos', { body: triggers }),
+  /** MailHog's Jim: its settings while on; a 404 means off. */
+  jim: () => request('GET', 'api/v2/jim'),
+  jimOn: (settings) => request('POST', 'api/v2/jim', { body: settings }),
+  jimSet: (settings) => request('PUT', 'api/v2/jim', { body: settings }),
+  jimOff: () => request('DELETE', 'api/v2/jim', { as: 'text' }),
 };
 
 /** Relative URLs the UI links to (downloads, the sandboxed HTML view). */

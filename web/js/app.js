@@ -11,6 +11,9 @@ import { initTheme, toggleTheme } from './theme.js';
 import { showUnread, initNotifications, notifyNew } from './badge.js';
 import { initSplitter } from './splitter.js';
 import { welcomeCard } from './welcome.js';
+import { TagFilter, tagQuery, activeTag } from './tags.js';
+import { ChaosPanel } from './chaos.js';
+import { AboutPanel } from './about.js';
 
 const narrow = window.matchMedia('(max-width: 760px)');
 /** IDs deleted from here, whose delete events are already applied. */
@@ -97,6 +100,7 @@ const model = new ListModel({
     if (change.kind === 'error' && live.state === 'live') toast(`Could not load messages: ${change.error.message}`, { error: true });
     if (change.kind === 'reset') {
       if (change.counts) setCounts(change.counts.total, change.counts.unread);
+      if (Array.isArray(change.tags)) setTagsInUse(change.tags);
       fixCursor();
       // After the route's own reset of the cursor (which runs when this reload resolves).
       if (pendingStep) setTimeout(applyPendingStep, 0);
@@ -120,6 +124,8 @@ const messageView = new MessageView($('message'), {
   step: (d) => step(d, { open: true }),
   delete: (id) => deleteIds([id]),
   toggleRead: (id) => toggleRead([id]),
+  saveTags: (id, tags) => saveTags(id, tags),
+  tagsInUse: () => tagsInUse,
   key: (ev, options) => keyHandler?.(ev, options),
   toast,
 });
@@ -337,6 +343,7 @@ function navigate(next, { push = false } = {}) {
 async function applyRoute(target) {
   const prev = route;
   route = target;
+  tagFilter.setActive(activeTag(target.q));
   if (target.q !== prev.q || !model.loaded) {
     if (searchInput.value.trim() !== target.q) searchInput.value = target.q;
     $('search-clear').hidden = !searchInput.value;
@@ -610,6 +617,56 @@ function markAllRead() {
   return setReadEverything(true);
 }
 
+// ---- tags ------------------------------------------------------------------------------------
+
+/** Every tag in use (from list answers and `api/v1/tags`), for the filter and completions. */
+let tagsInUse = [];
+
+function setTagsInUse(tags) {
+  tagsInUse = [...tags];
+  tagFilter.setTags(tagsInUse);
+}
+
+async function reloadTags() {
+  try {
+    setTagsInUse(await api.tags());
+  } catch { /* the next list answer carries them too */ }
+}
+
+// After tag changes, new mail or deletions the tags in use are asked again, once per burst.
+const refreshTags = debounce(reloadTags, 250, { maxWait: 1500 });
+
+async function saveTags(id, tags) {
+  await api.setTags([id], tags);
+  // The update event says what the server kept (it cleans the names); until then, what was asked.
+  model.setTags(id, tags);
+  view.invalidate();
+  refreshTags();
+}
+
+const tagFilter = new TagFilter($('tag-filter'), $('tag-menu'), {
+  onPick: (tag) => navigate({ q: tag ? tagQuery(tag) : '', m: null }, { push: true }),
+  rename: async (tag, name) => {
+    await api.renameTag(tag, name);
+    const filtered = activeTag(route.q);
+    // The menu shows the new name at once (the update events follow for the chips).
+    await reloadTags();
+    if (filtered && filtered.toLowerCase() === tag.toLowerCase()) navigate({ q: tagQuery(name), m: null });
+    toast(`Tag “${tag}” renamed to “${name}”`);
+  },
+  remove: async (tag) => {
+    const ok = await confirmDialog(`Delete the tag “${tag}”?`,
+      'It is taken off every message that has it, in every open tab. The messages stay.', 'Delete tag');
+    if (!ok) return false;
+    await api.deleteTag(tag);
+    const filtered = activeTag(route.q);
+    await reloadTags();
+    if (filtered && filtered.toLowerCase() === tag.toLowerCase()) navigate({ q: '', m: null });
+    toast(`Tag “${tag}” deleted`);
+    return true;
+  },
+});
+
 // ---- live updates ------------------------------------------------------------------------
 
 let queue = [];
@@ -618,6 +675,8 @@ let queueTimer = 0;
 const live = new Live({
   onFrame: (frame) => {
     if (frame.Type === 'new' && frame.Data) notifyNew(frame.Data);
+    if (frame.Type === 'new' && frame.Data?.Tags?.some((t) => !tagsInUse.includes(t))) refreshTags();
+    if (frame.Type === 'delete' || frame.Type === 'truncate') refreshTags();
     queue.push(frame);
     if (!queueTimer) queueTimer = setTimeout(processQueue, 16);
   },
@@ -697,8 +756,18 @@ function processQueue() {
         break;
       case 'update': {
         if (!f.Data) break;
-        model.setRead(f.Data.ID, f.Data.Read);
-        if (messageView.openId === f.Data.ID) messageView.setRead(f.Data.Read);
+        // One frame per change: the read flag, or the tags.
+        if (typeof f.Data.Read === 'boolean') {
+          model.setRead(f.Data.ID, f.Data.Read);
+          if (messageView.openId === f.Data.ID) messageView.setRead(f.Data.Read);
+        }
+        if (Array.isArray(f.Data.Tags)) {
+          model.setTags(f.Data.ID, f.Data.Tags);
+          if (messageView.openId === f.Data.ID) messageView.setTags(f.Data.Tags);
+          refreshTags();
+          // A tag search may have gained or lost this message.
+          if (model.searching && /\b(tag:|is:(un)?tagged)/i.test(model.source.query)) refreshSearch();
+        }
         break;
       }
       case 'stats':
@@ -768,7 +837,7 @@ function incomplete(q) {
       || /^\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:\d{2})$/.test(value);
     return complete ? '' : `${field}: takes a date like 2024-05-01, or an RFC 3339 time.`;
   }
-  if (field === 'is' && (value === '' || partOf(['read', 'unread', 'seen', 'unseen']))) return 'is: takes read or unread.';
+  if (field === 'is' && (value === '' || partOf(['read', 'unread', 'seen', 'unseen', 'tagged']))) return 'is: takes read, unread or tagged.';
   if (field === 'has' && (value === '' || partOf(['attachment', 'attachments']))) return 'has: takes attachment.';
   if (value === '' && ['from', 'to', 'cc', 'bcc', 'subject', 'message-id', 'tag'].includes(field)) return `${field}: needs a value.`;
   return '';
@@ -870,9 +939,38 @@ document.querySelector('.skip-link').addEventListener('click', (ev) => {
 
 // ---- settings --------------------------------------------------------------------------------
 
-function openSettings() {
+const chaosPanel = new ChaosPanel($('settings-chaos'));
+const aboutPanel = new AboutPanel($('settings-about'));
+const settingsTabs = [...document.querySelectorAll('#settings-dialog [role="tab"]')];
+
+/** Shows one panel of the settings (Display, Chaos, About); the last one is shown next time. */
+function settingsTab(name, { focus = false } = {}) {
+  for (const tab of settingsTabs) {
+    const on = tab.dataset.panel === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(tab.getAttribute('aria-controls')).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  if (name === 'chaos') chaosPanel.load();
+  if (name === 'about') aboutPanel.load();
+}
+for (const tab of settingsTabs) {
+  tab.addEventListener('click', () => settingsTab(tab.dataset.panel));
+  tab.addEventListener('keydown', (ev) => {
+    const i = settingsTabs.indexOf(tab);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: settingsTabs.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    settingsTab(settingsTabs[(to + settingsTabs.length) % settingsTabs.length].dataset.panel, { focus: true });
+  });
+}
+
+function openSettings(panel) {
   const dialog = $('settings-dialog');
   for (const input of dialog.querySelectorAll('input[name="list-times"]')) input.checked = input.value === view.timeMode;
+  const current = settingsTabs.find((t) => t.getAttribute('aria-selected') === 'true')?.dataset.panel || 'display';
+  settingsTab(panel || current);
   if (!dialog.open) dialog.showModal();
 }
 $('settings-open').addEventListener('click', () => openSettings());

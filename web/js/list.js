@@ -5,7 +5,8 @@
 // arrives or leaves above it, and a reload keeps the row being read where it was on screen.
 
 import { api } from './api.js';
-import { h, icon, formatSize, relativeTime, listTime, exactTime, addressShort, addressText, recipientsShort } from './dom.js';
+import { rowChips } from './tags.js';
+import { h, icon, replace, formatSize, relativeTime, listTime, exactTime, addressShort, addressText, recipientsShort } from './dom.js';
 
 export const PAGE = 100;
 
@@ -159,7 +160,7 @@ export class ListModel {
       this.unread = resp.messages_unread ?? resp.unread;
       this.place(start, resp.messages, 0);
       this.loaded = true;
-      this.onChange({ kind: 'reset', counts: { total: resp.total, unread: resp.unread } });
+      this.onChange({ kind: 'reset', counts: { total: resp.total, unread: resp.unread }, tags: resp.tags });
       return { index };
     } catch (e) {
       if (gen !== this.gen || e.name === 'AbortError') return null;
@@ -321,6 +322,14 @@ export class ListModel {
     return true;
   }
 
+  /** A message's tags changed (here or elsewhere); false when it is not loaded. */
+  setTags(id, tags) {
+    const m = this.byId.get(id);
+    if (!m) return false;
+    m.Tags = [...tags];
+    return true;
+  }
+
   indexOf(id) {
     const m = this.byId.get(id);
     return m ? this.items.indexOf(m) : -1;
@@ -455,12 +464,13 @@ export class ListView {
     const clip = icon('clip', 'row-clip');
     const size = h('span', { class: 'row-size' });
     const snippet = h('span', { class: 'row-snippet' });
+    const tags = h('span', { class: 'row-tags' });
     const link = h('a', { class: 'row-link', tabindex: '-1' },
       h('span', { class: 'row-line row-line1' }, unread, h('span', { class: 'row-dot', 'aria-hidden': 'true' }), from, to, time),
       h('span', { class: 'row-line row-line2' }, subject, clip, size),
-      h('span', { class: 'row-line row-line3' }, snippet));
+      h('span', { class: 'row-line row-line3' }, tags, snippet));
     const el = h('div', { class: 'row', role: 'listitem' }, check, link);
-    const row = { el, check, link, unread, from, to, time, subject, clip, size, snippet, index: -1, key: '' };
+    const row = { el, check, link, unread, from, to, time, subject, clip, size, snippet, tags, index: -1, key: '' };
     check.addEventListener('click', (ev) => this.onCheck(row, ev));
     link.addEventListener('click', (ev) => {
       if (ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
@@ -484,7 +494,7 @@ export class ListView {
     if (row.link.tabIndex !== tab) row.link.tabIndex = tab;
     const selected = m ? this.selection.has(m.ID) : false;
     const key = m
-      ? `${m.ID}|${m.Read}|${selected}|${i === this.cursor}|${this.isOpen(m.ID)}|${this.fresh.has(m.ID)}|${this.clockTick}|${this.timeMode}|${i}|${this.model.total}`
+      ? `${m.ID}|${m.Read}|${(m.Tags || []).join('\u0000')}|${selected}|${i === this.cursor}|${this.isOpen(m.ID)}|${this.fresh.has(m.ID)}|${this.clockTick}|${this.timeMode}|${i}|${this.model.total}`
       : `empty|${i}|${i === this.cursor}`;
     if (row.key === key) return;
     row.key = key;
@@ -497,7 +507,7 @@ export class ListView {
       row.check.disabled = true;
       row.check.checked = false;
       row.link.removeAttribute('href');
-      for (const part of [row.from, row.to, row.time, row.subject, row.size, row.snippet, row.unread]) part.textContent = '';
+      for (const part of [row.from, row.to, row.time, row.subject, row.size, row.snippet, row.unread, row.tags]) part.textContent = '';
       row.check.setAttribute('aria-label', 'Loading');
       return;
     }
@@ -534,6 +544,7 @@ export class ListView {
       ? `${m.Size.toLocaleString()} bytes, ${m.Attachments} attachment${m.Attachments === 1 ? '' : 's'}`
       : `${m.Size.toLocaleString()} bytes`;
     row.snippet.textContent = m.Snippet || '';
+    replace(row.tags, rowChips(m.Tags));
   }
 
   onCheck(row, ev) {

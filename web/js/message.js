@@ -9,6 +9,7 @@ import { wireFrame, applyScheme, supportsDark } from './preview.js';
 import { sourceLines } from './highlight.js';
 import { receivedHeaders } from './headers.js';
 import { buildParts } from './parts.js';
+import { TagEditor } from './tags.js';
 
 export const TABS = [
   { id: 'html', label: 'HTML' },
@@ -141,9 +142,26 @@ export class MessageView {
     this.seq++;
     this.id = null;
     this.message = null;
+    this.tags = null;
     this.failed = false;
     this.root.hidden = true;
     replace(this.root);
+  }
+
+  /** The open message's tags changed (here, in another tab, or through the API). */
+  setTags(tags) {
+    if (!this.message) return;
+    this.message.Tags = [...tags];
+    this.tags?.set(tags);
+  }
+
+  tagEditor(m) {
+    this.tags = new TagEditor({
+      save: (tags) => this.actions.saveTags(m.ID, tags),
+      suggestions: () => this.actions.tagsInUse(),
+    });
+    this.tags.set(m.Tags || []);
+    return this.tags.el;
   }
 
   /** The open message was marked read or unread elsewhere. */
@@ -185,8 +203,8 @@ export class MessageView {
       h('p', { class: 'msg-facts' },
         h('span', { class: 'chip', text: formatSize(m.Size) }),
         m.Attachments.length ? h('span', { class: 'chip' }, icon('clip'), plural(m.Attachments.length, 'attachment')) : null,
-        m.Username ? h('span', { class: 'chip', text: `AUTH ${m.Username}` }) : null,
-        ...(m.Tags || []).map((t) => h('span', { class: 'chip chip-tag', text: t }))));
+        m.Username ? h('span', { class: 'chip', text: `AUTH ${m.Username}` }) : null),
+      this.tagEditor(m));
 
     const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Message parts' });
     const panelsEl = h('div', { class: 'tab-panels' });
