@@ -415,6 +415,25 @@ pub struct Cli {
     pub tags_username: bool,
 }
 
+/// Passwords from a file or inline (`flag`, or its Mailpit variable `env`), not both.
+fn credentials(
+    flag: &str,
+    env: &str,
+    file: Option<String>,
+    inline: Option<String>,
+) -> Result<Option<Arc<Passwords>>, String> {
+    match (file, inline) {
+        (Some(_), Some(_)) => Err(format!("use one of {flag}-file and {flag} ({env})")),
+        (None, None) => Ok(None),
+        (Some(file), None) => {
+            Passwords::load(std::path::Path::new(&file)).map(|p| Some(Arc::new(p)))
+        }
+        (None, Some(inline)) => Passwords::parse_inline(&inline)
+            .map(|p| Some(Arc::new(p)))
+            .map_err(|e| format!("{flag}: {e}")),
+    }
+}
+
 impl Cli {
     /// Resolves defaults and the MailHog/Mailpit fallback variables through `env`.
     pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -488,23 +507,11 @@ impl Cli {
         if self.smtps.is_some() && smtp_tls.is_none() {
             return Err("--smtps needs --smtp-tls-cert".into());
         }
-        let load = |file: Option<String>| -> Result<Option<Arc<Passwords>>, String> {
-            file.map(|f| Passwords::load(std::path::Path::new(&f)).map(Arc::new))
-                .transpose()
-        };
         let smtp_auth_file = self
             .smtp_auth_file
             .or_else(|| fallback(&["MP_SMTP_AUTH_FILE"]));
         let smtp_auth = self.smtp_auth.or_else(|| fallback(&["MP_SMTP_AUTH"]));
-        let smtp_passwords = match (smtp_auth_file, smtp_auth) {
-            (Some(_), Some(_)) => {
-                return Err("use one of --smtp-auth-file and --smtp-auth (MP_SMTP_AUTH)".into());
-            }
-            (file, None) => load(file)?,
-            (None, Some(inline)) => Some(Arc::new(
-                Passwords::parse_inline(&inline).map_err(|e| format!("--smtp-auth: {e}"))?,
-            )),
-        };
+        let smtp_passwords = credentials("--smtp-auth", "MP_SMTP_AUTH", smtp_auth_file, smtp_auth)?;
         let accept_any =
             self.smtp_auth_accept_any || fallback(&["MP_SMTP_AUTH_ACCEPT_ANY"]).is_some_and(truthy);
         if accept_any && smtp_passwords.is_some() {
@@ -528,15 +535,7 @@ impl Cli {
             .http_auth_file
             .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"]));
         let http_auth = self.http_auth.or_else(|| fallback(&["MP_UI_AUTH"]));
-        let http_passwords = match (http_auth_file, http_auth) {
-            (Some(_), Some(_)) => {
-                return Err("use one of --http-auth-file and --http-auth (MP_UI_AUTH)".into());
-            }
-            (file, None) => load(file)?,
-            (None, Some(inline)) => Some(Arc::new(
-                Passwords::parse_inline(&inline).map_err(|e| format!("--http-auth: {e}"))?,
-            )),
-        };
+        let http_passwords = credentials("--http-auth", "MP_UI_AUTH", http_auth_file, http_auth)?;
         let search = SearchLimits {
             max_length: self.max_search_length,
             max_terms: self.max_search_terms,

@@ -65,6 +65,28 @@ fn witness(server: &Server) -> String {
     )
 }
 
+/// Asserts the peak RSS `sampler` saw stayed under `limit`.
+fn assert_peak(sampler: RssSampler, limit: u64, what: &str) {
+    let peak = sampler.peak();
+    eprintln!("{what}: peak RSS {} MiB", peak / MIB);
+    assert!(peak < limit, "{what}: peak RSS {} MiB", peak / MIB);
+}
+
+/// Reads (and drops) what `stream` sends until the server closes it; false if it is still open
+/// when the stream's read timeout runs out.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut sink = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut sink) {
+            Ok(0) => return true,
+            // A last frame or a 408/503 before the close.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 fn assert_witness(server: &mut Server, id: &str) {
     assert!(server.is_running(), "the server died:\n{}", server.stderr());
     let message = server.message(id);
@@ -109,9 +131,7 @@ fn forty_thousand_nested_multiparts_cost_little_memory_and_time() {
             }
         }
     }
-    let peak = sampler.peak();
-    eprintln!("nesting: peak RSS {} MiB", peak / MIB);
-    assert!(peak < PEAK_RSS, "peak RSS {} MiB", peak / MIB);
+    assert_peak(sampler, PEAK_RSS, "nesting");
     assert_witness(&mut server, &before);
 }
 
@@ -148,21 +168,10 @@ fn stalled_live_clients_and_slow_list_readers_do_not_multiply_a_big_mail() {
     assert!(started.elapsed() < Duration::from_secs(2));
     // Past the write timeout every stalled socket has been closed by the server.
     std::thread::sleep(Duration::from_secs(7));
-    let peak = sampler.peak();
-    eprintln!("stalled clients: peak RSS {} MiB", peak / MIB);
-    assert!(peak < PEAK_RSS, "peak RSS {} MiB", peak / MIB);
+    assert_peak(sampler, PEAK_RSS, "stalled clients");
     for (i, mut s) in stalled.into_iter().chain(slow).enumerate() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut sink = vec![0u8; 1 << 20];
-        let closed = loop {
-            match s.read(&mut sink) {
-                Ok(0) => break true,
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-                Err(_) => break false,
-            }
-        };
-        assert!(closed, "stalled socket {i} is still open");
+        assert!(closed_by_server(&mut s), "stalled socket {i} is still open");
     }
     assert_witness(&mut server, &before);
 }
@@ -220,26 +229,14 @@ fn idle_http_connections_under_a_low_descriptor_limit_do_not_stop_smtp() {
         let left = deadline.saturating_duration_since(Instant::now());
         s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .unwrap();
-        let mut buf = [0u8; 1024];
-        let closed = loop {
-            match s.read(&mut buf) {
-                Ok(0) => break true,
-                // A 408 or 503 before the close.
-                Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-                Err(_) => break false,
-            }
-        };
         assert!(
-            closed,
+            closed_by_server(&mut s),
             "idle connection {i} still open after the header timeout"
         );
     }
     assert_eq!(server.get("/api/v1/info").status, 200);
     assert_eq!(server.message(&id)["Subject"], "during the siege");
-    let peak = sampler.peak();
-    eprintln!("idle connections: peak RSS {} MiB", peak / MIB);
-    assert!(peak < PEAK_RSS, "peak RSS {} MiB", peak / MIB);
+    assert_peak(sampler, PEAK_RSS, "idle connections");
     assert_witness(&mut server, &before);
 }
 
@@ -326,9 +323,7 @@ fn a_send_larger_than_the_message_limit_is_413_and_stores_nothing() {
     assert_eq!(response.status, 200, "{}", response.text());
     let list = server.get_json("/api/v1/messages");
     assert_eq!(list["total"], 2, "only the witness and the one that fits");
-    let peak = sampler.peak();
-    eprintln!("send: peak RSS {} MiB", peak / MIB);
-    assert!(peak < 100 * MIB, "peak RSS {} MiB", peak / MIB);
+    assert_peak(sampler, 100 * MIB, "send");
     assert_witness(&mut server, &before);
 }
 

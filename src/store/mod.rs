@@ -188,6 +188,14 @@ impl State {
         }
     }
 
+    /// The tag in use named `name`, in any case, as it is spelt.
+    fn tag_named(&self, name: &str) -> Option<String> {
+        self.tags
+            .keys()
+            .find(|t| t.eq_ignore_ascii_case(name))
+            .cloned()
+    }
+
     /// `tags` spelt as the tags already in use are (a tag's first spelling stays, as in
     /// Mailpit), normalized.
     fn spell_as_existing(&self, tags: Vec<String>) -> Vec<String> {
@@ -630,12 +638,7 @@ impl Store {
             return Err(TagError::Invalid(to));
         }
         let mut state = self.lock();
-        let Some(from) = state
-            .tags
-            .keys()
-            .find(|t| t.eq_ignore_ascii_case(from))
-            .cloned()
-        else {
+        let Some(from) = state.tag_named(from) else {
             return Err(TagError::NotFound(from.to_string()));
         };
         if from == to {
@@ -667,12 +670,7 @@ impl Store {
     /// [`Store::delete_tag`] for callers already off the async workers.
     pub fn delete_tag_blocking(&self, tag: &str) -> Result<(), TagError> {
         let mut state = self.lock();
-        let Some(tag) = state
-            .tags
-            .keys()
-            .find(|t| t.eq_ignore_ascii_case(tag))
-            .cloned()
-        else {
+        let Some(tag) = state.tag_named(tag) else {
             return Err(TagError::NotFound(tag.to_string()));
         };
         let changed = self.retag_all(&mut state, |tags| {

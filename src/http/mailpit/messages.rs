@@ -284,18 +284,28 @@ pub async fn headers(
 /// of ours.
 const RASTER_IMAGES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
-/// GET /api/v1/message/{id}/part/{part}: the decoded bytes of one MIME part.
-pub async fn part(
-    State(state): State<AppState>,
-    Path((id, part_id)): Path<(String, String)>,
-) -> Result<Response, AppError> {
-    let message = found(&state, &id)?;
-    let wanted = part_id.clone();
+/// The message `{id}` names and its part `part_id`, decoded (off the async workers when large).
+async fn found_part(
+    state: &AppState,
+    id: &str,
+    part_id: &str,
+) -> Result<(Arc<StoredMessage>, crate::mime::parts::PartContent), AppError> {
+    let message = found(state, id)?;
+    let wanted = part_id.to_string();
     let part = crate::store::read(Arc::clone(&message), move |m| {
         crate::mime::parts::part(&m.raw, &m.mime_limits(), &wanted)
     })
     .await
     .ok_or(AppError::NotFound("part not found"))?;
+    Ok((message, part))
+}
+
+/// GET /api/v1/message/{id}/part/{part}: the decoded bytes of one MIME part.
+pub async fn part(
+    State(state): State<AppState>,
+    Path((id, part_id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (message, part) = found_part(&state, &id, &part_id).await?;
     let essence = part
         .content_type
         .split(';')
@@ -343,13 +353,7 @@ pub async fn thumbnail(
     State(state): State<AppState>,
     Path((id, part_id)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let message = found(&state, &id)?;
-    let wanted = part_id.clone();
-    let part = crate::store::read(Arc::clone(&message), move |m| {
-        crate::mime::parts::part(&m.raw, &m.mime_limits(), &wanted)
-    })
-    .await
-    .ok_or(AppError::NotFound("part not found"))?;
+    let (_, part) = found_part(&state, &id, &part_id).await?;
     let jpeg = if part
         .content_type
         .trim_start()
