@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::chaos::{Chaos, Jim, Triggers};
 use crate::http::live::LiveLimits;
+use crate::http::ops::access::SendAuth;
 use crate::http::serve::HttpLimits;
 use crate::mime::structure::Limits as MimeLimits;
 use crate::passwords::Passwords;
@@ -50,6 +51,8 @@ pub struct Config {
     pub http_tls: Option<CertSource>,
     /// HTTP Basic auth for the UI and API (health checks stay open).
     pub http_passwords: Option<Arc<Passwords>>,
+    /// Who may call `POST /api/v1/send`.
+    pub send_auth: SendAuth,
     /// Origins allowed to make cross-origin requests (a list; `*` for any); CORS is off without it.
     pub cors_origin: Option<String>,
     /// Host names served besides IP literals, `localhost` and single-label names (`*` for any).
@@ -90,6 +93,7 @@ impl Default for Config {
             smtp_passwords: None,
             http_tls: None,
             http_passwords: None,
+            send_auth: SendAuth::default(),
             cors_origin: None,
             allowed_hosts: None,
             storage: None,
@@ -342,6 +346,23 @@ pub struct Cli {
     )]
     pub http_auth: Option<String>,
 
+    /// Separate Basic-auth credentials for POST /api/v1/send (an htpasswd-style file); then only these open it [falls back to MP_SEND_API_AUTH_FILE]
+    #[arg(long, env = "MAILSNARE_SEND_API_AUTH_FILE", value_name = "FILE")]
+    pub send_api_auth_file: Option<String>,
+
+    /// The send API's credentials inline, `user:pass …` [falls back to MP_SEND_API_AUTH]
+    #[arg(
+        long,
+        env = "MAILSNARE_SEND_API_AUTH",
+        value_name = "CREDENTIALS",
+        hide_env_values = true
+    )]
+    pub send_api_auth: Option<String>,
+
+    /// Let anyone call POST /api/v1/send, with any credentials or none, even when the UI needs a password [falls back to MP_SEND_API_AUTH_ACCEPT_ANY]
+    #[arg(long, env = "MAILSNARE_SEND_API_AUTH_ACCEPT_ANY", value_parser = boolish())]
+    pub send_api_auth_accept_any: bool,
+
     /// Allow cross-origin API requests from these origins or host names (comma- or space-separated; `*` for any); off by default [falls back to MH_CORS_ORIGIN, MP_API_CORS]
     #[arg(long, env = "MAILSNARE_CORS_ORIGIN", value_name = "ORIGINS")]
     pub cors_origin: Option<String>,
@@ -536,6 +557,26 @@ impl Cli {
             .or_else(|| fallback(&["MP_UI_AUTH_FILE", "MH_AUTH_FILE"]));
         let http_auth = self.http_auth.or_else(|| fallback(&["MP_UI_AUTH"]));
         let http_passwords = credentials("--http-auth", "MP_UI_AUTH", http_auth_file, http_auth)?;
+        let send_passwords = credentials(
+            "--send-api-auth",
+            "MP_SEND_API_AUTH",
+            self.send_api_auth_file
+                .or_else(|| fallback(&["MP_SEND_API_AUTH_FILE"])),
+            self.send_api_auth
+                .or_else(|| fallback(&["MP_SEND_API_AUTH"])),
+        )?;
+        let send_accept_any = self.send_api_auth_accept_any
+            || fallback(&["MP_SEND_API_AUTH_ACCEPT_ANY"]).is_some_and(truthy);
+        let send_auth = match (send_passwords, send_accept_any) {
+            (Some(_), true) => {
+                return Err(
+                    "--send-api-auth-accept-any cannot be used with send API credentials".into(),
+                );
+            }
+            (Some(passwords), false) => SendAuth::Credentials(passwords),
+            (None, true) => SendAuth::AcceptAny,
+            (None, false) => SendAuth::AsUi,
+        };
         let search = SearchLimits {
             max_length: self.max_search_length,
             max_terms: self.max_search_terms,
@@ -592,6 +633,7 @@ impl Cli {
             smtp_passwords,
             http_tls,
             http_passwords,
+            send_auth,
             cors_origin: self
                 .cors_origin
                 .or_else(|| fallback(&["MH_CORS_ORIGIN", "MP_API_CORS"])),

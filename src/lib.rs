@@ -257,12 +257,11 @@ impl Server {
             self.config.cors_origin.as_deref(),
             &self.config.webroot,
         );
-        let app = http::app(
-            &self.config.webroot,
-            state,
-            self.config.http_passwords.clone(),
-            policy,
-        );
+        let access = http::ops::access::Access {
+            ui: self.config.http_passwords.clone(),
+            send: self.config.send_auth.clone(),
+        };
+        let app = http::app(&self.config.webroot, state, access, policy);
         let http = tokio::spawn(http::serve::serve(
             self.http,
             self.http_tls,

@@ -601,3 +601,74 @@ fn storage_is_private_to_its_user() {
     assert_eq!(mode(&root), 0o700);
     assert_eq!(again.list()["total"], 1);
 }
+
+/// `Authorization: Basic` for `user:password`.
+fn basic(user_password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_password)
+    )
+}
+
+#[test]
+fn the_send_api_can_have_credentials_of_its_own_or_none() {
+    let send = |server: &Server, auth: Option<&str>| {
+        let body = br#"{"From":{"Email":"app@example.com"},"To":[{"Email":"b@example.com"}],"Subject":"s"}"#;
+        let mut headers = vec![("Content-Type", "application/json".to_string())];
+        if let Some(auth) = auth {
+            headers.push(("Authorization", basic(auth)));
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        call(server, "POST", "/api/v1/send", &headers, body).status
+    };
+    let list = |server: &Server, auth: Option<&str>| {
+        let value = auth.map(basic);
+        let headers: Vec<(&str, &str)> = value
+            .iter()
+            .map(|v| ("Authorization", v.as_str()))
+            .collect();
+        get(server, "/api/v1/messages", &headers).status
+    };
+
+    // Its own credentials: only those open it, and they open nothing else.
+    let server = Server::start_with(&["--http-auth", "team:s3cret", "--send-api-auth", "app:key"]);
+    assert_eq!(send(&server, Some("app:key")), 200);
+    assert_eq!(send(&server, Some("team:s3cret")), 401);
+    assert_eq!(send(&server, None), 401);
+    assert_eq!(list(&server, Some("app:key")), 401);
+    assert_eq!(list(&server, Some("team:s3cret")), 200);
+
+    // Accept any: the send API is open while the UI keeps its password.
+    let server = Server::start_with(&["--http-auth", "team:s3cret", "--send-api-auth-accept-any"]);
+    assert_eq!(send(&server, None), 200);
+    assert_eq!(send(&server, Some("who:ever")), 200);
+    assert_eq!(list(&server, None), 401);
+
+    // Without either, the send API is the UI's: the UI's password, and only it.
+    let server = Server::start_with(&["--http-auth", "team:s3cret"]);
+    assert_eq!(send(&server, None), 401);
+    assert_eq!(send(&server, Some("team:s3cret")), 200);
+
+    // Both at once is refused at startup, as Mailpit does.
+    let run = common::run_with_timeout(
+        std::path::Path::new(env!("CARGO_BIN_EXE_mailsnare")),
+        &[
+            "--send-api-auth",
+            "a:b",
+            "--send-api-auth-accept-any",
+            "--smtp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ],
+        b"",
+        Duration::from_secs(10),
+    );
+    assert!(!run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("send-api-auth-accept-any"),
+        "{}",
+        run.stderr
+    );
+}

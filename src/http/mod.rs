@@ -27,7 +27,6 @@ use axum::routing::get;
 
 pub use state::{ApiOptions, AppState};
 
-use crate::passwords::Passwords;
 use ops::origin::OriginPolicy;
 
 /// The application under a path prefix (`/mail`): the UI at `/mail/`, the API at `/mail/api/…`.
@@ -58,10 +57,10 @@ pub fn router(state: AppState) -> Router {
 pub fn app(
     webroot: &str,
     state: AppState,
-    passwords: Option<Arc<Passwords>>,
+    access: ops::access::Access,
     policy: OriginPolicy,
 ) -> Router {
-    ops::access::protect(router_at(webroot, state), passwords, Arc::new(policy))
+    ops::access::protect(router_at(webroot, state), access, Arc::new(policy))
 }
 
 async fn health() -> &'static str {

@@ -1,6 +1,6 @@
 //! Who may use the HTTP surface: the origin policy ([`super::origin`]) in front of everything, then
 //! optional HTTP Basic auth over the UI and API (the exact health-check paths stay open for
-//! probes).
+//! probes), and the send API's own credentials when it has them (Mailpit's `--send-api-auth-*`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,22 +20,38 @@ use crate::passwords::Passwords;
 /// once per credential rather than on every request the UI makes.
 const VERIFIED_CACHE: usize = 1024;
 
+/// Who may call `POST /api/v1/send`.
+#[derive(Debug, Clone, Default)]
+pub enum SendAuth {
+    /// Whoever may use the rest of the API.
+    #[default]
+    AsUi,
+    /// Only these credentials (and then not the UI's).
+    Credentials(Arc<Passwords>),
+    /// Anyone, with any credentials or none, even when the UI needs a password.
+    AcceptAny,
+}
+
+/// Who may use the HTTP surface.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Basic auth over the UI and API; none means open.
+    pub ui: Option<Arc<Passwords>>,
+    pub send: SendAuth,
+}
+
 struct BasicAuth {
-    passwords: Arc<Passwords>,
+    access: Access,
     verified: Mutex<HashSet<[u8; 32]>>,
     webroot: String,
 }
 
-/// Wraps `app` with Basic auth (when `passwords` is set), and the origin policy around that.
-pub fn protect(
-    app: Router,
-    passwords: Option<Arc<Passwords>>,
-    policy: Arc<OriginPolicy>,
-) -> Router {
+/// Wraps `app` with Basic auth (when any credentials are set), and the origin policy around that.
+pub fn protect(app: Router, access: Access, policy: Arc<OriginPolicy>) -> Router {
     let mut app = app;
-    if let Some(passwords) = passwords {
+    if access.ui.is_some() || matches!(access.send, SendAuth::Credentials(_)) {
         let auth = Arc::new(BasicAuth {
-            passwords,
+            access,
             verified: Mutex::new(HashSet::new()),
             webroot: policy.webroot().to_string(),
         });
@@ -51,15 +67,25 @@ async fn require_login(
     request: Request,
     next: Next,
 ) -> Response {
-    if origin::is_health_path(&auth.webroot, request.uri().path()) {
+    let path = request.uri().path();
+    if origin::is_health_path(&auth.webroot, path) {
         return next.run(request).await;
     }
+    let send = path == format!("{}/api/v1/send", auth.webroot);
+    let passwords = match (&auth.access.send, &auth.access.ui) {
+        (SendAuth::AcceptAny, _) if send => None,
+        (SendAuth::Credentials(passwords), _) if send => Some(passwords),
+        (_, ui) => ui.as_ref(),
+    };
+    let Some(passwords) = passwords else {
+        return next.run(request).await;
+    };
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
     if let Some(header) = header
-        && verify(&auth, header).await
+        && verify(&auth, Arc::clone(passwords), send, header).await
     {
         return next.run(request).await;
     }
@@ -74,8 +100,14 @@ async fn require_login(
         .into_response()
 }
 
-async fn verify(auth: &Arc<BasicAuth>, header: Vec<u8>) -> bool {
-    let key: [u8; 32] = Sha256::digest(&header).into();
+/// Checks a Basic-auth header against `passwords`; `send` keeps the send API's verified
+/// credentials apart from the UI's in the cache.
+async fn verify(auth: &BasicAuth, passwords: Arc<Passwords>, send: bool, header: Vec<u8>) -> bool {
+    let key: [u8; 32] = Sha256::new()
+        .chain_update([u8::from(send)])
+        .chain_update(&header)
+        .finalize()
+        .into();
     if auth
         .verified
         .lock()
@@ -87,8 +119,7 @@ async fn verify(auth: &Arc<BasicAuth>, header: Vec<u8>) -> bool {
     let Some((user, password)) = crate::http::extract::basic_credentials(&header) else {
         return false;
     };
-    let checker = Arc::clone(auth);
-    let ok = tokio::task::spawn_blocking(move || checker.passwords.verify(&user, &password))
+    let ok = tokio::task::spawn_blocking(move || passwords.verify(&user, &password))
         .await
         .unwrap_or(false);
     if ok {
