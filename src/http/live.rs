@@ -213,8 +213,12 @@ impl Hub {
                     };
                     self.mailhog(&event);
                     in_window += 1;
-                    let deliveries = in_window.saturating_mul(self.count(Format::Mailpit));
-                    if in_window > FLOOD_EVENTS || deliveries > FLOOD_DELIVERIES {
+                    // Counting clients takes the lock: only while not yet known to be flooding.
+                    if !flooding
+                        && (in_window > FLOOD_EVENTS
+                            || in_window.saturating_mul(self.count(Format::Mailpit))
+                                > FLOOD_DELIVERIES)
+                    {
                         flooding = true;
                     }
                     if flooding {

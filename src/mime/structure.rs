@@ -259,6 +259,17 @@ pub fn boundary_of(headers: &[super::headers::Header<'_>]) -> Option<String> {
     multipart_boundary(header(headers, "Content-Type")?)
 }
 
+/// Where the line break that ends just before `at` starts (CRLF or a bare LF), or `at` itself.
+fn line_break_before(body: &[u8], at: usize) -> usize {
+    if at >= 2 && &body[at - 2..at] == b"\r\n" {
+        at - 2
+    } else if at >= 1 && body[at - 1] == b'\n' {
+        at - 1
+    } else {
+        at
+    }
+}
+
 /// Splits a multipart body exactly where mail-parser does: at every `--boundary`, wherever it
 /// stands (mail-parser does not require a line start, nor that the boundary ends there), the first
 /// one followed by `--` closing it. The walk must see at least the structure the parser will.
@@ -266,26 +277,18 @@ pub fn split_as_parsed<'a>(body: &'a [u8], boundary: &[u8]) -> Split<'a> {
     let mut delimiter = Vec::with_capacity(boundary.len() + 2);
     delimiter.extend_from_slice(b"--");
     delimiter.extend_from_slice(boundary);
-    let line_break_before = |at: usize| {
-        if at >= 2 && &body[at - 2..at] == b"\r\n" {
-            at - 2
-        } else if at >= 1 && body[at - 1] == b'\n' {
-            at - 1
-        } else {
-            at
-        }
-    };
     let mut parts = Vec::new();
     let mut closing = None;
     // The part that starts after the previous delimiter line, if any.
     let mut open: Option<usize> = None;
     for at in memchr::memmem::find_iter(body, &delimiter) {
         let after = at + delimiter.len();
+        let end = line_break_before(body, at);
         if let Some(start) = open.take() {
-            parts.push(&body[start.min(line_break_before(at))..line_break_before(at)]);
+            parts.push(&body[start.min(end)..end]);
         }
         if body.get(after..after + 2) == Some(b"--") {
-            closing = Some(line_break_before(at));
+            closing = Some(end);
             break;
         }
         let next_line = memchr::memchr(b'\n', &body[after..]).map_or(body.len(), |i| after + i + 1);
@@ -343,15 +346,6 @@ pub fn split<'a>(body: &'a [u8], boundary: &[u8]) -> Split<'a> {
         }
     }
 
-    let line_break_before = |at: usize| {
-        if at >= 2 && &body[at - 2..at] == b"\r\n" {
-            at - 2
-        } else if at >= 1 && body[at - 1] == b'\n' {
-            at - 1
-        } else {
-            at
-        }
-    };
     let mut parts = Vec::new();
     let mut closing = None;
     for (i, &(_, next, close)) in lines.iter().enumerate() {
@@ -359,7 +353,7 @@ pub fn split<'a>(body: &'a [u8], boundary: &[u8]) -> Split<'a> {
             break;
         }
         let part = match lines.get(i + 1) {
-            Some(&(following, _, _)) => &body[next..line_break_before(following).max(next)],
+            Some(&(following, _, _)) => &body[next..line_break_before(body, following).max(next)],
             None => &body[next..],
         };
         let last = i + 1 == lines.len();
@@ -370,7 +364,7 @@ pub fn split<'a>(body: &'a [u8], boundary: &[u8]) -> Split<'a> {
         parts.push(part);
     }
     if let Some(&(at, _, true)) = lines.last() {
-        closing = Some(line_break_before(at));
+        closing = Some(line_break_before(body, at));
     }
     Split { parts, closing }
 }
