@@ -30,12 +30,15 @@ pub fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
 pub const DEFAULT_LIMIT: usize = 50;
 
 /// `start` and `limit`, kept as text so that junk falls back to the default instead of failing,
-/// and the search `query` where there is one.
+/// and the search `query` where there is one. EXT: `around` (a message ID) with `before` asks
+/// for the page that holds that message `before` rows from its top, wherever it is now.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     pub start: Option<String>,
     pub limit: Option<String>,
     pub query: Option<String>,
+    pub around: Option<String>,
+    pub before: Option<String>,
 }
 
 /// A page request: skip `start` (newest first), return at most `limit`.
@@ -57,6 +60,18 @@ impl PageQuery {
             start: number(&self.start).unwrap_or(0),
             limit: max.map_or(limit, |max| limit.min(max)),
         }
+    }
+
+    /// The message the page is to be placed around, and how many rows go above it: `None`
+    /// without a valid `around` (then `start` places the page).
+    pub fn around(&self) -> Option<(Uuid, usize)> {
+        let id = Uuid::parse_str(self.around.as_deref()?.trim()).ok()?;
+        let before = self
+            .before
+            .as_deref()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        Some((id, before))
     }
 }
 
@@ -133,7 +148,7 @@ mod tests {
         let q = |start: &str, limit: &str| PageQuery {
             start: Some(start.into()),
             limit: Some(limit.into()),
-            query: None,
+            ..PageQuery::default()
         };
         assert_eq!(
             q("5", "10").paging(None),

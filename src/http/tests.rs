@@ -267,6 +267,67 @@ async fn search_pages_over_matches_and_counts_them() {
 }
 
 #[tokio::test]
+async fn a_page_can_be_placed_around_a_message_wherever_it_is_now() {
+    let subjects_of = |n: usize| -> Vec<String> { (0..n).map(|i| format!("m{i}")).collect() };
+    let raws: Vec<Vec<u8>> = subjects_of(30)
+        .iter()
+        .map(|s| format!("Subject: {s}\r\n\r\nbody {s}\r\n").into_bytes())
+        .collect();
+    let store = store_with(&raws.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    let (_, first) = get_json(&store, "/api/v1/messages?start=20&limit=1").await;
+    let (subject, id) = ids_by_subject(&first).remove(0);
+    assert_eq!(subject, "m9");
+    // Five more arrive on top: m9 is now at 25; the page holds it 2 rows from its top.
+    for i in 30..35 {
+        let raw = format!("Subject: m{i}\r\n\r\nbody\r\n");
+        store
+            .insert(StoredMessage::new(Envelope::default(), raw.into_bytes()))
+            .expect("stored");
+    }
+    let (status, json) = get_json(
+        &store,
+        &format!("/api/v1/messages?around={id}&before=2&limit=4&start=0"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["start"], 23);
+    assert_eq!(subjects(&json), ["m11", "m10", "m9", "m8"]);
+    // Near the top, the page starts at 0; an unknown or junk ID falls back to `start`.
+    let (_, newest) = get_json(&store, "/api/v1/messages?limit=1").await;
+    let newest = ids_by_subject(&newest).remove(0).1;
+    let (_, json) = get_json(
+        &store,
+        &format!("/api/v1/messages?around={newest}&before=5&limit=2"),
+    )
+    .await;
+    assert_eq!(
+        (json["start"].as_u64(), subjects(&json)),
+        (Some(0), vec!["m34".into(), "m33".into()])
+    );
+    let unknown = "0b8f5a52-3c1e-4d7a-9f6e-2a4b6c8d0e1f";
+    for around in [unknown.to_string(), "junk".into()] {
+        let (status, json) = get_json(
+            &store,
+            &format!("/api/v1/messages?around={around}&before=2&start=3&limit=1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (json["start"].as_u64(), subjects(&json)),
+            (Some(3), vec!["m31".into()])
+        );
+    }
+    // In a search, the position is among the matches.
+    let (_, json) = get_json(
+        &store,
+        &format!("/api/v1/search?query=body&around={id}&before=1&limit=3"),
+    )
+    .await;
+    assert_eq!(json["start"], 24);
+    assert_eq!(subjects(&json), ["m10", "m9", "m8"]);
+}
+
+#[tokio::test]
 async fn delete_by_search_and_mark_read() {
     let store = three();
     let (status, body) = call(

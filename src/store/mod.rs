@@ -467,21 +467,24 @@ impl Store {
 
     /// Up to `limit` messages, newest first, skipping the `start` newest; with the counts.
     pub fn page(&self, start: usize, limit: usize) -> (Vec<Arc<StoredMessage>>, Counts) {
+        state_page(&self.lock(), start, limit)
+    }
+
+    /// The page that puts message `id` `before` rows from its top, and where it starts; `None`
+    /// when `id` is not stored. Found and read under one lock, so the position is exact however
+    /// fast mail arrives (a client that located it first and fetched after would miss it).
+    pub fn page_around(
+        &self,
+        id: &Uuid,
+        before: usize,
+        limit: usize,
+    ) -> Option<(Vec<Arc<StoredMessage>>, Counts, usize)> {
         let state = self.lock();
-        let page = state
-            .order
-            .iter()
-            .rev()
-            .skip(start)
-            .take(limit)
-            .map(|e| Arc::clone(&e.message))
-            .collect();
-        let counts = Counts {
-            total: state.order.len(),
-            unread: state.unread,
-            bytes: state.bytes,
-        };
-        (page, counts)
+        let seq = state.by_id.get(id)?.seq;
+        let newest_first = state.order.len() - 1 - state.position(seq)?;
+        let start = newest_first.saturating_sub(before);
+        let (page, counts) = state_page(&state, start, limit);
+        Some((page, counts, start))
     }
 
     /// Every message, newest first: a snapshot, which a scan then reads without the lock.
@@ -710,6 +713,24 @@ impl Store {
             self.disk_op("record the tags", |disk| disk.write_tags(message));
         }
     }
+}
+
+/// [`Store::page`] under a lock already held.
+fn state_page(state: &State, start: usize, limit: usize) -> (Vec<Arc<StoredMessage>>, Counts) {
+    let page = state
+        .order
+        .iter()
+        .rev()
+        .skip(start)
+        .take(limit)
+        .map(|e| Arc::clone(&e.message))
+        .collect();
+    let counts = Counts {
+        total: state.order.len(),
+        unread: state.unread,
+        bytes: state.bytes,
+    };
+    (page, counts)
 }
 
 #[cfg(test)]

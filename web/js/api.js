@@ -47,10 +47,15 @@ async function request(method, path, { body, params, as = 'json', signal } = {})
 const enc = encodeURIComponent;
 
 export const api = {
-  /** MessagesSummary: the page [start, start+limit) of every message, newest first. */
-  list: (start, limit, signal) => request('GET', 'api/v1/messages', { params: { start, limit }, signal }),
-  /** MessagesSummary of the matches; messages_count counts matches. */
-  search: (query, start, limit, signal) => request('GET', 'api/v1/search', { params: { query, start, limit }, signal }),
+  /**
+   * MessagesSummary: the page [start, start+limit) of every message, newest first; with
+   * `around` ({id, before}), EXT: the page that has that message `before` rows from its top.
+   */
+  list: (start, limit, signal, around) =>
+    request('GET', 'api/v1/messages', { params: { start, limit, around: around?.id, before: around?.before }, signal }),
+  /** MessagesSummary of the matches; messages_count counts matches. `around` as in list. */
+  search: (query, start, limit, signal, around) =>
+    request('GET', 'api/v1/search', { params: { query, start, limit, around: around?.id, before: around?.before }, signal }),
   /** The full message (marks it read). */
   message: (id) => request('GET', `api/v1/message/${enc(id)}`),
   /** Every header, decoded, as a map sorted by name (the raw source has them in received order). */

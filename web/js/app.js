@@ -183,18 +183,9 @@ $('list-new').addEventListener('click', () => {
  * open row (or the top row) stays where it was on screen, wherever it has moved in the list.
  */
 async function reload() {
+  // The server finds the anchor wherever it is now; the range only says how many rows go above.
   const anchor = view.anchor(messageView.openId);
-  let range = view.visibleRange();
-  if (anchor) {
-    // Where it is now if what changed is mail arriving on top (the common case); if it is not
-    // there, the model looks it up.
-    const arrived = model.searching ? 0 : Math.max(0, counts.total - model.total);
-    const [first, last] = range;
-    const guess = anchor.index + arrived;
-    range = [guess - (anchor.index - first), guess + (last - anchor.index)];
-    anchor.index = guess;
-  }
-  const result = await model.refresh(range, { anchor });
+  const result = await model.refresh(view.visibleRange(), { anchor });
   if (!result) return;
   if (anchor && result.index >= 0) view.restore(result.index, anchor.offset);
   fixCursor();
@@ -417,14 +408,7 @@ async function showMessage(id) {
  * from it.
  */
 async function locateOpen(id) {
-  let env;
-  try {
-    env = await api.envelope(id);
-  } catch {
-    return;
-  }
-  if (messageView.openId !== id) return;
-  const result = await model.refresh([0, PAGE_ROWS()], { anchor: { id, created: Date.parse(env.Received), index: -1 } });
+  const result = await model.refresh([0, PAGE_ROWS()], { anchor: { id, index: -1 } });
   if (!result || result.index < 0 || messageView.openId !== id) return;
   view.placeCursor(result.index);
   view.scrollToIndex(result.index, { center: true });
@@ -469,7 +453,7 @@ async function step(delta, { open = false } = {}) {
   const ref = view.cursorRef;
   if (ref && model.indexOf(ref.id) < 0) {
     // The cursor's message moved out of the loaded rows (a burst while scrolled away): find it.
-    const i = await model.locate(ref, model.total, model.gen);
+    const i = await model.locate(ref.id).catch(() => -1);
     if (i >= 0) view.placeCursor(i);
   }
   const from = view.cursor < 0 ? (delta > 0 ? -1 : model.total) : view.cursor;

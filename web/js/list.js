@@ -95,8 +95,8 @@ export class ListModel {
     return this.source.kind === 'search';
   }
 
-  fetchPage(start, limit, signal) {
-    return this.searching ? api.search(this.source.query, start, limit, signal) : api.list(start, limit, signal);
+  fetchPage(start, limit, signal, around) {
+    return this.searching ? api.search(this.source.query, start, limit, signal, around) : api.list(start, limit, signal, around);
   }
 
   /**
@@ -120,9 +120,9 @@ export class ListModel {
   /**
    * Reloads the pages covering `visible` and forgets everything else (for searches after new
    * mail, and the live list after a gap). The old rows stay on screen until the answer is in.
-   * With `anchor` ({id, created, index}), the pages are those around where that message is now:
-   * `index` is the guess (its old place plus what arrived above it); if it is not there, it is
-   * looked up by arrival time. Resolves to {index} (the anchor's index, or -1), or null when
+   * With `anchor` ({id, index}), the rows are those around where that message is now, placed by
+   * the server in the same request: `index` (its old place, or -1 when unknown) says how many
+   * rows go above it. Resolves to {index} (the anchor's index now, or -1), or null when
    * overtaken by a later reload.
    */
   async refresh([first, last] = [0, PAGE - 1], { anchor = null, quiet400 = false } = {}) {
@@ -131,34 +131,30 @@ export class ListModel {
     this.inflight?.abort();
     const ctl = new AbortController();
     this.inflight = ctl;
-    // Rows to load before and after the anchor: as on screen, or centred when its place is unknown.
-    const guessed = anchor && anchor.index >= 0;
-    const before = guessed ? anchor.index - first : Math.floor((last - first) / 2);
-    const after = guessed ? last - anchor.index : last - first - before;
-    let { start, end } = span(first, last);
+    const { start, end } = span(first, last);
+    let limit = end - start;
+    let around;
+    if (anchor) {
+      // Rows above the anchor: as on screen, or centred when its place is unknown; and half a
+      // page more each side, so a little scrolling finds rows loaded.
+      const above = anchor.index >= 0 ? anchor.index - first : Math.floor((last - first) / 2);
+      around = { id: anchor.id, before: Math.max(0, above) + PAGE / 2 };
+      limit = Math.max(limit, last - first + 1 + PAGE);
+    }
     this.loading.add(start);
     try {
-      // Without a guess, the anchor is looked up straight away.
-      let resp = anchor && !guessed ? null : await this.fetchPage(start, end - start, ctl.signal);
+      const resp = await this.fetchPage(start, limit, ctl.signal, around);
       if (gen !== this.gen) return null;
-      let index = anchor && resp ? indexIn(resp, start, anchor.id) : -1;
-      if (anchor && index < 0) {
-        const at = await this.locate(anchor, resp ? resp.messages_count : this.total, gen, ctl.signal);
-        if (gen !== this.gen) return null;
-        if (at >= 0 || !resp) {
-          ({ start, end } = span(at >= 0 ? at - before : first, at >= 0 ? at + after : last));
-          resp = await this.fetchPage(start, end - start, ctl.signal);
-          if (gen !== this.gen) return null;
-          index = indexIn(resp, start, anchor.id);
-        }
-      }
+      // The server says where the page starts (around the anchor, or `start` if it is gone).
+      const at = resp.start ?? start;
+      const index = anchor ? indexIn(resp, at, anchor.id) : -1;
       this.loading.clear();
       this.error = null;
       this.items = new Array(resp.messages_count);
       this.byId.clear();
       this.total = resp.messages_count;
       this.unread = resp.messages_unread ?? resp.unread;
-      this.place(start, resp.messages, 0);
+      this.place(at, resp.messages, 0);
       this.loaded = true;
       this.onChange({ kind: 'reset', counts: { total: resp.total, unread: resp.unread }, tags: resp.tags });
       return { index };
@@ -175,34 +171,26 @@ export class ListModel {
   }
 
   /**
-   * Where message `id` (arrived at `created`, ms) is in the list now, or -1: a binary search on
-   * arrival time (the list is newest first), one single-row request per step, then the page
-   * there. A few retries cover mail arriving meanwhile.
+   * Where message `id` is in the list now, or -1 (gone, or overtaken by a reload): the server
+   * places a page around it in one request, exact however fast mail arrives, and those rows are
+   * kept.
    */
-  async locate({ id, created }, total, gen, signal) {
-    if (!Number.isFinite(created)) return -1;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let lo = 0;
-      let hi = total;
-      while (hi - lo > PAGE / 4) {
-        const mid = (lo + hi) >> 1;
-        const resp = await this.fetchPage(mid, 1, signal);
-        if (gen !== this.gen) return -1;
-        total = resp.messages_count;
-        const m = resp.messages[0];
-        if (m && Date.parse(m.Created) > created) lo = mid + 1;
-        else hi = Math.min(mid, total);
-      }
-      // It is at or just after `lo` (several messages can share a millisecond).
-      const start = Math.max(0, lo - PAGE / 4);
-      const resp = await this.fetchPage(start, PAGE, signal);
-      if (gen !== this.gen) return -1;
-      const i = indexIn(resp, start, id);
-      if (i >= 0) return i;
-      total = resp.messages_count;
-      if (!resp.messages.length) break;
+  async locate(id) {
+    const gen = this.gen;
+    const resp = await this.fetchPage(0, PAGE, undefined, { id, before: PAGE / 4 });
+    if (gen !== this.gen) return -1;
+    const at = resp.start ?? 0;
+    const k = resp.messages.findIndex((m) => m.ID === id);
+    if (k < 0) return -1;
+    if (this.searching && resp.messages_count !== this.total) {
+      this.onInconsistent();
+      return -1;
     }
-    return -1;
+    // As in load(): what arrived since the server answered is already applied here.
+    const shift = this.searching ? 0 : this.total - resp.messages_count;
+    if (!this.place(at, resp.messages, shift)) this.onInconsistent();
+    this.onChange({ kind: 'page' });
+    return at + k + shift;
   }
 
   /** Loads any missing page that overlaps [first, last]. */
@@ -356,7 +344,7 @@ export class ListView {
     this.active = new Map();
     this.pool = [];
     this.cursor = -1;
-    /** The message under the cursor ({id, created}): the cursor follows it when rows move. */
+    /** The message under the cursor ({id}): the cursor follows it when rows move. */
     this.cursorRef = null;
     this.tabRow = -1;
     this.fresh = new Map();
@@ -593,7 +581,7 @@ export class ListView {
     i = Math.max(0, Math.min(total - 1, i));
     this.cursor = i;
     const m = this.model.items[i];
-    this.cursorRef = m ? { id: m.ID, created: Date.parse(m.Created) } : this.cursorRef;
+    this.cursorRef = m ? { id: m.ID } : this.cursorRef;
     if (scroll) this.scrollToIndex(i);
     this.invalidate();
     this.onCursor?.(i);
@@ -608,7 +596,7 @@ export class ListView {
   placeCursor(i) {
     this.cursor = i;
     const m = this.model.items[i];
-    if (m) this.cursorRef = { id: m.ID, created: Date.parse(m.Created) };
+    if (m) this.cursorRef = { id: m.ID };
   }
 
   /** After the rows were replaced: the cursor goes back to its message if that is loaded. */
@@ -660,7 +648,7 @@ export class ListView {
     const openIndex = openId ? this.model.indexOf(openId) : -1;
     const at = (i) => {
       const m = this.model.items[i];
-      return m ? { id: m.ID, created: Date.parse(m.Created), index: i, offset: i * this.rowH - top } : null;
+      return m ? { id: m.ID, index: i, offset: i * this.rowH - top } : null;
     };
     if (openIndex >= 0 && this.isVisible(openIndex)) return at(openIndex);
     if (top <= 0) return null;

@@ -166,7 +166,7 @@ async fn v2_search(
     let paging = PageQuery {
         start: params.start,
         limit: params.limit,
-        query: None,
+        ..PageQuery::default()
     }
     .paging(Some(MAX_LIMIT));
     let needle = Needle::new(&query);

@@ -85,12 +85,18 @@ fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
 /// GET /api/v1/messages
 pub async fn list(State(state): State<AppState>, Lenient(query): Lenient<PageQuery>) -> Response {
     let paging = query.paging(None);
-    let (page, counts) = state.store.page(paging.start, paging.limit);
+    let placed = query
+        .around()
+        .and_then(|(id, before)| state.store.page_around(&id, before, paging.limit));
+    let (page, counts, start) = placed.unwrap_or_else(|| {
+        let (page, counts) = state.store.page(paging.start, paging.limit);
+        (page, counts, paging.start)
+    });
     Json(MessagesSummary::page(
         &page,
         counts,
         state.store.tags(),
-        paging.start,
+        start,
     ))
     .into_response()
 }
@@ -102,7 +108,12 @@ pub async fn search(
 ) -> Result<Response, AppError> {
     let query = parse_query(&state, params.query.as_deref().unwrap_or_default())?;
     let found = matching(&state, query).await?;
-    let paging = params.paging(None);
+    let mut paging = params.paging(None);
+    if let Some((id, before)) = params.around()
+        && let Some(at) = found.iter().position(|m| m.id == id)
+    {
+        paging.start = at.saturating_sub(before);
+    }
     let page = paging.of(&found);
     let mut summary = MessagesSummary::page(
         &page,
