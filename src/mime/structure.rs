@@ -8,7 +8,11 @@
 //! - a multipart nested deeper than [`Limits::depth`] becomes one opaque part,
 //!   `truncated-at-depth-N.mime`;
 //! - the parts after the first [`Limits::parts`] become one opaque part,
-//!   `truncated-after-N-parts.mime`.
+//!   `truncated-after-N-parts.mime`;
+//! - a header block that a line which is not a header ends (no blank line) gets its blank line,
+//!   so that line starts the body as RFC 5322 readers take it, at the top and inside parts;
+//! - a `Content-Type` with no subtype (`text`) reads as `text/plain`, as RFC 2045 5.2 says an
+//!   invalid type does.
 //!
 //! An opaque part holds the original bytes base64-encoded, so no boundary inside it can split it
 //! again. [`super::with_message`] checks what mail-parser made of the result against the bounds
@@ -87,13 +91,53 @@ enum Edit {
     },
     /// Append a closing delimiter at the end of this multipart's body.
     Close { at: usize, boundary: String },
+    /// End a header block with the blank line it lacks, before the line that ends it.
+    BlankLine { at: usize },
+    /// Put this header field (the whole line, folds included) in place of the one there.
+    Field { range: Range<usize>, line: String },
 }
 
 impl Edit {
     fn position(&self) -> usize {
         match self {
-            Edit::Opaque { range, .. } => range.start,
-            Edit::Close { at, .. } => *at,
+            Edit::Opaque { range, .. } | Edit::Field { range, .. } => range.start,
+            Edit::Close { at, .. } | Edit::BlankLine { at } => *at,
+        }
+    }
+}
+
+/// The repairs an entity's header block needs (see the module doc); `base` is where the entity
+/// starts in the message.
+fn repair_header_block(
+    entity: &[u8],
+    headers: &[super::headers::Header<'_>],
+    body: &[u8],
+    base: usize,
+    edits: &mut Vec<Edit>,
+) {
+    let block = &entity[..entity.len() - body.len()];
+    let ended_by_blank_line =
+        block.ends_with(b"\n\n") || block.ends_with(b"\n\r\n") || matches!(block, b"\n" | b"\r\n");
+    if !body.is_empty() && !ended_by_blank_line {
+        edits.push(Edit::BlankLine {
+            at: base + block.len(),
+        });
+    }
+    let content_type = headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("Content-Type"));
+    if let Some(field) = content_type {
+        let (media_type, rest) = field.value.split_once(';').unwrap_or((&field.value, ""));
+        if !media_type.contains('/') {
+            let params = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(";{rest}")
+            };
+            edits.push(Edit::Field {
+                range: base + field.span.start..base + field.span.end,
+                line: format!("{}: text/plain{params}\r\n", field.name),
+            });
         }
     }
 }
@@ -108,10 +152,8 @@ pub fn prepare<'a>(raw: &'a [u8], limits: &Limits) -> Prepared<'a> {
     while let Some((range, depth)) = stack.pop() {
         let entity = &raw[range.clone()];
         let (headers, body) = split_headers(entity);
-        let Some(boundary) = boundary_of(&headers) else {
-            continue;
-        };
-        if depth > limits.depth {
+        let boundary = boundary_of(&headers);
+        if boundary.is_some() && depth > limits.depth {
             truncated.get_or_insert(Truncation::Depth(limits.depth));
             edits.push(Edit::Opaque {
                 range,
@@ -120,6 +162,10 @@ pub fn prepare<'a>(raw: &'a [u8], limits: &Limits) -> Prepared<'a> {
             });
             continue;
         }
+        repair_header_block(entity, &headers, body, range.start, &mut edits);
+        let Some(boundary) = boundary else {
+            continue;
+        };
         let body_start = range.start + (entity.len() - body.len());
         let split = split_as_parsed(body, boundary.as_bytes());
         let offset = |slice: &[u8]| slice.as_ptr() as usize - raw.as_ptr() as usize;
@@ -176,7 +222,11 @@ fn apply(raw: &[u8], mut edits: Vec<Edit>) -> Vec<u8> {
     // The walk meets an outer multipart before an inner one; at an equal position the inner one's
     // closing must come first, so the order is reversed before the (stable) sort.
     edits.reverse();
-    edits.sort_by_key(Edit::position);
+    // A header block's repairs come before whatever else starts where its body does.
+    edits.sort_by_key(|e| {
+        let header_block = matches!(e, Edit::BlankLine { .. } | Edit::Field { .. });
+        (e.position(), !header_block)
+    });
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 3 + 256);
     let mut copied = 0;
     for edit in edits {
@@ -200,6 +250,11 @@ fn apply(raw: &[u8], mut edits: Vec<Edit>) -> Vec<u8> {
             }
             Edit::Close { boundary, .. } => {
                 out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            }
+            Edit::BlankLine { .. } => out.extend_from_slice(b"\r\n"),
+            Edit::Field { range, line } => {
+                out.extend_from_slice(line.as_bytes());
+                copied = range.end.max(copied);
             }
         }
     }
@@ -399,6 +454,45 @@ mod tests {
         assert_eq!(prepared.truncated, None);
         let plain = prepare(b"Subject: x\r\n\r\nbody", &Limits::default());
         assert!(matches!(plain.bytes, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn header_blocks_get_the_blank_line_and_the_subtype_they_lack() {
+        let limits = Limits::default();
+        // A line that is not a header ends the block: it starts the body (bare LF too).
+        let top = prepare(b"Subject: x\r\nnot a header\r\nmore\r\n", &limits);
+        assert_eq!(
+            &top.bytes[..],
+            b"Subject: x\r\n\r\nnot a header\r\nmore\r\n"
+        );
+        let lf = prepare(b"Subject: x\nnot a header\n", &limits);
+        assert_eq!(&lf.bytes[..], b"Subject: x\n\r\nnot a header\n");
+        // Inside a part, and a type with no subtype keeps its parameters as text/plain.
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text; charset=utf-8\r\nline one\r\n--b--\r\n";
+        let part = prepare(raw, &limits);
+        assert_eq!(
+            String::from_utf8_lossy(&part.bytes),
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nline one\r\n--b--\r\n"
+        );
+        // Nothing to repair: a block ended by a blank line, or with no body, is left as sent.
+        for fine in [
+            &b"Subject: x\r\n"[..],
+            b"Subject: x",
+            b"\r\nbody",
+            b"Content-Type: text/html\n\nbody",
+        ] {
+            assert!(
+                matches!(prepare(fine, &limits).bytes, Cow::Borrowed(_)),
+                "{fine:?}"
+            );
+        }
+        // What mail-parser then makes of it: the text is shown.
+        let text = crate::mime::with_message(
+            b"Subject: x\r\nContent-Type: text\r\nhello there\r\n",
+            &limits,
+            |m| m.map(crate::mime::text).unwrap_or_default(),
+        );
+        assert_eq!(text.trim_end(), "hello there");
     }
 
     #[test]
