@@ -2,8 +2,9 @@
 //! list, search, get and the wait endpoint's wake-up, measured over real HTTP on loopback.
 //!
 //! Run: `cargo bench --bench api` (`BENCH_MESSAGES=10000` for a quicker run). Under `cargo test`
-//! it runs with 2 000 messages as a smoke test. Under `cargo test`
-//! it runs with 2 000 messages as a smoke test.
+//! it runs with 2 000 messages as a smoke test. Each search checks its match count, so a fast
+//! wrong answer cannot pass for a fast right one. `BENCH_INPROCESS=1` adds the same searches timed
+//! in-process (no HTTP), and the cost of taking and dropping the store's snapshot.
 
 use std::time::{Duration, Instant};
 
@@ -108,10 +109,11 @@ async fn run() {
         .unwrap_or_else(|e| panic!("info json: {e}"));
     let rss = info["RuntimeStats"]["Memory"].as_f64().unwrap_or(0.0);
     println!(
-        "filled {count} messages ({:.1} MiB raw) in {:.2} s; RSS {:.1} MiB",
+        "filled {count} messages ({:.1} MiB raw) in {:.2} s; RSS {:.1} MiB ({:.0} bytes per message)",
         store.counts().bytes as f64 / 1048576.0,
         fill.as_secs_f64(),
-        rss / 1048576.0
+        rss / 1048576.0,
+        rss / count as f64
     );
 
     let ids: Vec<String> = store
@@ -145,39 +147,86 @@ async fn run() {
         samples.push(timed(&client, &format!("{base}/api/v1/message/{id}")).await);
     }
     report("get message", samples);
-    let mut samples = Vec::new();
-    for _ in 0..30 {
-        samples.push(
-            timed(
-                &client,
-                &format!("{base}/api/v1/search?query=zebra&limit=50"),
-            )
-            .await,
-        );
+    if std::env::var("BENCH_INPROCESS").is_ok() {
+        for _ in 0..3 {
+            let t = Instant::now();
+            let all = store.snapshot();
+            let snap = t.elapsed();
+            let t = Instant::now();
+            drop(all);
+            println!("snapshot {:?} drop {:?}", snap, t.elapsed());
+        }
+        for q in [
+            "zebra",
+            "\"weekly zebra number\"",
+            "to:user7@",
+            "-update",
+            "nonexistentword",
+        ] {
+            let query = mailsnare::search::Query::parse(q).unwrap_or_else(|e| panic!("{e:?}"));
+            let all = store.snapshot();
+            let cancel = mailsnare::search::Cancel::new(Duration::from_secs(60));
+            let mut times = Vec::new();
+            let mut n = 0;
+            for _ in 0..5 {
+                let t = Instant::now();
+                n = query.run(all.clone(), &cancel).map_or(0, |f| f.len());
+                times.push(t.elapsed());
+            }
+            println!("in-process {q:<28} found {n:<6} {times:?}");
+        }
     }
-    report("search word (1% match)", samples);
-    let mut samples = Vec::new();
-    for i in 0..30 {
-        samples.push(
-            timed(
-                &client,
-                &format!("{base}/api/v1/search?query=to%3Auser{}%40&limit=50", i * 7),
-            )
-            .await,
+    // (label, query, matches): the word and phrase hit 1%, `to:` one recipient in 500, the
+    // negation every message it must read and rule out, the last nothing at all.
+    let searches: [(&str, String, usize); 5] = [
+        (
+            "search word (1% match)",
+            "zebra".into(),
+            count.div_ceil(100),
+        ),
+        (
+            "search phrase (1% match)",
+            "%22weekly+zebra+number%22".into(),
+            count.div_ceil(100),
+        ),
+        (
+            "search to: filter",
+            "to%3Auser7%40".into(),
+            (count + 492) / 500,
+        ),
+        (
+            "search negation (1% match)",
+            "-update".into(),
+            count.div_ceil(100),
+        ),
+        (
+            "search word, no match (full scan)",
+            "nonexistentword".into(),
+            0,
+        ),
+    ];
+    for (label, query, expected) in searches {
+        let url = format!("{base}/api/v1/search?query={query}&limit=50");
+        let found: serde_json::Value = client
+            .get(&url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(
+            found["messages_count"].as_u64(),
+            Some(expected as u64),
+            "{label}: {url}"
         );
+        let mut samples = Vec::new();
+        for _ in 0..30 {
+            samples.push(timed(&client, &url).await);
+        }
+        report(label, samples);
     }
-    report("search to: filter", samples);
-    let mut samples = Vec::new();
-    for _ in 0..30 {
-        samples.push(
-            timed(
-                &client,
-                &format!("{base}/api/v1/search?query=nonexistentword&limit=50"),
-            )
-            .await,
-        );
-    }
-    report("search word, no match (full scan)", samples);
 
     // Wake-up: a waiter is parked, then the matching message is stored; time store → response.
     let mut samples = Vec::new();

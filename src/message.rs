@@ -53,8 +53,8 @@ pub struct Summary {
     /// Bcc header addresses plus envelope recipients named in no To or Cc header.
     pub bcc: Vec<Address>,
     pub reply_to: Vec<Address>,
-    /// The Date header as a Unix timestamp, when present and valid.
-    pub date: Option<i64>,
+    /// The Date header, in the offset it was written with, when present and valid.
+    pub date: Option<OffsetDateTime>,
     /// Parts that are attachments (not inline parts referenced from HTML).
     pub attachments: usize,
     pub snippet: String,
@@ -307,7 +307,7 @@ impl Summary {
             cc,
             bcc,
             reply_to: addresses(message.reply_to()),
-            date: message.date().map(|d| d.to_timestamp()),
+            date: message.date().and_then(header_date),
             attachments,
             snippet,
             x_tags,
@@ -360,6 +360,21 @@ impl Address {
             address: address.to_string(),
         }
     }
+}
+
+/// A parsed Date header as a time in the offset it was written with (`+0100` stays `+01:00`,
+/// as Mailpit shows it); `None` when it names no real time.
+fn header_date(date: &mail_parser::DateTime) -> Option<OffsetDateTime> {
+    let minutes = i32::from(date.tz_hour) * 60 + i32::from(date.tz_minute);
+    let seconds = if date.tz_before_gmt {
+        -minutes
+    } else {
+        minutes
+    } * 60;
+    let offset = time::UtcOffset::from_whole_seconds(seconds).ok()?;
+    OffsetDateTime::from_unix_timestamp(date.to_timestamp())
+        .ok()?
+        .checked_to_offset(offset)
 }
 
 /// Flattens an address header (lists and groups) into name/address pairs.
@@ -433,7 +448,7 @@ mod tests {
             [Address::bare("secret@example.com")],
             "envelope-only recipient is Bcc"
         );
-        assert_eq!(s.date, Some(1714989600));
+        assert_eq!(s.date.map(OffsetDateTime::unix_timestamp), Some(1714989600));
         assert_eq!(s.snippet, "Hello Bob, this is the body.");
         assert_eq!(s.attachments, 0);
     }

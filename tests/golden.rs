@@ -413,7 +413,23 @@ async fn check_fixture(name: &str, update: bool) -> Vec<String> {
         .and_then(Json::as_str)
         .unwrap_or("<no Created>")
         .to_string();
-    let placeholders = [(id.as_str(), "<id>"), (created.as_str(), "<created>")];
+    // Mailpit's objects carry the arrival time to the millisecond, MailHog's to the nanosecond.
+    let exact = stored
+        .created
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    problems.check(
+        // `…:42.148Z`: at most three digits before the zone.
+        created
+            .split_once('.')
+            .is_none_or(|(_, fraction)| fraction.len() <= 4),
+        || format!("Mailpit's Created has more than milliseconds: {created}"),
+    );
+    let placeholders = [
+        (id.as_str(), "<id>"),
+        (created.as_str(), "<created>"),
+        (exact.as_str(), "<created>"),
+    ];
 
     let mut headers = get_json(
         &store,

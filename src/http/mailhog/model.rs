@@ -106,8 +106,9 @@ impl<'a> Message<'a> {
             content: Content {
                 headers: headers(entity.headers),
                 body: String::from_utf8_lossy(entity.body),
-                // The size of the whole message, which the native API reports too.
-                size: m.size(),
+                // MailHog counts the bytes of `Raw.Data` (the message without DATA's last line
+                // break), so the two always agree.
+                size: data(m).len(),
                 // MailHog keeps the top-level parts in `Message.MIME`, never here.
                 mime: None,
             },

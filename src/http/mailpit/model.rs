@@ -19,6 +19,13 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// `t` to the millisecond: Mailpit keeps arrival times as Unix milliseconds, so its clients see
+/// at most three fractional digits (some parse no more).
+pub fn millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MessageSummary<'a> {
@@ -54,7 +61,7 @@ impl<'a> MessageSummary<'a> {
             bcc: &s.bcc,
             reply_to: &s.reply_to,
             subject: &s.subject,
-            created: rfc3339(m.created),
+            created: rfc3339(millis(m.created)),
             username: m.envelope.auth_user.as_deref().unwrap_or_default(),
             tags: m.tags(),
             size: m.size(),
@@ -160,7 +167,7 @@ impl EnvelopeJson {
             tls_version: e.tls.clone().unwrap_or_default(),
             auth_user: e.auth_user.clone().unwrap_or_default(),
             smtputf8: e.smtputf8,
-            received: rfc3339(m.created),
+            received: rfc3339(millis(m.created)),
         }
     }
 }
@@ -201,10 +208,7 @@ impl Message {
     /// The full message. Parses the stored bytes again: one message, on demand, never for lists.
     pub fn new(m: &StoredMessage) -> Message {
         let s = &m.summary;
-        let date = s
-            .date
-            .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
-            .unwrap_or(m.created);
+        let date = s.date.unwrap_or_else(|| millis(m.created));
         let mut message = Message {
             id: m.id.to_string(),
             message_id: s.message_id.clone(),

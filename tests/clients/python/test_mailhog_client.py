@@ -253,12 +253,6 @@ def test_data_without_rcpt(server, mh):
         assert (res.total, res.items) == (0, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Content.Size is 2 bytes more than len(Raw.Data): mailsnare counts the CRLF that ends "
-    "DATA; MailHog builds Content from Raw.Data (data.ContentFromString(m.Data), Size: len(data)), "
-    "so its Size is exactly len(Raw.Data).",
-)
 def test_content_size_is_the_raw_data_length(server, mh):
     send_rich(server)
     [m] = mh.messages().items
