@@ -170,7 +170,7 @@ async fn run() {
             let mut n = 0;
             for _ in 0..5 {
                 let t = Instant::now();
-                n = query.run(all.clone(), &cancel).map_or(0, |f| f.len());
+                n = query.run(&all, &cancel).map_or(0, |f| f.len());
                 times.push(t.elapsed());
             }
             println!("in-process {q:<28} found {n:<6} {times:?}");

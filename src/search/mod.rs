@@ -157,17 +157,17 @@ impl Query {
     /// says so. Large scans are spread over the cores.
     pub fn run(
         &self,
-        all: Vec<Arc<StoredMessage>>,
+        all: &[Arc<StoredMessage>],
         cancel: &Cancel,
     ) -> Option<Vec<Arc<StoredMessage>>> {
         if self.is_empty() {
-            return Some(all);
+            return Some(all.to_vec());
         }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(8);
         if threads == 1 || all.len() < 4096 {
-            return self.run_on(&all, cancel);
+            return self.run_on(all, cancel);
         }
         let chunk = all.len().div_ceil(threads);
         let results: Vec<Option<Vec<Arc<StoredMessage>>>> = std::thread::scope(|scope| {
@@ -756,14 +756,11 @@ mod tests {
             .collect();
         let query = Query::parse("body").expect("valid");
         let cancel = Cancel::new(Duration::from_secs(60));
-        assert_eq!(
-            query.run(all.clone(), &cancel).map(|f| f.len()),
-            Some(10_000)
-        );
+        assert_eq!(query.run(&all, &cancel).map(|f| f.len()), Some(10_000));
         cancel.cancel();
-        assert!(query.run(all.clone(), &cancel).is_none());
+        assert!(query.run(&all, &cancel).is_none());
         let expired = Cancel::new(Duration::ZERO);
-        assert!(query.run(all, &expired).is_none());
+        assert!(query.run(&all, &expired).is_none());
         assert!(expired.timed_out());
     }
 }

@@ -156,7 +156,13 @@ struct State {
     unread: usize,
     /// How many stored messages carry each tag.
     tags: std::collections::BTreeMap<String, usize>,
+    /// Every message newest first, as scans read them: made on the first scan after a change
+    /// and shared by the scans until the next one, so a search costs no copy of the store.
+    snapshot: Option<Snapshot>,
 }
+
+/// Every stored message, newest first, as it was at one moment.
+pub type Snapshot = Arc<[Arc<StoredMessage>]>;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -403,6 +409,8 @@ impl Store {
         let message = Arc::new(message);
         let mut evicted = Vec::new();
         let mut state = self.lock();
+        // Let go of outside the lock: the last holder of a big snapshot frees it.
+        let stale = state.snapshot.take();
         while state.order.len() >= limits.max_messages.max(1)
             || state.bytes + size > limits.max_bytes
         {
@@ -431,6 +439,7 @@ impl Store {
         // Published under the lock so subscribers see events in store order.
         self.publish(Event::New(Arc::clone(&message)));
         drop(state);
+        drop(stale);
         for old in evicted {
             self.disk_op("remove an evicted message", |disk| disk.remove(&old));
         }
@@ -487,21 +496,28 @@ impl Store {
         Some((page, counts, start))
     }
 
-    /// Every message, newest first: a snapshot, which a scan then reads without the lock.
-    pub fn snapshot(&self) -> Vec<Arc<StoredMessage>> {
-        self.lock()
+    /// Every message, newest first: a snapshot, which a scan then reads without the lock. Scans
+    /// between two changes share one.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut state = self.lock();
+        if let Some(snapshot) = &state.snapshot {
+            return Arc::clone(snapshot);
+        }
+        let snapshot: Snapshot = state
             .order
             .iter()
             .rev()
             .map(|e| Arc::clone(&e.message))
-            .collect()
+            .collect();
+        state.snapshot = Some(Arc::clone(&snapshot));
+        snapshot
     }
 
     /// Runs `scan` over every message (newest first) on the blocking pool: the one way to look at
     /// all of them (searches, bulk rendering), never on the async workers, never under the lock.
     pub async fn scan<T: Send + 'static>(
         &self,
-        scan: impl FnOnce(Vec<Arc<StoredMessage>>) -> T + Send + 'static,
+        scan: impl FnOnce(Snapshot) -> T + Send + 'static,
     ) -> T {
         let all = self.snapshot();
         match tokio::task::spawn_blocking(move || scan(all)).await {
@@ -535,6 +551,7 @@ impl Store {
     pub fn delete_blocking(&self, ids: &[Uuid]) -> usize {
         let mut removed = Vec::new();
         let mut state = self.lock();
+        let stale = state.snapshot.take();
         let mut deleted = 0;
         for id in ids {
             let Some(entry) = state.by_id.get(id).cloned() else {
@@ -553,6 +570,7 @@ impl Store {
             .deleted
             .fetch_add(deleted as u64, Ordering::Relaxed);
         drop(state);
+        drop(stale);
         for message in removed {
             self.disk_op("delete a message", |disk| disk.remove(&message));
         }
@@ -747,6 +765,34 @@ mod tests {
             max_bytes,
             ..StoreLimits::default()
         })
+    }
+
+    #[test]
+    fn scans_share_a_snapshot_until_the_store_changes() {
+        let s = store(3, 1000);
+        let ids: Vec<Uuid> = (0..3)
+            .map(|i| s.insert(msg(&format!("m{i}"))).expect("stored").id)
+            .collect();
+        let first = s.snapshot();
+        assert!(
+            Arc::ptr_eq(&first, &s.snapshot()),
+            "no change: the same one"
+        );
+        let order: Vec<Uuid> = first.iter().map(|m| m.id).collect();
+        assert_eq!(order, [ids[2], ids[1], ids[0]]);
+        // An insert that evicts the oldest, then a delete: each makes the next scan see it.
+        let newest = s.insert(msg("m3")).expect("stored").id;
+        let second = s.snapshot();
+        assert!(!Arc::ptr_eq(&first, &second));
+        let order: Vec<Uuid> = second.iter().map(|m| m.id).collect();
+        assert_eq!(order, [newest, ids[2], ids[1]]);
+        s.delete_blocking(&[ids[2]]);
+        let order: Vec<Uuid> = s.snapshot().iter().map(|m| m.id).collect();
+        assert_eq!(order, [newest, ids[1]]);
+        s.clear_blocking();
+        assert!(s.snapshot().is_empty());
+        // The old snapshot still reads what it saw.
+        assert_eq!(first.len(), 3);
     }
 
     #[test]

@@ -172,9 +172,11 @@ async fn v2_search(
     let needle = Needle::new(&query);
     let found: Vec<Arc<StoredMessage>> = state
         .store
-        .scan(move |mut all| {
-            all.retain(|m| filter::matches(kind, &needle, m));
-            all
+        .scan(move |all| {
+            all.iter()
+                .filter(|m| filter::matches(kind, &needle, m))
+                .cloned()
+                .collect()
         })
         .await;
     let total = found.len();

@@ -50,7 +50,7 @@ async fn matching(
     let guard = CancelOnDrop(cancel.clone());
     let scan = state.store.scan({
         let cancel = cancel.clone();
-        move |all| query.run(all, &cancel)
+        move |all| query.run(&all, &cancel)
     });
     let found = tokio::select! {
         found = scan => found,
@@ -73,7 +73,7 @@ where
 {
     state
         .store
-        .scan(move |all| all.into_iter().find(|m| wanted(m)))
+        .scan(move |all| all.iter().find(|m| wanted(m)).cloned())
         .await
 }
 
