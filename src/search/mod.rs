@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::message::{Address, StoredMessage};
+use crate::store::Snapshot;
+use grams::Grams;
 pub use needle::Needle;
 
 /// Bounds on one search request.
@@ -147,7 +149,13 @@ impl Query {
     }
 
     pub fn matches(&self, message: &StoredMessage) -> bool {
-        let mut text = Text::new(message, self.lowercase);
+        self.matches_with(message, &message.summary.grams)
+    }
+
+    /// [`Query::matches`] with the message's prefilter read from elsewhere (a snapshot keeps
+    /// them side by side, so ruling a message out never touches the message).
+    fn matches_with(&self, message: &StoredMessage, grams: &Grams) -> bool {
+        let mut text = Text::new(message, grams, self.lowercase);
         self.terms
             .iter()
             .all(|term| term.test.holds(&mut text) != term.negated)
@@ -155,25 +163,23 @@ impl Query {
 
     /// The messages of `all` that match, in order, stopping early (with `None`) once `cancel`
     /// says so. Large scans are spread over the cores.
-    pub fn run(
-        &self,
-        all: &[Arc<StoredMessage>],
-        cancel: &Cancel,
-    ) -> Option<Vec<Arc<StoredMessage>>> {
+    pub fn run(&self, all: &Snapshot, cancel: &Cancel) -> Option<Vec<Arc<StoredMessage>>> {
+        let (messages, grams) = (all.messages(), all.grams());
         if self.is_empty() {
-            return Some(all.to_vec());
+            return Some(messages.to_vec());
         }
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(8);
-        if threads == 1 || all.len() < 4096 {
-            return self.run_on(all, cancel);
+        if threads == 1 || messages.len() < 4096 {
+            return self.run_on(messages, grams, cancel);
         }
-        let chunk = all.len().div_ceil(threads);
+        let chunk = messages.len().div_ceil(threads);
         let results: Vec<Option<Vec<Arc<StoredMessage>>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = all
+            let handles: Vec<_> = messages
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || self.run_on(part, cancel)))
+                .zip(grams.chunks(chunk))
+                .map(|(part, grams)| scope.spawn(move || self.run_on(part, grams, cancel)))
                 .collect();
             handles
                 .into_iter()
@@ -190,14 +196,15 @@ impl Query {
     fn run_on(
         &self,
         messages: &[Arc<StoredMessage>],
+        grams: &[Grams],
         cancel: &Cancel,
     ) -> Option<Vec<Arc<StoredMessage>>> {
         let mut found = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
+        for (i, (m, grams)) in messages.iter().zip(grams).enumerate() {
             if i % 256 == 0 && cancel.is_cancelled() {
                 return None;
             }
-            if self.matches(m) {
+            if self.matches_with(m, grams) {
                 found.push(Arc::clone(m));
             }
         }
@@ -240,6 +247,7 @@ impl Cancel {
 /// One message's text as a search reads it, lower-cased on first need only.
 struct Text<'m> {
     m: &'m StoredMessage,
+    grams: &'m Grams,
     lowercase: bool,
     lower: Option<Lower>,
 }
@@ -264,9 +272,10 @@ fn lower_addresses<'a>(list: impl IntoIterator<Item = &'a Address>) -> Vec<Strin
 }
 
 impl<'m> Text<'m> {
-    fn new(m: &'m StoredMessage, lowercase: bool) -> Text<'m> {
+    fn new(m: &'m StoredMessage, grams: &'m Grams, lowercase: bool) -> Text<'m> {
         Text {
             m,
+            grams,
             lowercase,
             lower: None,
         }
@@ -467,7 +476,7 @@ impl Test {
             return false;
         };
         // The prefilter covers every field a text test reads: a pair it lacks rules it out.
-        if !s.grams.may_contain(needle.segments()) {
+        if !text.grams.may_contain(needle.segments()) {
             return false;
         }
         text.find(needle, fields)
@@ -754,6 +763,7 @@ mod tests {
                 ))
             })
             .collect();
+        let all = Snapshot::of(all);
         let query = Query::parse("body").expect("valid");
         let cancel = Cancel::new(Duration::from_secs(60));
         assert_eq!(query.run(&all, &cancel).map(|f| f.len()), Some(10_000));

@@ -173,7 +173,8 @@ async fn v2_search(
     let found: Vec<Arc<StoredMessage>> = state
         .store
         .scan(move |all| {
-            all.iter()
+            all.messages()
+                .iter()
                 .filter(|m| filter::matches(kind, &needle, m))
                 .cloned()
                 .collect()

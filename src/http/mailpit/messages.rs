@@ -73,7 +73,7 @@ where
 {
     state
         .store
-        .scan(move |all| all.iter().find(|m| wanted(m)).cloned())
+        .scan(move |all| all.messages().iter().find(|m| wanted(m)).cloned())
         .await
 }
 
