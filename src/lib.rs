@@ -17,12 +17,14 @@
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
+//! - [`checks`]: message checks that look outside the message: links, spamd.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
 //! port 0.
 #![forbid(unsafe_code)]
 
 pub mod chaos;
+pub mod checks;
 pub mod config;
 pub mod descriptors;
 pub mod http;
@@ -187,6 +189,11 @@ impl Server {
                 smtp_auth_required: c.session.require_auth,
                 smtp_tls_required: c.session.require_tls,
             },
+            checks: http::ops::about::ChecksAbout {
+                spam_assassin: c.checks.spamassassin.as_ref().map(|s| s.spamd.to_string()),
+                link_check_internal: c.checks.links.allow_internal,
+                link_check_untrusted_tls: c.checks.links.allow_untrusted_tls,
+            },
             ..http::ops::about::About::new()
         }
     }
@@ -251,6 +258,7 @@ impl Server {
             }),
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),
+            checks: checks::Checks::new(&self.config.checks),
         };
         let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),
