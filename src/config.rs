@@ -478,7 +478,11 @@ pub struct Cli {
     pub link_check_concurrency: usize,
 
     /// Check messages with this SpamAssassin spamd (`HOST:PORT`, or `unix:/path/to/socket`) at /api/v1/message/{ID}/sa-check [falls back to MP_ENABLE_SPAMASSASSIN]
-    #[arg(long, env = "MAILSNARE_ENABLE_SPAMASSASSIN", value_name = "HOST:PORT|unix:PATH")]
+    #[arg(
+        long,
+        env = "MAILSNARE_ENABLE_SPAMASSASSIN",
+        value_name = "HOST:PORT|unix:PATH"
+    )]
     pub enable_spamassassin: Option<String>,
 
     /// The longest a spam check may take, connect to last byte; then its Error says so
@@ -1083,8 +1087,15 @@ mod tests {
     #[test]
     fn check_flags_with_mailpit_fallbacks() {
         let config = cli(&[]).into_config(|_| None).expect("valid config");
-        assert_eq!(config.checks, ChecksConfig::default(), "defaults written once");
-        assert!(!config.checks.links.allow_internal, "the SSRF guard is on by default");
+        assert_eq!(
+            config.checks,
+            ChecksConfig::default(),
+            "defaults written once"
+        );
+        assert!(
+            !config.checks.links.allow_internal,
+            "the SSRF guard is on by default"
+        );
         let mailpit = |name: &str| match name {
             "MP_ALLOW_INTERNAL_HTTP_REQUESTS" | "MP_ALLOW_UNTRUSTED_TLS" => Some("true".into()),
             "MP_DISABLE_LINK_CHECK_RATE_LIMIT" => Some("1".into()),

@@ -137,13 +137,10 @@ impl AddressPolicy {
             self.check_ip(host, ip)?;
             return Ok(vec![ip]);
         }
-        let addrs = resolver
-            .lookup(host)
-            .await
-            .map_err(|e| Refusal::Lookup {
-                host: host.to_string(),
-                error: e.to_string(),
-            })?;
+        let addrs = resolver.lookup(host).await.map_err(|e| Refusal::Lookup {
+            host: host.to_string(),
+            error: e.to_string(),
+        })?;
         if addrs.is_empty() {
             return Err(Refusal::NoAddress {
                 host: host.to_string(),
@@ -191,8 +188,16 @@ const V4_RANGES: &[(Ipv4Addr, u8, &str)] = &[
         24,
         "documentation (192.0.2.0/24)",
     ),
-    (Ipv4Addr::new(192, 168, 0, 0), 16, "private (192.168.0.0/16)"),
-    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking (198.18.0.0/15)"),
+    (
+        Ipv4Addr::new(192, 168, 0, 0),
+        16,
+        "private (192.168.0.0/16)",
+    ),
+    (
+        Ipv4Addr::new(198, 18, 0, 0),
+        15,
+        "benchmarking (198.18.0.0/15)",
+    ),
     (
         Ipv4Addr::new(198, 51, 100, 0),
         24,
@@ -323,9 +328,10 @@ mod tests {
             if let Ok(mut asked) = self.asked.lock() {
                 asked.push(host.to_string());
             }
-            let answer = self.answers.get(host).cloned().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::NotFound, "no such host".to_string())
-            });
+            let answer =
+                self.answers.get(host).cloned().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "no such host".to_string())
+                });
             Box::pin(async move { answer })
         }
     }
@@ -488,7 +494,9 @@ mod tests {
         );
         let asked = table.asked.lock().map(|a| a.clone()).unwrap_or_default();
         assert!(
-            !asked.iter().any(|h| h.contains(':') || h.starts_with(char::is_numeric)),
+            !asked
+                .iter()
+                .any(|h| h.contains(':') || h.starts_with(char::is_numeric)),
             "literals were looked up: {asked:?}"
         );
 

@@ -318,8 +318,7 @@ impl LinkChecker {
         let Ok(_request) = self.requests.acquire().await else {
             return Link::failed(url, "link checker unavailable");
         };
-        match tokio::time::timeout(self.config.timeout, self.probe(client, parsed, follow)).await
-        {
+        match tokio::time::timeout(self.config.timeout, self.probe(client, parsed, follow)).await {
             Ok(Ok(status)) => Link {
                 url: url.to_string(),
                 status_code: status.as_u16(),
@@ -410,9 +409,9 @@ impl LinkChecker {
 
 /// `url` when it is an absolute `http`/`https` URL with a host.
 fn parse_link(url: &str) -> Option<Url> {
-    Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+    Url::parse(url).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 /// Collects distinct links up to a cap.
@@ -511,13 +510,17 @@ fn text_links(text: &str, collector: &mut Collector) {
 /// A bare URL at the start of `text` and how many bytes it spans.
 fn bare(text: &str) -> (String, usize) {
     let end = text
-        .find(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^'))
+        .find(|c: char| {
+            c.is_whitespace() || matches!(c, '<' | '>' | '"' | '`' | '{' | '}' | '|' | '\\' | '^')
+        })
         .unwrap_or(text.len());
     let mut link = &text[..end];
     // Sentence punctuation after a link is not part of it; a `)` only if it opens none.
     loop {
         let trimmed = link.trim_end_matches(['.', ',', ';', ':', '!', '?', '\'']);
-        let trimmed = if trimmed.ends_with(')') && trimmed.matches('(').count() < trimmed.matches(')').count() {
+        let trimmed = if trimmed.ends_with(')')
+            && trimmed.matches('(').count() < trimmed.matches(')').count()
+        {
             &trimmed[..trimmed.len() - 1]
         } else {
             trimmed
@@ -589,7 +592,10 @@ mod tests {
         assert_eq!(links[59], "https://t.test/9");
         assert_eq!(extract(&html, &text, 0), Vec::<String>::new());
         assert_eq!(extract("", "", 10), Vec::<String>::new());
-        assert_eq!(extract("<a href='http://'>", "http:// https://", 10), Vec::<String>::new());
+        assert_eq!(
+            extract("<a href='http://'>", "http:// https://", 10),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -236,14 +236,8 @@ mod tests {
             "127.0.0.1:783".parse(),
             Ok(Spamd::Tcp("127.0.0.1:783".into()))
         );
-        assert_eq!(
-            "spamd:783".parse(),
-            Ok(Spamd::Tcp("spamd:783".into()))
-        );
-        assert_eq!(
-            "[::1]:783".parse(),
-            Ok(Spamd::Tcp("[::1]:783".into()))
-        );
+        assert_eq!("spamd:783".parse(), Ok(Spamd::Tcp("spamd:783".into())));
+        assert_eq!("[::1]:783".parse(), Ok(Spamd::Tcp("[::1]:783".into())));
         assert_eq!(
             "unix:/run/spamd.sock".parse(),
             Ok(Spamd::Unix("/run/spamd.sock".into()))
@@ -294,7 +288,9 @@ mod tests {
         let spamd = tokio::spawn(async move {
             let mut request = Vec::new();
             let _ = server.read_to_end(&mut request).await;
-            let _ = server.write_all(b"SPAMD/1.1 0 EX_OK\r\nContent-length: 99\r\n\r\nshort").await;
+            let _ = server
+                .write_all(b"SPAMD/1.1 0 EX_OK\r\nContent-length: 99\r\n\r\nshort")
+                .await;
             request
         });
         let result = converse(client, b"Subject: x\r\n\r\nbody\r\n").await;

@@ -119,9 +119,7 @@ fn finish(
 
 /// `SPAMD/1.1 0 EX_OK` → (0, "EX_OK").
 fn status_line(line: &str) -> Result<(u32, String), ReplyError> {
-    let rest = line
-        .strip_prefix("SPAMD/")
-        .ok_or_else(|| malformed(line))?;
+    let rest = line.strip_prefix("SPAMD/").ok_or_else(|| malformed(line))?;
     let mut parts = rest.splitn(3, ' ');
     let _version = parts.next();
     let code = parts
@@ -181,9 +179,8 @@ pub fn parse_report(body: &str) -> Vec<ReportRule> {
         match (points, indent < 5) {
             (Some(points), true) => {
                 let rest = words.next().unwrap_or_default().trim_start();
-                let (name, description) = rest
-                    .split_once(char::is_whitespace)
-                    .unwrap_or((rest, ""));
+                let (name, description) =
+                    rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
                 rules.push(ReportRule {
                     points,
                     name: name.to_string(),

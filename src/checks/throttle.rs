@@ -136,9 +136,8 @@ impl Sites {
 /// Makes room: first drop sites that are idle and whose bucket is full again (forgetting them
 /// changes nothing), else the least recently used one.
 fn evict(sites: &mut HashMap<String, Site>, now: Instant) {
-    sites.retain(|_, s| {
-        !(s.bucket.is_full(now) && s.slots.available_permits() == SITE_CONCURRENCY)
-    });
+    sites
+        .retain(|_, s| !(s.bucket.is_full(now) && s.slots.available_permits() == SITE_CONCURRENCY));
     if sites.len() < MAX_SITES {
         return;
     }
@@ -224,7 +223,11 @@ mod tests {
             assert!(sites.admit("example.com", start).is_ok());
         }
         let wait = sites.admit("example.com", start).err();
-        assert_eq!(wait, Some(Duration::from_secs(1)), "empty: a token a second");
+        assert_eq!(
+            wait,
+            Some(Duration::from_secs(1)),
+            "empty: a token a second"
+        );
         // Refusing took nothing: half a second later the wait is half as long.
         let half = start + Duration::from_millis(500);
         let wait = sites.admit("example.com", half).err().unwrap_or_default();
@@ -232,7 +235,11 @@ mod tests {
             wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
             "{wait:?}"
         );
-        assert!(sites.admit("example.com", start + Duration::from_secs(1)).is_ok());
+        assert!(
+            sites
+                .admit("example.com", start + Duration::from_secs(1))
+                .is_ok()
+        );
         // Another site has its own bucket.
         assert!(sites.admit("example.org", start).is_ok());
     }
