@@ -203,6 +203,15 @@ impl Server {
     /// shares (counters, chaos engine, live hub, shutdown signal) and hands them down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let about = Arc::new(self.about());
+        if let Some(spam) = self.config.checks.spamassassin.clone() {
+            // Mailpit pings at startup too: a wrong address shows before anyone opens a check.
+            tokio::spawn(async move {
+                match checks::spam::ping(&spam).await {
+                    Ok(()) => tracing::info!("spam check: spamd at {} answers", spam.spamd),
+                    Err(e) => tracing::warn!("spam check: spamd at {}: {e}", spam.spamd),
+                }
+            });
+        }
         let stats = Arc::new(Stats::default());
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);

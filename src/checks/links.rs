@@ -113,7 +113,7 @@ impl Failure {
     fn into_link(self, url: &str) -> Link {
         match self {
             Failure::Blocked(refusal) => {
-                tracing::warn!("link check: {refusal}");
+                tracing::debug!("link check: {refusal}");
                 Link {
                     url: url.to_string(),
                     status_code: 451,
@@ -272,6 +272,16 @@ impl LinkChecker {
         let links: Vec<Link> =
             futures_util::future::join_all(links.iter().map(|url| self.check_one(url, follow)))
                 .await;
+        let blocked = links
+            .iter()
+            .filter(|l| l.status_code == 451 && l.status == BLOCKED);
+        let blocked = blocked.count();
+        if blocked > 0 {
+            // Once per check, not per link: a local app's mail may link nowhere else.
+            tracing::info!(
+                "link check: {blocked} links to internal addresses refused (--allow-internal-http-requests allows them)"
+            );
+        }
         LinkReport {
             errors: links.iter().filter(|l| l.is_error()).count(),
             links,

@@ -152,6 +152,18 @@ enum SpamError {
     Reply(#[from] spamc::ReplyError),
 }
 
+/// Asks spamd for a `PONG`, within the time limit: at startup, so a wrong address shows in the
+/// log before anyone opens a check.
+pub async fn ping(config: &SpamConfig) -> Result<(), String> {
+    let exchange = tokio::time::timeout(config.timeout, exchange(&config.spamd, spamc::PING, b""));
+    match exchange.await {
+        Ok(Ok(reply)) if reply.message == "PONG" => Ok(()),
+        Ok(Ok(reply)) => Err(format!("spamd answered {:?} to PING", reply.message)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(SpamError::Timeout(config.timeout).to_string()),
+    }
+}
+
 /// Checks `raw` with spamd. Never fails: a failure is the report's `Error`.
 pub async fn check(config: &SpamConfig, raw: &[u8]) -> SpamReport {
     if raw.len() > config.max_size {
@@ -161,7 +173,8 @@ pub async fn check(config: &SpamConfig, raw: &[u8]) -> SpamReport {
             config.max_size
         ));
     }
-    let exchange = tokio::time::timeout(config.timeout, exchange(&config.spamd, raw));
+    let head = spamc::report_request(raw.len());
+    let exchange = tokio::time::timeout(config.timeout, exchange(&config.spamd, &head, raw));
     let reply = match exchange.await {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => {
@@ -176,20 +189,21 @@ pub async fn check(config: &SpamConfig, raw: &[u8]) -> SpamReport {
     SpamReport::from_reply(&reply)
 }
 
-async fn exchange(spamd: &Spamd, raw: &[u8]) -> Result<spamc::Reply, SpamError> {
+/// One request (`head`, then `body` as is) and its reply, over a fresh connection.
+async fn exchange(spamd: &Spamd, head: &[u8], body: &[u8]) -> Result<spamc::Reply, SpamError> {
     match spamd {
         Spamd::Tcp(addr) => {
             let stream = tokio::net::TcpStream::connect(addr.as_str())
                 .await
                 .map_err(|e| SpamError::Connect(addr.clone(), e))?;
-            converse(stream, raw).await
+            converse(stream, head, body).await
         }
         #[cfg(unix)]
         Spamd::Unix(path) => {
             let stream = tokio::net::UnixStream::connect(path)
                 .await
                 .map_err(|e| SpamError::Connect(spamd.to_string(), e))?;
-            converse(stream, raw).await
+            converse(stream, head, body).await
         }
         #[cfg(not(unix))]
         Spamd::Unix(_) => Err(SpamError::Connect(
@@ -205,10 +219,11 @@ async fn exchange(spamd: &Spamd, raw: &[u8]) -> Result<spamc::Reply, SpamError> 
 /// Sends the request, half-closes (spamd reads to end of input), reads the reply.
 async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
-    raw: &[u8],
+    head: &[u8],
+    body: &[u8],
 ) -> Result<spamc::Reply, SpamError> {
-    stream.write_all(&spamc::report_request(raw.len())).await?;
-    stream.write_all(raw).await?;
+    stream.write_all(head).await?;
+    stream.write_all(body).await?;
     stream.shutdown().await?;
     let mut received = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
@@ -293,7 +308,8 @@ mod tests {
                 .await;
             request
         });
-        let result = converse(client, b"Subject: x\r\n\r\nbody\r\n").await;
+        let body = b"Subject: x\r\n\r\nbody\r\n";
+        let result = converse(client, &spamc::report_request(body.len()), body).await;
         assert!(matches!(result, Err(SpamError::Truncated)), "{result:?}");
         let request = spamd.await.unwrap_or_default();
         assert_eq!(

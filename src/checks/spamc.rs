@@ -10,6 +10,9 @@
 /// The protocol version spoken (the one with `Content-length` required and `Spam:` headers).
 pub const VERSION: &str = "SPAMC/1.5";
 
+/// A `PING`: spamd answers `SPAMD/1.5 0 PONG` (a status line alone).
+pub const PING: &[u8] = b"PING SPAMC/1.5\r\n\r\n";
+
 /// The head of a `REPORT` request for a message of `len` bytes; the message follows as is.
 pub fn report_request(len: usize) -> Vec<u8> {
     format!("REPORT {VERSION}\r\nContent-length: {len}\r\n\r\n").into_bytes()
@@ -310,6 +313,23 @@ Content analysis details:   (1000.0 points, 5.0 required)
             Ok(Parsed::Complete(Reply { ref body, .. })) if body == "report"
         ));
         assert_eq!(parse_reply(bare, false), Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn a_pong_is_a_complete_reply() {
+        assert_eq!(
+            parse_reply(b"SPAMD/1.5 0 PONG\r\n", true),
+            Ok(Parsed::Complete(Reply {
+                code: 0,
+                message: "PONG".into(),
+                verdict: None,
+                body: String::new()
+            }))
+        );
+        assert_eq!(
+            parse_reply(b"SPAMD/1.5 0 PONG\r\n", false),
+            Ok(Parsed::Incomplete)
+        );
     }
 
     #[test]
