@@ -372,7 +372,7 @@ fn link_check_failures_are_statuses_with_time_bounds() {
         .iter()
         .filter(|r| *r == "HEAD /loop")
         .count();
-    assert_eq!(loops, 3, "a link costs at most three requests");
+    assert_eq!(loops, 3, "a link visits at most three URLs");
 }
 
 #[test]

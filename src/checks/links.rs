@@ -21,9 +21,9 @@ use tokio::sync::Semaphore;
 use super::address_policy::{AddressPolicy, Refusal, Resolver, SystemResolver, ip_literal};
 use super::throttle::{Cache, Sites, site_of};
 
-/// Requests one link may cost when following redirects: the link and two redirects, as Mailpit
-/// (Go's client with `len(via) >= 3`).
-pub const MAX_REQUESTS_PER_LINK: usize = 3;
+/// URLs one link may visit when following redirects: the link and two redirects, as Mailpit
+/// (Go's client with `len(via) >= 3`). Each hop is a `HEAD`, plus a `GET` where `HEAD` is refused.
+pub const MAX_HOPS: usize = 3;
 /// What the HTML scan may allocate; larger documents are scanned up to where it gave up.
 const SCAN_MEMORY: usize = 16 * 1024 * 1024;
 /// Mailpit's status for a refused address (with code 451); its UI shows it as is.
@@ -354,15 +354,15 @@ impl LinkChecker {
         slots.acquire_owned().await.ok()
     }
 
-    /// The status of `url`: `HEAD` (then `GET` if the server does not do `HEAD`), following up
-    /// to [`MAX_REQUESTS_PER_LINK`] redirects when `follow` is set.
+    /// The status of `url`: `HEAD` (then `GET` if the server does not do `HEAD`), following
+    /// redirects for at most [`MAX_HOPS`] URLs in all when `follow` is set.
     async fn probe(
         &self,
         client: &reqwest::Client,
         mut url: Url,
         follow: bool,
     ) -> Result<StatusCode, Failure> {
-        for _ in 0..MAX_REQUESTS_PER_LINK {
+        for _ in 0..MAX_HOPS {
             self.vet_literal(&url)?;
             let mut response = self.send(client, Method::HEAD, &url).await?;
             if matches!(
