@@ -8,6 +8,9 @@ use clap::Parser;
 use std::sync::Arc;
 
 use crate::chaos::{Chaos, Jim, Triggers};
+use crate::checks::ChecksConfig;
+use crate::checks::links::LinkCheckConfig;
+use crate::checks::spam::{SpamConfig, Spamd};
 use crate::http::live::LiveLimits;
 use crate::http::ops::access::SendAuth;
 use crate::http::serve::HttpLimits;
@@ -73,6 +76,8 @@ pub struct Config {
     pub worker_threads: usize,
     /// How arriving messages are tagged.
     pub auto_tags: Arc<AutoTags>,
+    /// The message checks: link check bounds and policy, the spamd to ask.
+    pub checks: ChecksConfig,
 }
 
 impl Default for Config {
@@ -104,6 +109,7 @@ impl Default for Config {
             max_auth_checks: DEFAULT_MAX_AUTH_CHECKS,
             worker_threads: DEFAULT_WORKER_THREADS,
             auto_tags: Arc::default(),
+            checks: ChecksConfig::default(),
         }
     }
 }
@@ -170,6 +176,18 @@ pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
 /// Real mail has a handful of parts; a newsletter with many images some dozens.
 pub const DEFAULT_MAX_MIME_PARTS: usize = 1000;
 const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
+/// A link that has not answered in this long is reported as a timeout (Mailpit allows 10 s; a
+/// link check is interactive).
+pub const DEFAULT_LINK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_LINK_CHECK_TIMEOUT_TEXT: &str = "5s";
+/// Mailpit's cap on distinct links checked per message.
+pub const DEFAULT_LINK_CHECK_MAX_LINKS: usize = 100;
+pub const DEFAULT_LINK_CHECK_CONCURRENCY: usize = 10;
+/// Mailpit's spamd timeout.
+pub const DEFAULT_SPAMASSASSIN_TIMEOUT: Duration = Duration::from_secs(8);
+const DEFAULT_SPAMASSASSIN_TIMEOUT_TEXT: &str = "8s";
+pub const DEFAULT_SPAMASSASSIN_MAX_SIZE: u64 = 10 << 20;
+const DEFAULT_SPAMASSASSIN_MAX_SIZE_TEXT: &str = "10MiB";
 
 /// The environment variables that name the SMTP address, ours first, then Mailpit's and
 /// MailHog's (the `sendmail` command reads them too).
@@ -434,6 +452,46 @@ pub struct Cli {
     /// Tag arriving messages with the SMTP AUTH user name [falls back to MP_TAGS_USERNAME]
     #[arg(long, env = "MAILSNARE_TAGS_USERNAME")]
     pub tags_username: bool,
+
+    /// Let the link check reach loopback, private, link-local, CGNAT and cloud-metadata addresses (refused by default: a mail's links are written by its sender) [falls back to MP_ALLOW_INTERNAL_HTTP_REQUESTS]
+    #[arg(long, env = "MAILSNARE_ALLOW_INTERNAL_HTTP_REQUESTS", value_parser = boolish())]
+    pub allow_internal_http_requests: bool,
+
+    /// Do not verify HTTPS certificates in the link check [falls back to MP_ALLOW_UNTRUSTED_TLS]
+    #[arg(long, env = "MAILSNARE_ALLOW_UNTRUSTED_TLS", value_parser = boolish())]
+    pub allow_untrusted_tls: bool,
+
+    /// Turn off the link check's per-site rate limit (100 requests, then 1 per second), its per-site concurrency (2) and its one-minute result cache [falls back to MP_DISABLE_LINK_CHECK_RATE_LIMIT]
+    #[arg(long, env = "MAILSNARE_DISABLE_LINK_CHECK_RATE_LIMIT", value_parser = boolish())]
+    pub disable_link_check_rate_limit: bool,
+
+    /// The longest one link may take in the link check, redirects included; then it is reported as a timeout
+    #[arg(long, env = "MAILSNARE_LINK_CHECK_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_LINK_CHECK_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub link_check_timeout: Duration,
+
+    /// Most distinct links the link check tries per message (HTML first, then text)
+    #[arg(long, env = "MAILSNARE_LINK_CHECK_MAX_LINKS", value_name = "N", default_value_t = DEFAULT_LINK_CHECK_MAX_LINKS, value_parser = clap::value_parser!(usize))]
+    pub link_check_max_links: usize,
+
+    /// Most link-check requests in flight at once, across all checks; more wait
+    #[arg(long, env = "MAILSNARE_LINK_CHECK_CONCURRENCY", value_name = "N", default_value_t = DEFAULT_LINK_CHECK_CONCURRENCY, value_parser = clap::value_parser!(usize))]
+    pub link_check_concurrency: usize,
+
+    /// Check messages with this SpamAssassin spamd (`HOST:PORT`, or `unix:/path/to/socket`) at /api/v1/message/{ID}/sa-check [falls back to MP_ENABLE_SPAMASSASSIN]
+    #[arg(
+        long,
+        env = "MAILSNARE_ENABLE_SPAMASSASSIN",
+        value_name = "HOST:PORT|unix:PATH"
+    )]
+    pub enable_spamassassin: Option<String>,
+
+    /// The longest a spam check may take, connect to last byte; then its Error says so
+    #[arg(long, env = "MAILSNARE_SPAMASSASSIN_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_SPAMASSASSIN_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub spamassassin_timeout: Duration,
+
+    /// Larger messages are not sent to spamd; their check's Error says so
+    #[arg(long, env = "MAILSNARE_SPAMASSASSIN_MAX_SIZE", value_name = "BYTES", default_value = DEFAULT_SPAMASSASSIN_MAX_SIZE_TEXT, value_parser = parse_size)]
+    pub spamassassin_max_size: u64,
 }
 
 /// Passwords from a file or inline (`flag`, or its Mailpit variable `env`), not both.
@@ -597,6 +655,34 @@ impl Cli {
         for value in &filters {
             auto_tags.add_filters(value, &search)?;
         }
+        let spamassassin = self
+            .enable_spamassassin
+            .or_else(|| fallback(&["MP_ENABLE_SPAMASSASSIN"]))
+            .map(|target| {
+                let spamd: Spamd = target
+                    .parse()
+                    .map_err(|e| format!("--enable-spamassassin: {e}"))?;
+                Ok::<_, String>(SpamConfig {
+                    spamd,
+                    timeout: self.spamassassin_timeout,
+                    max_size: usize::try_from(self.spamassassin_max_size).unwrap_or(usize::MAX),
+                })
+            })
+            .transpose()?;
+        let checks = ChecksConfig {
+            links: LinkCheckConfig {
+                allow_internal: self.allow_internal_http_requests
+                    || fallback(&["MP_ALLOW_INTERNAL_HTTP_REQUESTS"]).is_some_and(truthy),
+                allow_untrusted_tls: self.allow_untrusted_tls
+                    || fallback(&["MP_ALLOW_UNTRUSTED_TLS"]).is_some_and(truthy),
+                rate_limit: !(self.disable_link_check_rate_limit
+                    || fallback(&["MP_DISABLE_LINK_CHECK_RATE_LIMIT"]).is_some_and(truthy)),
+                timeout: self.link_check_timeout,
+                max_links: self.link_check_max_links,
+                concurrency: self.link_check_concurrency.max(1),
+            },
+            spamassassin,
+        };
         Ok(Config {
             smtp_addr,
             http_addr,
@@ -649,6 +735,7 @@ impl Cli {
                 max_clients: self.max_live_clients,
             },
             search,
+            checks,
             auto_tags: Arc::new(auto_tags),
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),
@@ -762,6 +849,18 @@ mod tests {
             Ok(DEFAULT_IDLE_TIMEOUT)
         );
         assert_eq!(DEFAULT_SMTP, format!("127.0.0.1:{DEFAULT_SMTP_PORT}"));
+        assert_eq!(
+            parse_duration(DEFAULT_LINK_CHECK_TIMEOUT_TEXT),
+            Ok(DEFAULT_LINK_CHECK_TIMEOUT)
+        );
+        assert_eq!(
+            parse_duration(DEFAULT_SPAMASSASSIN_TIMEOUT_TEXT),
+            Ok(DEFAULT_SPAMASSASSIN_TIMEOUT)
+        );
+        assert_eq!(
+            parse_size(DEFAULT_SPAMASSASSIN_MAX_SIZE_TEXT),
+            Ok(DEFAULT_SPAMASSASSIN_MAX_SIZE)
+        );
         assert_eq!(DEFAULT_HTTP, format!("127.0.0.1:{DEFAULT_HTTP_PORT}"));
     }
 
@@ -983,6 +1082,57 @@ mod tests {
                 .smtp_addr,
             "0.0.0.0:2525"
         );
+    }
+
+    #[test]
+    fn check_flags_with_mailpit_fallbacks() {
+        let config = cli(&[]).into_config(|_| None).expect("valid config");
+        assert_eq!(
+            config.checks,
+            ChecksConfig::default(),
+            "defaults written once"
+        );
+        assert!(
+            !config.checks.links.allow_internal,
+            "the SSRF guard is on by default"
+        );
+        let mailpit = |name: &str| match name {
+            "MP_ALLOW_INTERNAL_HTTP_REQUESTS" | "MP_ALLOW_UNTRUSTED_TLS" => Some("true".into()),
+            "MP_DISABLE_LINK_CHECK_RATE_LIMIT" => Some("1".into()),
+            "MP_ENABLE_SPAMASSASSIN" => Some("spamd:783".into()),
+            _ => None,
+        };
+        let config = cli(&[]).into_config(mailpit).expect("valid config");
+        let links = config.checks.links;
+        assert!(links.allow_internal && links.allow_untrusted_tls && !links.rate_limit);
+        let spam = config.checks.spamassassin.expect("enabled");
+        assert_eq!(spam.spamd, Spamd::Tcp("spamd:783".into()));
+        assert_eq!(spam.timeout, DEFAULT_SPAMASSASSIN_TIMEOUT);
+        let config = cli(&[
+            "--enable-spamassassin",
+            "unix:/run/spamd.sock",
+            "--spamassassin-timeout",
+            "2s",
+            "--link-check-timeout",
+            "1s",
+            "--link-check-max-links",
+            "7",
+        ])
+        .into_config(|_| None)
+        .expect("valid config");
+        let spam = config.checks.spamassassin.expect("enabled");
+        assert_eq!(spam.spamd, Spamd::Unix("/run/spamd.sock".into()));
+        assert_eq!(spam.timeout, Duration::from_secs(2));
+        assert_eq!(config.checks.links.timeout, Duration::from_secs(1));
+        assert_eq!(config.checks.links.max_links, 7);
+        for bad in ["postmark", "spamd"] {
+            assert!(
+                cli(&["--enable-spamassassin", bad])
+                    .into_config(|_| None)
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

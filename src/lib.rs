@@ -17,12 +17,14 @@
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
+//! - [`checks`]: message checks that look outside the message: links, spamd.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
 //! port 0.
 #![forbid(unsafe_code)]
 
 pub mod chaos;
+pub mod checks;
 pub mod config;
 pub mod descriptors;
 pub mod http;
@@ -187,6 +189,11 @@ impl Server {
                 smtp_auth_required: c.session.require_auth,
                 smtp_tls_required: c.session.require_tls,
             },
+            checks: http::ops::about::ChecksAbout {
+                spam_assassin: c.checks.spamassassin.as_ref().map(|s| s.spamd.to_string()),
+                link_check_internal: c.checks.links.allow_internal,
+                link_check_untrusted_tls: c.checks.links.allow_untrusted_tls,
+            },
             ..http::ops::about::About::new()
         }
     }
@@ -196,6 +203,15 @@ impl Server {
     /// shares (counters, chaos engine, live hub, shutdown signal) and hands them down.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let about = Arc::new(self.about());
+        if let Some(spam) = self.config.checks.spamassassin.clone() {
+            // Mailpit pings at startup too: a wrong address shows before anyone opens a check.
+            tokio::spawn(async move {
+                match checks::spam::ping(&spam).await {
+                    Ok(()) => tracing::info!("spam check: spamd at {} answers", spam.spamd),
+                    Err(e) => tracing::warn!("spam check: spamd at {}: {e}", spam.spamd),
+                }
+            });
+        }
         let stats = Arc::new(Stats::default());
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -251,6 +267,7 @@ impl Server {
             }),
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),
+            checks: checks::Checks::new(&self.config.checks),
         };
         let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),

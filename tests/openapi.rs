@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
 
+use mailsnare::checks::address_policy::{AddressPolicy, Lookup, Resolver};
+use mailsnare::checks::links::{LinkCheckConfig, LinkChecker};
+use mailsnare::checks::spam::{SpamConfig, Spamd};
 use mailsnare::http::{AppState, router};
 use mailsnare::message::{Envelope, StoredMessage};
 use mailsnare::store::{Store, StoreLimits};
@@ -50,6 +53,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/message/{ID}/part/{PartID}", &["get"]),
     ("/api/v1/message/{ID}/part/{PartID}/thumb", &["get"]),
     ("/api/v1/message/{ID}/release", &["post"]),
+    ("/api/v1/message/{ID}/link-check", &["get"]),
+    ("/api/v1/message/{ID}/sa-check", &["get"]),
     ("/api/v1/send", &["post"]),
     ("/api/v1/tags", &["get", "put"]),
     ("/api/v1/tags/{tag}", &["put", "delete"]),
@@ -666,13 +671,39 @@ fn simple(subject: &str) -> StoredMessage {
     StoredMessage::new(envelope, raw.into_bytes())
 }
 
+/// Gives every name a documentation address, which the offline policy refuses anyway.
+struct Nowhere;
+
+impl Resolver for Nowhere {
+    fn lookup(&self, _host: &str) -> Lookup {
+        Box::pin(async { Ok(vec!["192.0.2.1".parse().expect("an address")]) })
+    }
+}
+
+/// `state` with checks that send nothing anywhere: the link check refuses every address (no
+/// connection is tried, no name leaves the process) and the spam check asks a spamd at a socket
+/// path that does not exist, so its 200-with-`Error` answer can be checked.
+fn offline_checks(mut state: AppState) -> AppState {
+    state.checks = std::sync::Arc::new(mailsnare::checks::Checks {
+        links: LinkChecker::with_parts(
+            LinkCheckConfig::default(),
+            AddressPolicy::with_classifier(false, |_| Some("refused by the test")),
+            std::sync::Arc::new(Nowhere),
+        ),
+        spamassassin: Some(SpamConfig::new(Spamd::Unix(
+            "/nonexistent/mailsnare-test/spamd.sock".into(),
+        ))),
+    });
+    state
+}
+
 /// A store with a couple of simple messages; the newest one's ID.
 fn small_store() -> (AppState, Uuid) {
     let store = Store::new(StoreLimits::default());
     store.insert(simple("first")).expect("stored");
     let newest = store.insert(simple("second")).expect("stored");
     store.set_tags_blocking(&[newest.id], &["probe".to_string()]);
-    (AppState::for_store(store), newest.id)
+    (offline_checks(AppState::for_store(store)), newest.id)
 }
 
 /// `template` with its parameters filled in for `id`.
@@ -964,7 +995,7 @@ async fn responses_validate_against_the_document() {
     for (name, message) in fixture_messages() {
         ids.push((name, store.insert(message).expect("stored").id));
     }
-    let state = AppState::for_store(store.clone());
+    let state = offline_checks(AppState::for_store(store.clone()));
     let get = |uri: String| {
         let state = state.clone();
         async move { call(&state, "get", &uri, None).await }
@@ -987,6 +1018,14 @@ async fn responses_validate_against_the_document() {
             "/api/v1/message/%FF/part/1",
         ),
         ("/view/{file}", "/view/%FF.txt"),
+        (
+            "/api/v1/message/{ID}/link-check",
+            "/api/v1/message/%FF/link-check",
+        ),
+        (
+            "/api/v1/message/{ID}/sa-check",
+            "/api/v1/message/%FF/sa-check",
+        ),
     ] {
         let reply = get(uri.to_string()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
@@ -1149,6 +1188,59 @@ async fn responses_validate_against_the_document() {
         check(&doc, &mut cov, "get", "/api/v1/message/{ID}", &reply);
     }
 
+    // The checks of every fixture: each link refused (nothing is contacted), spamd absent.
+    let mut links = 0;
+    for (name, id) in &ids {
+        let reply = get(format!("/api/v1/message/{id}/link-check?follow=true")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.text());
+        let report = check(
+            &doc,
+            &mut cov,
+            "get",
+            "/api/v1/message/{ID}/link-check",
+            &reply,
+        );
+        for link in report["Links"].as_array().into_iter().flatten() {
+            links += 1;
+            assert_eq!(link["StatusCode"], 451, "{name}: {link}");
+        }
+        let reply = get(format!("/api/v1/message/{id}/sa-check")).await;
+        let spam = check(
+            &doc,
+            &mut cov,
+            "get",
+            "/api/v1/message/{ID}/sa-check",
+            &reply,
+        );
+        assert!(
+            spam["Error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{name}: {spam}"
+        );
+    }
+    assert!(links > 0, "no fixture has a link");
+    // Without --enable-spamassassin there is no spam check, as in Mailpit.
+    let plain = AppState::for_store(store.clone());
+    let reply = call(
+        &plain,
+        "get",
+        &format!("/api/v1/message/{first}/sa-check"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    check(
+        &doc,
+        &mut cov,
+        "get",
+        "/api/v1/message/{ID}/sa-check",
+        &reply,
+    );
+    let reply = call(&plain, "get", "/api/v1/webui", None).await;
+    assert_eq!(
+        check(&doc, &mut cov, "get", "/api/v1/webui", &reply)["SpamAssassin"],
+        false
+    );
+
     // Not found on every per-message route.
     let unknown = Uuid::now_v7();
     let reply = get("/api/v1/about".to_string()).await;
@@ -1192,6 +1284,7 @@ async fn responses_validate_against_the_document() {
     let reply = get("/api/v1/webui".to_string()).await;
     let webui = check(&doc, &mut cov, "get", "/api/v1/webui", &reply);
     assert_eq!(webui["MessageRelay"]["Enabled"], false);
+    assert_eq!(webui["SpamAssassin"], true, "a spamd is configured");
     let reply = call(
         &state,
         "post",
@@ -1234,6 +1327,14 @@ async fn responses_validate_against_the_document() {
         ),
         ("/view/{file}", format!("/view/{unknown}.html")),
         ("/view/{file}", format!("/view/{first}.pdf")),
+        (
+            "/api/v1/message/{ID}/link-check",
+            format!("/api/v1/message/{unknown}/link-check"),
+        ),
+        (
+            "/api/v1/message/{ID}/sa-check",
+            format!("/api/v1/message/{unknown}/sa-check"),
+        ),
     ] {
         let reply = get(uri.clone()).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
@@ -1362,6 +1463,8 @@ async fn responses_validate_against_the_document() {
         "Info",
         "ChaosTriggers",
         "SendResponse",
+        "LinkCheckResponse",
+        "SpamAssassinResponse",
         "Error",
     ] {
         assert!(

@@ -32,6 +32,8 @@ pub struct AppState {
     pub waiting: Arc<AtomicUsize>,
     /// MailHog JSON renders that responses are still sending.
     pub mailhog_renders: Arc<Renders>,
+    /// The message checks' clients, limits and caches.
+    pub checks: Arc<crate::checks::Checks>,
 }
 
 /// Counts one waiting request while it lives.
@@ -96,6 +98,7 @@ impl AppState {
             options: Arc::new(ApiOptions::default()),
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),
+            checks: Arc::default(),
         }
     }
 

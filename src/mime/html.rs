@@ -128,7 +128,9 @@ fn push_text(out: &mut String, text: &str) {
     }
 }
 
-fn decode_entities(text: &str) -> Cow<'_, str> {
+/// HTML character references decoded (the common named ones and numeric ones); unknown ones
+/// stay as written.
+pub fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }

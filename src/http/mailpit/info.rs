@@ -35,7 +35,7 @@ pub async fn info(State(state): State<AppState>) -> Json<Value> {
 
 /// GET /api/v1/webui: what Mailpit's UI reads first (npm `mailpit-api` does too). Release is
 /// never enabled: mailsnare never relays.
-pub async fn webui() -> Json<Value> {
+pub async fn webui(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "Label": "",
         "MessageRelay": {
@@ -48,7 +48,7 @@ pub async fn webui() -> Json<Value> {
             "PreserveMessageIDs": false,
             "RecipientAllowlist": "",
         },
-        "SpamAssassin": false,
+        "SpamAssassin": state.checks.spamassassin.is_some(),
         // The chaos triggers are always there to set.
         "ChaosEnabled": true,
         "DuplicatesIgnored": false,

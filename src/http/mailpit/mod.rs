@@ -8,8 +8,10 @@
 //! - [`tags`]: tags of messages, `/api/v1/tags`.
 //! - [`chaos`]: the chaos triggers, `/api/v1/chaos`.
 //! - [`info`]: counts and runtime counters, `/api/v1/info`.
+//! - [`checks`]: the link and spam checks of a message.
 
 pub mod chaos;
+pub mod checks;
 pub mod info;
 pub mod messages;
 pub mod model;
@@ -50,6 +52,8 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
             get(messages::thumbnail),
         )
         .route("/api/v1/message/{id}/release", post(info::release))
+        .route("/api/v1/message/{id}/link-check", get(checks::link_check))
+        .route("/api/v1/message/{id}/sa-check", get(checks::sa_check))
         .route("/api/v1/tags", get(tags::list).put(tags::set))
         .route(
             "/api/v1/tags/{tag}",

@@ -17,6 +17,7 @@ pub struct About {
     pub hostname: String,
     pub listeners: Listeners,
     pub limits: Limits,
+    pub checks: ChecksAbout,
 }
 
 /// Where each protocol listens (`host:port`); `None` when it is off.
@@ -58,6 +59,19 @@ pub struct Limits {
     pub smtp_auth_required: bool,
     #[serde(rename = "SMTPTLSRequired")]
     pub smtp_tls_required: bool,
+}
+
+/// The message checks and how they are set up.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChecksAbout {
+    /// The spamd `/sa-check` asks; `None` when the check is off.
+    pub spam_assassin: Option<String>,
+    /// The link check may reach internal addresses (`--allow-internal-http-requests`).
+    pub link_check_internal: bool,
+    /// The link check accepts any certificate (`--allow-untrusted-tls`).
+    #[serde(rename = "LinkCheckUntrustedTLS")]
+    pub link_check_untrusted_tls: bool,
 }
 
 impl About {
