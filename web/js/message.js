@@ -1,4 +1,5 @@
-// The message view: headers at the top, then tabs (HTML, Text, Source, Headers, Parts, Envelope).
+// The message view: headers at the top, then tabs (HTML, Text, Source, Headers, Parts, Envelope,
+// and the checks of checks.js: HTML check, Links, Spam).
 // Captured HTML is only ever shown through `view/{ID}.html` in an iframe sandboxed without
 // scripts (the server's policy says the same; preview.js reaches into it only to open clicked
 // links in a new tab, forward keys and pick light or dark); everything else is built as text nodes.
@@ -10,6 +11,7 @@ import { sourceLines } from './highlight.js';
 import { receivedHeaders } from './headers.js';
 import { buildParts } from './parts.js';
 import { TagEditor } from './tags.js';
+import { CHECK_TABS, CheckResults, spamAssassin, spamAssassinKnown, buildHtmlCheck, buildLinkCheck, buildSpamCheck } from './checks.js';
 
 export const TABS = [
   { id: 'html', label: 'HTML' },
@@ -18,6 +20,7 @@ export const TABS = [
   { id: 'headers', label: 'Headers' },
   { id: 'parts', label: 'Parts' },
   { id: 'envelope', label: 'Envelope' },
+  ...CHECK_TABS,
 ];
 
 const DEVICES = [
@@ -65,6 +68,10 @@ export class MessageView {
     this.panels = new Map();
     this.tabButtons = new Map();
     this.seq = 0;
+    /** The open message's check results (checks.js), kept while it stays open. */
+    this.checks = null;
+    // Whether there is a Spam tab: asked once, early, so that it is known by the first message.
+    spamAssassin();
   }
 
   get openId() {
@@ -98,6 +105,7 @@ export class MessageView {
     this.headers = hdrs;
     this.envelope = env || message.Envelope || null;
     this.raw = null;
+    if (this.checks?.id !== id) this.checks = new CheckResults(id);
     this.render();
     this.root.removeAttribute('aria-busy');
     return message;
@@ -143,6 +151,7 @@ export class MessageView {
     this.id = null;
     this.message = null;
     this.tags = null;
+    this.checks = null;
     this.failed = false;
     this.root.hidden = true;
     replace(this.root);
@@ -218,6 +227,9 @@ export class MessageView {
       }, tab.label, count ? h('span', { class: 'tab-count', text: String(count) }) : null);
       if (tab.id === 'html' && !m.HTML) btn.classList.add('is-absent');
       if (tab.id === 'text' && !m.Text) btn.classList.add('is-absent');
+      // There is nothing to check without HTML; the Spam tab waits for the server to say it has SpamAssassin.
+      if (tab.id === 'html-check' && !m.HTML) btn.hidden = true;
+      if (tab.id === 'spam' && spamAssassinKnown() !== true) btn.hidden = true;
       this.tabButtons.set(tab.id, btn);
       tablist.append(btn);
       const panel = h('div', { class: `tab-panel panel-${tab.id}`, role: 'tabpanel', id: `panel-${tab.id}`, 'aria-labelledby': `tab-${tab.id}`, tabindex: '0', hidden: true });
@@ -225,10 +237,45 @@ export class MessageView {
       panelsEl.append(panel);
     }
     replace(this.root, toolbar, head, tablist, panelsEl);
+    for (const id of this.checks.badges.keys()) this.showBadge(id);
     let tab = this.tab;
+    if (this.tabButtons.get(tab)?.hidden) tab = m.HTML ? 'html' : 'text';
     if (tab === 'html' && !m.HTML) tab = 'text';
     if (tab === 'text' && !m.Text && m.HTML) tab = 'html';
     this.setTab(tab, { focus: false, remember: false });
+    const spam = this.tabButtons.get('spam');
+    if (spam.hidden && spamAssassinKnown() === null) {
+      spamAssassin().then((on) => {
+        if (!on || this.tabButtons.get('spam') !== spam) return;
+        spam.hidden = false;
+        // The remembered tab, shown as soon as it exists (unless another was picked meanwhile).
+        if (this.tab === 'spam') this.setTab('spam', { focus: false, remember: false });
+      });
+    }
+  }
+
+  /** A check's tab says its outcome ("87%", "2", "!"), once known; '' takes it away. */
+  setBadge(checks, id, text, tone) {
+    if (text) checks.badges.set(id, { text, tone });
+    else checks.badges.delete(id);
+    if (this.checks === checks) this.showBadge(id);
+  }
+
+  showBadge(id) {
+    const btn = this.tabButtons.get(id);
+    if (!btn) return;
+    const b = this.checks?.badges.get(id);
+    let el = btn.querySelector('.tab-count');
+    if (!b) {
+      el?.remove();
+      return;
+    }
+    if (!el) {
+      el = h('span', {});
+      btn.append(el);
+    }
+    el.className = `tab-count tone-${b.tone}`;
+    el.textContent = b.text;
   }
 
   /**
@@ -273,7 +320,7 @@ export class MessageView {
   }
 
   tabKey(ev, id) {
-    const ids = TABS.map((t) => t.id);
+    const ids = TABS.map((t) => t.id).filter((t) => !this.tabButtons.get(t)?.hidden);
     let i = ids.indexOf(id);
     if (ev.key === 'ArrowRight') i = (i + 1) % ids.length;
     else if (ev.key === 'ArrowLeft') i = (i - 1 + ids.length) % ids.length;
@@ -285,7 +332,7 @@ export class MessageView {
   }
 
   setTab(id, { focus = false, remember = true } = {}) {
-    if (!this.message || !this.panels.has(id)) return;
+    if (!this.message || !this.panels.has(id) || this.tabButtons.get(id).hidden) return;
     if (remember) {
       this.tab = id;
       prefs.set('tab', id);
@@ -317,8 +364,16 @@ export class MessageView {
       case 'headers': return this.buildHeaders(panel);
       case 'parts': return buildParts(panel, m, { toast: this.actions.toast });
       case 'envelope': return this.buildEnvelope(panel);
+      case 'html-check': return buildHtmlCheck(panel, this.checks, this.badgeFor(id));
+      case 'links': return buildLinkCheck(panel, this.checks, this.badgeFor(id));
+      case 'spam': return buildSpamCheck(panel, this.checks, this.badgeFor(id));
       default: return null;
     }
+  }
+
+  badgeFor(id) {
+    const checks = this.checks;
+    return { badge: (text, tone) => this.setBadge(checks, id, text, tone) };
   }
 
   buildHtml(panel) {
