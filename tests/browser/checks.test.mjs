@@ -125,14 +125,16 @@ const json = (body, status = 200) => ({ status, contentType: 'application/json',
 /**
  * Answers the three check routes and api/v1/webui (the real server's, with SpamAssassin set) for
  * every page of `context` (context.route: page.route for the context, in place before openPage
- * navigates). `answers` may replace any; every request is recorded in `calls` by kind.
+ * navigates). `answers` may replace any, `real` names those the server answers itself; every
+ * request is recorded in `calls` by kind.
  */
-async function routeChecks(context, { spam = true, answers = {} } = {}) {
+async function routeChecks(context, { spam = true, answers = {}, real = [] } = {}) {
   const calls = { html: [], links: [], spam: [], webui: [] };
   const on = (suffix, kind, answer) => context.route((url) => url.pathname.endsWith(suffix), async (route) => {
     const url = new URL(route.request().url());
     calls[kind].push(url);
-    await route.fulfill(await answer(url));
+    if (real.includes(kind)) await route.continue();
+    else await route.fulfill(await answer(url));
   });
   await on('/html-check', 'html', answers.html || (() => json(HTML_CHECK)));
   await on('/link-check', 'links', answers.links || ((url) => json(url.searchParams.get('follow') === 'true' ? LINKS_FOLLOWED : LINKS)));
@@ -432,6 +434,25 @@ test('Links: the button works by keyboard, the loading state shows, and an error
   assert.equal(await page.textContent('#link-check-result .check-error-text'), 'link check is not available: no outbound HTTP allowed');
   assert.equal(await page.textContent('#link-check-run'), 'Check links');
   assert.equal(calls.links.length, 1);
+  assert.deepEqual(unexpected(problems), []);
+  await context.close();
+});
+
+test('Links against the real route: the server refuses loopback links, and the tab says so', async () => {
+  const [id] = await sendAll(server, [{
+    from: 'app@example.com', to: ['dev@example.com'],
+    data: buildMessage({ subject: 'Internal links', text: 'See http://127.0.0.1:9/admin', html: '<p><a href="http://127.0.0.1:9/admin">admin</a> <a href="http://localhost:9/x">x</a></p>' }),
+  }]);
+  const { page, problems, calls, context } = await open(`#m=${id}`, { real: ['links'] });
+  await page.waitForSelector('#msg-subject');
+  await page.click('#tab-links');
+  await page.click('#link-check-run');
+  await page.waitForSelector('#link-check-list, #link-check-result .check-error');
+  assert.equal(calls.links.length, 1);
+  const rows = await page.$$eval('.lc-row', (els) => els.map((el) => [el.classList.contains('is-error'), el.querySelector('.lc-code').textContent, el.querySelector('.lc-status').textContent]));
+  assert.ok(rows.length >= 1, 'the links are listed');
+  for (const row of rows) assert.deepEqual(row, [true, '451', 'Blocked private/reserved address']);
+  assert.match(await page.textContent('#link-check-summary'), new RegExp(`^${rows.length} links? checked · ${rows.length} errors?`));
   assert.deepEqual(unexpected(problems), []);
   await context.close();
 });
