@@ -149,13 +149,14 @@ impl Query {
     }
 
     pub fn matches(&self, message: &StoredMessage) -> bool {
-        self.matches_with(message, &message.summary.grams)
+        self.matches_with(message, &message.summary.grams, None)
     }
 
-    /// [`Query::matches`] with the message's prefilter read from elsewhere (a snapshot keeps
-    /// them side by side, so ruling a message out never touches the message).
-    fn matches_with(&self, message: &StoredMessage, grams: &Grams) -> bool {
+    /// [`Query::matches`] with the message's prefilter and short fields read from elsewhere (a
+    /// snapshot keeps them side by side, so most messages are decided without touching them).
+    fn matches_with(&self, message: &StoredMessage, grams: &Grams, head: Option<&[u8]>) -> bool {
         let mut text = Text::new(message, grams, self.lowercase);
+        text.head = head;
         self.terms
             .iter()
             .all(|term| term.test.holds(&mut text) != term.negated)
@@ -164,7 +165,7 @@ impl Query {
     /// The messages of `all` that match, in order, stopping early (with `None`) once `cancel`
     /// says so. Large scans are spread over the cores.
     pub fn run(&self, all: &Snapshot, cancel: &Cancel) -> Option<Vec<Arc<StoredMessage>>> {
-        let (messages, grams) = (all.messages(), all.grams());
+        let messages = all.messages();
         if self.is_empty() {
             return Some(messages.to_vec());
         }
@@ -172,14 +173,16 @@ impl Query {
             .map_or(1, |n| n.get())
             .min(8);
         if threads == 1 || messages.len() < 4096 {
-            return self.run_on(messages, grams, cancel);
+            return self.run_on(all, 0..messages.len(), cancel);
         }
         let chunk = messages.len().div_ceil(threads);
         let results: Vec<Option<Vec<Arc<StoredMessage>>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = messages
-                .chunks(chunk)
-                .zip(grams.chunks(chunk))
-                .map(|(part, grams)| scope.spawn(move || self.run_on(part, grams, cancel)))
+            let handles: Vec<_> = (0..messages.len())
+                .step_by(chunk)
+                .map(|start| {
+                    let range = start..(start + chunk).min(messages.len());
+                    scope.spawn(move || self.run_on(all, range, cancel))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -195,16 +198,20 @@ impl Query {
 
     fn run_on(
         &self,
-        messages: &[Arc<StoredMessage>],
-        grams: &[Grams],
+        all: &Snapshot,
+        range: std::ops::Range<usize>,
         cancel: &Cancel,
     ) -> Option<Vec<Arc<StoredMessage>>> {
+        let (messages, grams) = (all.messages(), all.grams());
         let mut found = Vec::new();
-        for (i, (m, grams)) in messages.iter().zip(grams).enumerate() {
+        for i in range {
             if i % 256 == 0 && cancel.is_cancelled() {
                 return None;
             }
-            if self.matches_with(m, grams) {
+            let (Some(m), Some(grams)) = (messages.get(i), grams.get(i)) else {
+                break;
+            };
+            if self.matches_with(m, grams, Some(all.head(i))) {
                 found.push(Arc::clone(m));
             }
         }
@@ -248,6 +255,8 @@ impl Cancel {
 struct Text<'m> {
     m: &'m StoredMessage,
     grams: &'m Grams,
+    /// Its short fields as [`write_head`] wrote them, when a snapshot has them.
+    head: Option<&'m [u8]>,
     lowercase: bool,
     lower: Option<Lower>,
 }
@@ -276,6 +285,7 @@ impl<'m> Text<'m> {
         Text {
             m,
             grams,
+            head: None,
             lowercase,
             lower: None,
         }
@@ -354,6 +364,33 @@ impl<'m> Text<'m> {
                     .any(|r| needle.found_in(r.as_bytes())))
             || (fields.bodies && m.body_texts().any(|b| needle.found_in(b)))
             || (fields.names && s.file_names.iter().any(|n| needle.found_in(n.as_bytes())))
+    }
+}
+
+/// Appends `m`'s short fields to `out` the way a search reads them: the subject, each address's
+/// name and address, the envelope sender and recipients, each followed by a NUL (no needle holds
+/// one, and it is no separator, so a phrase never runs from one field into the next).
+pub fn write_head(m: &StoredMessage, out: &mut Vec<u8>) {
+    let s = &m.summary;
+    let mut field = |text: &str| {
+        out.extend_from_slice(text.as_bytes());
+        out.push(0);
+    };
+    field(&s.subject);
+    for a in s
+        .from
+        .iter()
+        .chain(&s.to)
+        .chain(&s.cc)
+        .chain(&s.bcc)
+        .chain(&s.reply_to)
+    {
+        field(&a.name);
+        field(&a.address);
+    }
+    field(&m.envelope.mail_from);
+    for r in &m.envelope.rcpt_to {
+        field(r);
     }
 }
 
@@ -478,6 +515,13 @@ impl Test {
         // The prefilter covers every field a text test reads: a pair it lacks rules it out.
         if !text.grams.may_contain(needle.segments()) {
             return false;
+        }
+        // Found in the short fields: no need to read the message (a miss reads it all).
+        if matches!(self, Test::Any(_))
+            && !needle.needs_lowercase()
+            && text.head.is_some_and(|head| needle.found_in(head))
+        {
+            return true;
         }
         text.find(needle, fields)
     }
@@ -612,6 +656,67 @@ mod tests {
 
     fn hit(query: &str, m: &StoredMessage) -> bool {
         Query::parse(query).expect("valid query").matches(m)
+    }
+
+    #[test]
+    fn a_snapshot_scan_finds_what_one_message_at_a_time_finds() {
+        let messages: Vec<Arc<StoredMessage>> = [
+            ("From: Alice Smith <alice@example.com>\r\nTo: Bob <bob@example.net>\r\nSubject: Weekly update\r\n\r\nsee the attached report\r\n", "bounce@example.com", &["bob@example.net"][..]),
+            ("From: bob@example.net\r\nSubject: smith\r\nCc: Carol <carol@example.org>\r\n\r\nan update in the body only\r\n", "bob@example.net", &["carol@example.org"][..]),
+            ("Subject: Caf\u{e9} news\r\n\r\nnothing here\r\n", "x@y", &["z@w"][..]),
+        ]
+        .iter()
+        .map(|(raw, from, to)| Arc::new(message(raw, from, to)))
+        .collect();
+        let snapshot = Snapshot::of(messages.clone());
+        let cancel = Cancel::new(Duration::from_secs(60));
+        // Words and phrases in the short fields, the body, across two fields (never a match),
+        // negated, non-ASCII, and fields.
+        for query in [
+            "update",
+            "-update",
+            "\"weekly update\"",
+            "\"update alice\"",
+            "\"smith bob\"",
+            "smith",
+            "-smith",
+            "bounce",
+            "carol",
+            "report",
+            "-report",
+            "café",
+            "-café",
+            "to:bob",
+            "-from:alice",
+            "nothing",
+        ] {
+            let q = Query::parse(query).expect("valid");
+            let one_by_one: Vec<_> = messages
+                .iter()
+                .filter(|m| q.matches(m))
+                .map(|m| m.id)
+                .collect();
+            let scanned: Vec<_> = q
+                .run(&snapshot, &cancel)
+                .expect("not cancelled")
+                .iter()
+                .map(|m| m.id)
+                .collect();
+            assert_eq!(scanned, one_by_one, "{query}");
+        }
+        // And the short fields decide the common cases: a subject word, an address.
+        let q = |text: &str| {
+            Query::parse(text)
+                .expect("valid")
+                .run(&snapshot, &cancel)
+                .map(|f| f.len())
+        };
+        assert_eq!(q("-update"), Some(1));
+        assert_eq!(
+            q("\"update alice\""),
+            Some(0),
+            "a phrase never joins two fields"
+        );
     }
 
     #[test]

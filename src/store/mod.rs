@@ -164,17 +164,41 @@ struct State {
 /// Every stored message, newest first, as it was at one moment, with each one's search prefilter
 /// beside it: a scan reads the prefilters one after another instead of one message at a time
 /// from all over the heap (at 100 000 messages nearly all of a no-match search was that wait).
+/// Beside them, each message's short fields (subject, addresses, envelope) in one buffer, so a
+/// word found there (the usual case for a negated word) is decided without reading the message.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     messages: Vec<Arc<StoredMessage>>,
     grams: Vec<crate::search::grams::Grams>,
+    heads: Vec<u8>,
+    /// Where each message's short fields end in `heads`.
+    head_ends: Vec<usize>,
 }
 
 impl Snapshot {
     /// A snapshot of `messages` (newest first), each with its own prefilter.
     pub fn of(messages: Vec<Arc<StoredMessage>>) -> Snapshot {
         let grams = messages.iter().map(|m| m.summary.grams.clone()).collect();
-        Snapshot { messages, grams }
+        let mut heads = Vec::new();
+        let head_ends = messages
+            .iter()
+            .map(|m| {
+                crate::search::write_head(m, &mut heads);
+                heads.len()
+            })
+            .collect();
+        Snapshot {
+            messages,
+            grams,
+            heads,
+            head_ends,
+        }
+    }
+
+    /// Message `i`'s short fields, as [`crate::search::write_head`] wrote them.
+    pub fn head(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).map_or(0, |p| self.head_ends[p]);
+        self.heads.get(start..self.head_ends[i]).unwrap_or_default()
     }
 
     /// The messages, newest first.
@@ -536,7 +560,12 @@ impl Store {
             return Arc::clone(snapshot);
         }
         let snapshot = Arc::new(Snapshot::of(
-            state.order.iter().rev().map(|e| Arc::clone(&e.message)).collect(),
+            state
+                .order
+                .iter()
+                .rev()
+                .map(|e| Arc::clone(&e.message))
+                .collect(),
         ));
         state.snapshot = Some(Arc::clone(&snapshot));
         snapshot
