@@ -228,6 +228,23 @@ async fn run() {
         report(label, samples);
     }
 
+    // Scans share a snapshot until the store changes: the first search after a new message
+    // makes the next one (and, for a word in every field, gathers the short fields).
+    for (label, query) in [
+        ("search after a new message, word", "nonexistentword"),
+        ("search after a new message, negation", "-update"),
+    ] {
+        let mut samples = Vec::new();
+        for i in 0..10 {
+            store
+                .insert(message(count + i))
+                .unwrap_or_else(|e| panic!("insert: {e}"));
+            let url = format!("{base}/api/v1/search?query={query}&limit=50");
+            samples.push(timed(&client, &url).await);
+        }
+        report(label, samples);
+    }
+
     // Wake-up: a waiter is parked, then the matching message is stored; time store → response.
     let mut samples = Vec::new();
     for i in 0..50 {

@@ -203,6 +203,12 @@ impl Query {
         cancel: &Cancel,
     ) -> Option<Vec<Arc<StoredMessage>>> {
         let (messages, grams) = (all.messages(), all.grams());
+        // Only a word looked for in every field is decided by the short fields.
+        let heads = self
+            .terms
+            .iter()
+            .any(|t| matches!(&t.test, Test::Any(n) if !n.needs_lowercase()))
+            .then(|| all.heads());
         let mut found = Vec::new();
         for i in range {
             if i % 256 == 0 && cancel.is_cancelled() {
@@ -211,7 +217,7 @@ impl Query {
             let (Some(m), Some(grams)) = (messages.get(i), grams.get(i)) else {
                 break;
             };
-            if self.matches_with(m, grams, Some(all.head(i))) {
+            if self.matches_with(m, grams, heads.map(|h| h.get(i))) {
                 found.push(Arc::clone(m));
             }
         }

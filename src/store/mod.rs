@@ -159,46 +159,59 @@ struct State {
     /// Every message newest first, as scans read them: made on the first scan after a change
     /// and shared by the scans until the next one, so a search costs no copy of the store.
     snapshot: Option<Arc<Snapshot>>,
+    /// Counts changes to which messages are stored, so a snapshot made without the lock is kept
+    /// only if nothing changed meanwhile.
+    changes: u64,
 }
 
 /// Every stored message, newest first, as it was at one moment, with each one's search prefilter
 /// beside it: a scan reads the prefilters one after another instead of one message at a time
 /// from all over the heap (at 100 000 messages nearly all of a no-match search was that wait).
-/// Beside them, each message's short fields (subject, addresses, envelope) in one buffer, so a
-/// word found there (the usual case for a negated word) is decided without reading the message.
+/// Each message's short fields (subject, addresses, envelope) are gathered into one buffer too,
+/// on the first scan that can use them, so a word found there (the usual case for a negated
+/// word) is decided without reading the message.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     messages: Vec<Arc<StoredMessage>>,
     grams: Vec<crate::search::grams::Grams>,
-    heads: Vec<u8>,
-    /// Where each message's short fields end in `heads`.
-    head_ends: Vec<usize>,
+    heads: std::sync::OnceLock<Heads>,
+}
+
+/// The short fields of every message of a snapshot, one after another.
+#[derive(Debug, Default)]
+pub struct Heads {
+    bytes: Vec<u8>,
+    /// Where each message's fields end in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Heads {
+    fn of(messages: &[Arc<StoredMessage>]) -> Heads {
+        let mut heads = Heads::default();
+        for m in messages {
+            crate::search::write_head(m, &mut heads.bytes);
+            heads.ends.push(heads.bytes.len());
+        }
+        heads
+    }
+
+    /// Message `i`'s short fields, as [`crate::search::write_head`] wrote them.
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).and_then(|p| self.ends.get(p)).copied();
+        let end = self.ends.get(i).copied().unwrap_or_default();
+        self.bytes.get(start.unwrap_or(0)..end).unwrap_or_default()
+    }
 }
 
 impl Snapshot {
     /// A snapshot of `messages` (newest first), each with its own prefilter.
     pub fn of(messages: Vec<Arc<StoredMessage>>) -> Snapshot {
         let grams = messages.iter().map(|m| m.summary.grams.clone()).collect();
-        let mut heads = Vec::new();
-        let head_ends = messages
-            .iter()
-            .map(|m| {
-                crate::search::write_head(m, &mut heads);
-                heads.len()
-            })
-            .collect();
         Snapshot {
             messages,
             grams,
-            heads,
-            head_ends,
+            heads: std::sync::OnceLock::new(),
         }
-    }
-
-    /// Message `i`'s short fields, as [`crate::search::write_head`] wrote them.
-    pub fn head(&self, i: usize) -> &[u8] {
-        let start = i.checked_sub(1).map_or(0, |p| self.head_ends[p]);
-        self.heads.get(start..self.head_ends[i]).unwrap_or_default()
     }
 
     /// The messages, newest first.
@@ -209,6 +222,24 @@ impl Snapshot {
     /// Each message's prefilter, at the same index.
     pub fn grams(&self) -> &[crate::search::grams::Grams] {
         &self.grams
+    }
+
+    /// Each message's short fields, gathered on first use (in halves on two threads when big).
+    pub fn heads(&self) -> &Heads {
+        self.heads.get_or_init(|| {
+            if self.messages.len() < 4096 {
+                return Heads::of(&self.messages);
+            }
+            let (newer, older) = self.messages.split_at(self.messages.len() / 2);
+            let (mut heads, rest) = std::thread::scope(|scope| {
+                let rest = scope.spawn(|| Heads::of(older));
+                (Heads::of(newer), rest.join().unwrap_or_default())
+            });
+            let base = heads.bytes.len();
+            heads.bytes.extend_from_slice(&rest.bytes);
+            heads.ends.extend(rest.ends.iter().map(|end| base + end));
+            heads
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -467,6 +498,7 @@ impl Store {
         let mut state = self.lock();
         // Let go of outside the lock: the last holder of a big snapshot frees it.
         let stale = state.snapshot.take();
+        state.changes += 1;
         while state.order.len() >= limits.max_messages.max(1)
             || state.bytes + size > limits.max_bytes
         {
@@ -555,19 +587,23 @@ impl Store {
     /// Every message, newest first: a snapshot, which a scan then reads without the lock. Scans
     /// between two changes share one.
     pub fn snapshot(&self) -> Arc<Snapshot> {
+        let (messages, changes) = {
+            let state = self.lock();
+            if let Some(snapshot) = &state.snapshot {
+                return Arc::clone(snapshot);
+            }
+            let newest_first = state.order.iter().rev();
+            (
+                newest_first.map(|e| Arc::clone(&e.message)).collect(),
+                state.changes,
+            )
+        };
+        // Reading every message's prefilter is the slow part: done without the lock.
+        let snapshot = Arc::new(Snapshot::of(messages));
         let mut state = self.lock();
-        if let Some(snapshot) = &state.snapshot {
-            return Arc::clone(snapshot);
+        if state.changes == changes && state.snapshot.is_none() {
+            state.snapshot = Some(Arc::clone(&snapshot));
         }
-        let snapshot = Arc::new(Snapshot::of(
-            state
-                .order
-                .iter()
-                .rev()
-                .map(|e| Arc::clone(&e.message))
-                .collect(),
-        ));
-        state.snapshot = Some(Arc::clone(&snapshot));
         snapshot
     }
 
@@ -610,6 +646,7 @@ impl Store {
         let mut removed = Vec::new();
         let mut state = self.lock();
         let stale = state.snapshot.take();
+        state.changes += 1;
         let mut deleted = 0;
         for id in ids {
             let Some(entry) = state.by_id.get(id).cloned() else {
@@ -639,9 +676,10 @@ impl Store {
     pub fn clear_blocking(&self) -> usize {
         let mut state = self.lock();
         let count = state.order.len();
-        let next_seq = state.next_seq;
+        let (next_seq, changes) = (state.next_seq, state.changes + 1);
         *state = State {
             next_seq,
+            changes,
             ..State::default()
         };
         self.shared
