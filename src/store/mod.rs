@@ -159,21 +159,18 @@ struct State {
     /// Every message newest first, as scans read them: made on the first scan after a change
     /// and shared by the scans until the next one, so a search costs no copy of the store.
     snapshot: Option<Arc<Snapshot>>,
-    /// Counts changes to which messages are stored, so a snapshot made without the lock is kept
-    /// only if nothing changed meanwhile.
-    changes: u64,
 }
 
-/// Every stored message, newest first, as it was at one moment, with each one's search prefilter
-/// beside it: a scan reads the prefilters one after another instead of one message at a time
-/// from all over the heap (at 100 000 messages nearly all of a no-match search was that wait).
-/// Each message's short fields (subject, addresses, envelope) are gathered into one buffer too,
-/// on the first scan that can use them, so a word found there (the usual case for a negated
-/// word) is decided without reading the message.
+/// Every stored message, newest first, as it was at one moment. Searches read two things gathered
+/// from every message on first need and kept with the snapshot: the search prefilters side by
+/// side, so a scan reads them one after another instead of one message at a time from all over
+/// the heap (at 100 000 messages nearly all of a no-match search was that wait); and the short
+/// fields (subject, addresses, envelope) in one buffer, so a word found there (the usual case for
+/// a negated word) is decided without reading the message.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     messages: Vec<Arc<StoredMessage>>,
-    grams: Vec<crate::search::grams::Grams>,
+    grams: std::sync::OnceLock<Vec<crate::search::grams::Grams>>,
     heads: std::sync::OnceLock<Heads>,
 }
 
@@ -203,13 +200,34 @@ impl Heads {
     }
 }
 
+/// `gather` over `messages`, in two halves on two threads when there are many (reading every
+/// message is waiting on memory, which two cores do twice as fast).
+fn in_halves<T: Send>(
+    messages: &[Arc<StoredMessage>],
+    gather: impl Fn(&[Arc<StoredMessage>]) -> T + Sync,
+    join: impl FnOnce(T, T) -> T,
+) -> T {
+    if messages.len() < 4096 {
+        return gather(messages);
+    }
+    let (newer, older) = messages.split_at(messages.len() / 2);
+    std::thread::scope(|scope| {
+        let rest = scope.spawn(|| gather(older));
+        let first = gather(newer);
+        match rest.join() {
+            Ok(rest) => join(first, rest),
+            // Cannot happen (gathering does not panic); gather it here instead.
+            Err(_) => join(first, gather(older)),
+        }
+    })
+}
+
 impl Snapshot {
-    /// A snapshot of `messages` (newest first), each with its own prefilter.
+    /// A snapshot of `messages` (newest first).
     pub fn of(messages: Vec<Arc<StoredMessage>>) -> Snapshot {
-        let grams = messages.iter().map(|m| m.summary.grams.clone()).collect();
         Snapshot {
             messages,
-            grams,
+            grams: std::sync::OnceLock::new(),
             heads: std::sync::OnceLock::new(),
         }
     }
@@ -219,26 +237,29 @@ impl Snapshot {
         &self.messages
     }
 
-    /// Each message's prefilter, at the same index.
+    /// Each message's prefilter, at the same index; gathered on first use.
     pub fn grams(&self) -> &[crate::search::grams::Grams] {
-        &self.grams
+        self.grams.get_or_init(|| {
+            in_halves(
+                &self.messages,
+                |part| part.iter().map(|m| m.summary.grams.clone()).collect(),
+                |mut first: Vec<_>, rest| {
+                    first.extend(rest);
+                    first
+                },
+            )
+        })
     }
 
-    /// Each message's short fields, gathered on first use (in halves on two threads when big).
+    /// Each message's short fields; gathered on first use.
     pub fn heads(&self) -> &Heads {
         self.heads.get_or_init(|| {
-            if self.messages.len() < 4096 {
-                return Heads::of(&self.messages);
-            }
-            let (newer, older) = self.messages.split_at(self.messages.len() / 2);
-            let (mut heads, rest) = std::thread::scope(|scope| {
-                let rest = scope.spawn(|| Heads::of(older));
-                (Heads::of(newer), rest.join().unwrap_or_default())
-            });
-            let base = heads.bytes.len();
-            heads.bytes.extend_from_slice(&rest.bytes);
-            heads.ends.extend(rest.ends.iter().map(|end| base + end));
-            heads
+            in_halves(&self.messages, Heads::of, |mut first, rest| {
+                let base = first.bytes.len();
+                first.bytes.extend_from_slice(&rest.bytes);
+                first.ends.extend(rest.ends.iter().map(|end| base + end));
+                first
+            })
         })
     }
 
@@ -498,7 +519,6 @@ impl Store {
         let mut state = self.lock();
         // Let go of outside the lock: the last holder of a big snapshot frees it.
         let stale = state.snapshot.take();
-        state.changes += 1;
         while state.order.len() >= limits.max_messages.max(1)
             || state.bytes + size > limits.max_bytes
         {
@@ -527,7 +547,7 @@ impl Store {
         // Published under the lock so subscribers see events in store order.
         self.publish(Event::New(Arc::clone(&message)));
         drop(state);
-        drop(stale);
+        let_go(stale);
         for old in evicted {
             self.disk_op("remove an evicted message", |disk| disk.remove(&old));
         }
@@ -587,23 +607,19 @@ impl Store {
     /// Every message, newest first: a snapshot, which a scan then reads without the lock. Scans
     /// between two changes share one.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        let (messages, changes) = {
-            let state = self.lock();
-            if let Some(snapshot) = &state.snapshot {
-                return Arc::clone(snapshot);
-            }
-            let newest_first = state.order.iter().rev();
-            (
-                newest_first.map(|e| Arc::clone(&e.message)).collect(),
-                state.changes,
-            )
-        };
-        // Reading every message's prefilter is the slow part: done without the lock.
-        let snapshot = Arc::new(Snapshot::of(messages));
         let mut state = self.lock();
-        if state.changes == changes && state.snapshot.is_none() {
-            state.snapshot = Some(Arc::clone(&snapshot));
+        if let Some(snapshot) = &state.snapshot {
+            return Arc::clone(snapshot);
         }
+        let snapshot = Arc::new(Snapshot::of(
+            state
+                .order
+                .iter()
+                .rev()
+                .map(|e| Arc::clone(&e.message))
+                .collect(),
+        ));
+        state.snapshot = Some(Arc::clone(&snapshot));
         snapshot
     }
 
@@ -646,7 +662,6 @@ impl Store {
         let mut removed = Vec::new();
         let mut state = self.lock();
         let stale = state.snapshot.take();
-        state.changes += 1;
         let mut deleted = 0;
         for id in ids {
             let Some(entry) = state.by_id.get(id).cloned() else {
@@ -665,7 +680,7 @@ impl Store {
             .deleted
             .fetch_add(deleted as u64, Ordering::Relaxed);
         drop(state);
-        drop(stale);
+        let_go(stale);
         for message in removed {
             self.disk_op("delete a message", |disk| disk.remove(&message));
         }
@@ -676,10 +691,9 @@ impl Store {
     pub fn clear_blocking(&self) -> usize {
         let mut state = self.lock();
         let count = state.order.len();
-        let (next_seq, changes) = (state.next_seq, state.changes + 1);
+        let next_seq = state.next_seq;
         *state = State {
             next_seq,
-            changes,
             ..State::default()
         };
         self.shared
@@ -827,6 +841,23 @@ impl Store {
             self.disk_op("record the tags", |disk| disk.write_tags(message));
         }
     }
+}
+
+/// Drops a replaced snapshot. A big one is freed on a thread of its own: freeing 100 000 message
+/// handles takes milliseconds, which the insert that replaced it (and the reply to its client)
+/// should not wait for.
+fn let_go(stale: Option<Arc<Snapshot>>) {
+    let Some(stale) = stale else {
+        return;
+    };
+    if stale.len() < 4096 {
+        return;
+    }
+    let freeing = std::thread::Builder::new()
+        .name("snapshot-free".into())
+        .spawn(move || drop(stale));
+    // No thread to be had: the caller frees it (dropping the error's closure drops it here).
+    drop(freeing);
 }
 
 /// [`Store::page`] under a lock already held.
