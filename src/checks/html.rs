@@ -365,7 +365,10 @@ mod tests {
     fn every_slug_the_check_reports_is_a_caniemail_feature() {
         let data = caniemail::get().expect("data");
         for slug in slugs().into_iter().chain(image_slugs()) {
-            assert!(data.feature(slug).is_some(), "{slug} is not in caniemail.json");
+            assert!(
+                data.feature(slug).is_some(),
+                "{slug} is not in caniemail.json"
+            );
         }
         assert_eq!(tests(), slugs().len());
         assert!(tests() > 250, "{}", tests());
@@ -393,7 +396,10 @@ mod tests {
         }
         assert_eq!(found["css-display"], 2, "one per element");
         assert_eq!(found["css-display-flex"], 1, "flexing is not flex");
-        assert_eq!(found["css-transform"], 1, "ignore-transform is not transform");
+        assert_eq!(
+            found["css-transform"], 1,
+            "ignore-transform is not transform"
+        );
     }
 
     #[test]
@@ -428,8 +434,36 @@ mod tests {
         ] {
             assert!(found.contains_key(slug), "{slug} in {found:?}");
         }
-        assert!(!found.contains_key("css-font-weight"), "descriptors are not properties");
+        assert!(
+            !found.contains_key("css-font-weight"),
+            "descriptors are not properties"
+        );
         assert!(!found.contains_key("css-selector-descendant"), "{found:?}");
+    }
+
+    #[test]
+    fn conditional_rules_keyframes_and_amp() {
+        let found = slugs_of(
+            "<html ⚡4email><style>@supports (display: grid) { .g { display: grid } }\
+             @-webkit-keyframes spin { from { transform: rotate(0deg) } 50% { opacity: .5 } }\
+             @media (-webkit-min-device-pixel-ratio: 2), (any-hover: none) { #x { color: red } }</style>",
+        );
+        for slug in [
+            "amp",
+            "css-at-supports",
+            "css-display-grid",
+            "css-at-keyframes",
+            "css-transform",
+            "css-opacity",
+            "css-at-media-device-pixel-ratio",
+            "css-at-media-hover",
+            "css-selector-id",
+        ] {
+            assert!(found.contains_key(slug), "{slug} in {found:?}");
+        }
+        // Keyframe selectors (`from`, `50%`) are not type selectors.
+        assert_eq!(found["css-selector-class"], 1, "{found:?}");
+        assert!(!found.contains_key("css-selector-type"), "{found:?}");
     }
 
     #[test]
@@ -443,7 +477,10 @@ mod tests {
         ] {
             image_formats(url, &mut found);
         }
-        assert_eq!(found.0, ["image-webp", "image-gif", "image-base64", "image-png"]);
+        assert_eq!(
+            found.0,
+            ["image-webp", "image-gif", "image-base64", "image-png"]
+        );
     }
 
     #[test]

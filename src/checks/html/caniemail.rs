@@ -195,17 +195,19 @@ pub enum Support {
     Partial,
 }
 
-/// caniemail's support value (`y`, `n`, `a`, `u`, each maybe followed by ` #N` notes), as
-/// Mailpit reads it: exactly `y` is yes and exactly `n` is no; anything else (partial, unknown,
-/// or any value with a note) is partial. The first note number is kept, whole (`#11` is note 11).
+/// caniemail's support value: `y`, `n`, `a` (partial) or `u` (unknown), each maybe followed by
+/// notes (` #1 #2`). The letter decides: `u` is partial, as Mailpit has only three levels.
+/// Mailpit calls every value with a note partial, which shows Outlook's `n #5` for
+/// `background-image` as partial support where caniemail says none: here a noted `n` stays no.
+/// The first note number is kept, whole (`#11` is note 11; `NoteNumber` holds one).
 fn classify(value: &str) -> (Support, String) {
-    let support = match value.trim() {
-        "y" => Support::Yes,
-        "n" => Support::No,
+    let mut words = value.split_whitespace();
+    let support = match words.next() {
+        Some("y") => Support::Yes,
+        Some("n") => Support::No,
         _ => Support::Partial,
     };
-    let note = value
-        .split_whitespace()
+    let note = words
         .find_map(|word| word.strip_prefix('#'))
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         .unwrap_or_default()
@@ -266,7 +268,10 @@ fn markdown(text: &str) -> String {
     let mut html = String::with_capacity(text.len() + 16);
     pulldown_cmark::html::push_html(&mut html, events);
     // Raw HTML became text above, so every `<a href=` here is a link the renderer wrote.
-    let html = html.replace("<a href=", "<a target=\"_blank\" rel=\"noreferrer noopener\" href=");
+    let html = html.replace(
+        "<a href=",
+        "<a target=\"_blank\" rel=\"noreferrer noopener\" href=",
+    );
     let trimmed = html.trim();
     match trimmed
         .strip_prefix("<p>")
@@ -357,13 +362,14 @@ mod tests {
     }
 
     #[test]
-    fn support_values_read_as_mailpit_reads_them() {
+    fn support_values_are_read_by_their_letter() {
         assert_eq!(classify("y"), (Support::Yes, String::new()));
         assert_eq!(classify("n"), (Support::No, String::new()));
         assert_eq!(classify("a"), (Support::Partial, String::new()));
         assert_eq!(classify("u"), (Support::Partial, String::new()));
         assert_eq!(classify("a #1"), (Support::Partial, "1".into()));
-        assert_eq!(classify("y #2"), (Support::Partial, "2".into()));
+        assert_eq!(classify("y #2"), (Support::Yes, "2".into()));
+        assert_eq!(classify("n #5"), (Support::No, "5".into()));
         assert_eq!(classify("a #11 #3"), (Support::Partial, "11".into()));
     }
 

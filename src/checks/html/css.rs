@@ -14,9 +14,10 @@ use cssparser::{
 
 use super::{Budget, Found, Tally, image_formats};
 
-/// Deepest nesting looked into: rules in rules (`@media` in `@supports` in a nested rule …),
-/// functions in values, selectors in `:not()`. Deeper content is skipped unread, so hostile CSS
-/// cannot exhaust the stack (cssparser skips a block without recursing).
+/// Deepest nesting looked into, counted apart for rules in rules (`@media` in `@supports` in a
+/// nested rule …), functions and blocks in a value, and selectors in `:not()`. Deeper content is
+/// skipped unread, so hostile CSS cannot exhaust the stack (cssparser skips a block without
+/// recursing).
 pub const MAX_DEPTH: usize = 24;
 
 /// Properties (vendor prefix removed) and the features their use shows.
@@ -80,23 +81,35 @@ const PROPERTIES: &[(&str, &[&str])] = &[
         "border-inline-color",
         &["css-border-inline-block-individual"],
     ),
-    ("border-block-color", &["css-border-inline-block-individual"]),
+    (
+        "border-block-color",
+        &["css-border-inline-block-individual"],
+    ),
     (
         "border-inline-style",
         &["css-border-inline-block-individual"],
     ),
-    ("border-block-style", &["css-border-inline-block-individual"]),
+    (
+        "border-block-style",
+        &["css-border-inline-block-individual"],
+    ),
     (
         "border-inline-width",
         &["css-border-inline-block-individual"],
     ),
-    ("border-block-width", &["css-border-inline-block-individual"]),
+    (
+        "border-block-width",
+        &["css-border-inline-block-individual"],
+    ),
     (
         "border-inline-start",
         &["css-border-inline-block-individual"],
     ),
     ("border-inline-end", &["css-border-inline-block-individual"]),
-    ("border-block-start", &["css-border-inline-block-individual"]),
+    (
+        "border-block-start",
+        &["css-border-inline-block-individual"],
+    ),
     ("border-block-end", &["css-border-inline-block-individual"]),
     (
         "border-inline-start-color",
@@ -280,7 +293,10 @@ const PROPERTIES: &[(&str, &[&str])] = &[
     ("text-decoration", &["css-text-decoration"]),
     ("text-decoration-color", &["css-text-decoration-color"]),
     ("text-decoration-line", &["css-text-decoration-line"]),
-    ("text-decoration-skip-ink", &["css-text-decoration-skip-ink"]),
+    (
+        "text-decoration-skip-ink",
+        &["css-text-decoration-skip-ink"],
+    ),
     ("text-decoration-style", &["css-text-decoration-style"]),
     (
         "text-decoration-thickness",
@@ -687,9 +703,9 @@ impl<'i> QualifiedRuleParser<'i> for Scanner<'_> {
             Mode::Keyframes => {}
             Mode::Block | Mode::Attribute => {
                 found.insert(NESTING);
-                selectors(input, &mut found, self.depth);
+                selectors(input, &mut found, 0);
             }
-            Mode::Rules => selectors(input, &mut found, self.depth),
+            Mode::Rules => selectors(input, &mut found, 0),
         }
         skip_rest(input);
         Ok(found)
@@ -728,7 +744,7 @@ impl<'i> AtRuleParser<'i> for Scanner<'_> {
         let body = match unprefixed(&name) {
             "media" => {
                 found.insert(AT_MEDIA);
-                media_features(input, &mut found, self.depth);
+                media_features(input, &mut found, 0);
                 Some(rules)
             }
             "supports" => {
@@ -795,7 +811,7 @@ impl<'i> DeclarationParser<'i> for Scanner<'_> {
             slugs.iter().for_each(|slug| here.insert(slug));
         }
         let display = property == "display";
-        let braces = value(input, &mut here, self.depth, display);
+        let braces = value(input, &mut here, 0, display);
         // A `{}` block cannot be a property's value: this was a nested rule (`a:hover {…}`),
         // which cssparser then reads as one.
         if braces && !custom && self.mode == Mode::Block {
@@ -816,7 +832,8 @@ impl<'i> RuleBodyItemParser<'i, (), ()> for Scanner<'_> {
     }
 }
 
-/// The features of a declaration's value; true when it held a `{}` block.
+/// The features of a declaration's value (`depth` is 0 at the declaration, one more inside each
+/// function or block); true when it held a `{}` block.
 fn value(input: &mut Parser<'_, '_>, found: &mut Found, depth: usize, display: bool) -> bool {
     let mut braces = false;
     loop {
@@ -842,13 +859,12 @@ fn value(input: &mut Parser<'_, '_>, found: &mut Found, depth: usize, display: b
                     found.insert(slug);
                 }
             }
-            Token::Delim('!') => {
+            Token::Delim('!')
                 if input
                     .try_parse(|i| i.expect_ident_matching("important"))
-                    .is_ok()
-                {
-                    found.insert(IMPORTANT);
-                }
+                    .is_ok() =>
+            {
+                found.insert(IMPORTANT);
             }
             Token::UnquotedUrl(url) => image_formats(url, found),
             Token::Function(name) => {

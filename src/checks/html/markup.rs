@@ -289,14 +289,10 @@ impl Walk<'_> {
             }
         }
         let attr = |name: &str| el.get_attribute(name);
-        let lower = |name: &str| {
-            attr(name).map(|v| v.trim().to_ascii_lowercase())
-        };
+        let lower = |name: &str| attr(name).map(|v| v.trim().to_ascii_lowercase());
         match tag.as_str() {
-            "html" => {
-                if el.has_attribute("⚡4email") || el.has_attribute("amp4email") {
-                    found.insert(AMP);
-                }
+            "html" if el.has_attribute("⚡4email") || el.has_attribute("amp4email") => {
+                found.insert(AMP);
             }
             "img" => {
                 if let Some(src) = attr("src") {

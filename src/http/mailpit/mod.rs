@@ -51,7 +51,10 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
             "/api/v1/message/{id}/part/{part}/thumb",
             get(messages::thumbnail),
         )
-        .route("/api/v1/message/{id}/html-check", get(html_check::html_check))
+        .route(
+            "/api/v1/message/{id}/html-check",
+            get(html_check::html_check),
+        )
         .route("/api/v1/message/{id}/release", post(info::release))
         .route("/api/v1/tags", get(tags::list).put(tags::set))
         .route(
