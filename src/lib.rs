@@ -11,6 +11,7 @@
 //! - [`search`]: the search query language and case-insensitive matching.
 //! - [`tags`]: what a tag may be, and the tags a message gets on arrival.
 //! - [`thumbnail`]: 180x120 JPEG thumbnails of image parts, bounded against bombs.
+//! - [`checks`]: checks of a message's content (the HTML check against caniemail's data).
 //! - [`store`]: the bounded store, its change events, its blocking policy and optional Maildir
 //!   persistence.
 //! - [`stats`]: runtime counters for `/api/v1/info`.

@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/message/{ID}/raw", &["get"]),
     ("/api/v1/message/{ID}/part/{PartID}", &["get"]),
     ("/api/v1/message/{ID}/part/{PartID}/thumb", &["get"]),
+    ("/api/v1/message/{ID}/html-check", &["get"]),
     ("/api/v1/message/{ID}/release", &["post"]),
     ("/api/v1/message/{ID}/link-check", &["get"]),
     ("/api/v1/message/{ID}/sa-check", &["get"]),
@@ -964,6 +965,8 @@ async fn router_serves_exactly_the_documented_methods() {
                 assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
             } else if *template == "/api/v1/message/{ID}/release" {
                 assert_eq!(reply.status, StatusCode::FORBIDDEN, "never relays");
+            } else if *template == "/api/v1/message/{ID}/html-check" {
+                assert_eq!(reply.status, StatusCode::BAD_REQUEST, "a text-only message");
             } else {
                 assert!(
                     reply.status.is_success(),
@@ -1017,6 +1020,10 @@ async fn responses_validate_against_the_document() {
             "/api/v1/message/{ID}/part/{PartID}",
             "/api/v1/message/%FF/part/1",
         ),
+        (
+            "/api/v1/message/{ID}/html-check",
+            "/api/v1/message/%FF/html-check",
+        ),
         ("/view/{file}", "/view/%FF.txt"),
         (
             "/api/v1/message/{ID}/link-check",
@@ -1062,6 +1069,7 @@ async fn responses_validate_against_the_document() {
 
     // Every fixture: message, headers, raw, parts, views.
     let (mut null_from, mut with_from, mut tls, mut parts) = (0, 0, 0, 0);
+    let mut html_checked = 0;
     for (name, id) in &ids {
         let reply = get(format!("/api/v1/message/{id}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{name}");
@@ -1143,7 +1151,21 @@ async fn responses_validate_against_the_document() {
             let reply = get(format!("/view/{id}.{view}")).await;
             check(&doc, &mut cov, "get", "/view/{file}", &reply);
         }
+        // A report for HTML mail, a 400 for the rest.
+        let reply = get(format!("/api/v1/message/{id}/html-check")).await;
+        let report = check(
+            &doc,
+            &mut cov,
+            "get",
+            "/api/v1/message/{ID}/html-check",
+            &reply,
+        );
+        if reply.status == StatusCode::OK {
+            html_checked += 1;
+            assert!(report["Total"]["Tests"].as_u64() > Some(0), "{name}");
+        }
     }
+    assert!(html_checked > 0, "fixtures must cover HTML mail");
     assert!(
         null_from > 0 && with_from > 0,
         "fixtures must cover a null and a set From"
@@ -1325,6 +1347,10 @@ async fn responses_validate_against_the_document() {
             "/api/v1/message/{ID}/part/{PartID}/thumb",
             format!("/api/v1/message/{first}/part/9.9/thumb"),
         ),
+        (
+            "/api/v1/message/{ID}/html-check",
+            format!("/api/v1/message/{unknown}/html-check"),
+        ),
         ("/view/{file}", format!("/view/{unknown}.html")),
         ("/view/{file}", format!("/view/{first}.pdf")),
         (
@@ -1465,6 +1491,7 @@ async fn responses_validate_against_the_document() {
         "SendResponse",
         "LinkCheckResponse",
         "SpamAssassinResponse",
+        "HTMLCheckResponse",
         "Error",
     ] {
         assert!(

@@ -5,13 +5,15 @@
 //! - [`links`]: the status of every link (`/link-check`), through [`address_policy`] (the SSRF
 //!   guard) and [`throttle`] (per-site rate, result cache).
 //! - [`spam`]: a spamd's verdict and rules (`/sa-check`), over [`spamc`] (the protocol, no I/O).
+//! - [`html`]: HTML and CSS features against email clients' support (`/html-check`, caniemail's
+//!   data).
 
 pub mod address_policy;
+pub mod html;
 pub mod links;
 pub mod spam;
 pub mod spamc;
 pub mod throttle;
-// Checks that need no network (the HTML compatibility check) go here too.
 
 use std::sync::Arc;
 

@@ -816,3 +816,42 @@ async fn image_parts_have_thumbnails_and_other_parts_a_blank_one() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn html_check_reports_features_and_refuses_what_it_cannot_check() {
+    let store = store_with(&[
+        b"Subject: text\r\n\r\nno HTML here\r\n",
+        b"Subject: html\r\nContent-Type: text/html\r\n\r\n<table><tr><td style=\"display:flex\">x</td></tr></table>\r\n",
+    ]);
+    let (status, report) = get_json(&store, "/api/v1/message/latest/html-check").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let slugs: Vec<&str> = report["Warnings"]
+        .as_array()
+        .expect("Warnings")
+        .iter()
+        .filter_map(|w| w["Slug"].as_str())
+        .collect();
+    assert!(slugs.contains(&"css-display-flex"), "{slugs:?}");
+    assert!(slugs.contains(&"html-table"), "{slugs:?}");
+    // The elements as written: table, tr, td (no implied tbody).
+    assert_eq!(report["Total"]["Nodes"], 3);
+    assert!(report["Platforms"]["windows"].is_array());
+    // Checking does not mark the message read.
+    let (_, list) = get_json(&store, "/api/v1/messages").await;
+    assert_eq!(list["unread"], 2);
+
+    let (_, list) = get_json(&store, "/api/v1/search?query=subject:text").await;
+    let text_id = list["messages"][0]["ID"].as_str().expect("ID").to_string();
+    let (status, json) = get_json(&store, &format!("/api/v1/message/{text_id}/html-check")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json["Error"], "message does not contain HTML");
+
+    for uri in [
+        "/api/v1/message/00000000-0000-0000-0000-000000000000/html-check",
+        "/api/v1/message/not-a-uuid/html-check",
+    ] {
+        let (status, json) = get_json(&store, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(json["Error"], "message not found", "{uri}");
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`model`]: the JSON shapes (summaries, lists, the full message, headers).
 //! - [`messages`]: list, search, read, mark, delete, the long poll, raw, headers, parts.
 //! - [`view`]: the bodies alone, `/view/{ID}.html` and `.txt`.
+//! - [`html_check`]: the HTML check against caniemail's data, `/api/v1/message/{ID}/html-check`.
 //! - [`send`]: building and storing a message, `POST /api/v1/send`.
 //! - [`tags`]: tags of messages, `/api/v1/tags`.
 //! - [`chaos`]: the chaos triggers, `/api/v1/chaos`.
@@ -12,6 +13,7 @@
 
 pub mod chaos;
 pub mod checks;
+pub mod html_check;
 pub mod info;
 pub mod messages;
 pub mod model;
@@ -50,6 +52,10 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
         .route(
             "/api/v1/message/{id}/part/{part}/thumb",
             get(messages::thumbnail),
+        )
+        .route(
+            "/api/v1/message/{id}/html-check",
+            get(html_check::html_check),
         )
         .route("/api/v1/message/{id}/release", post(info::release))
         .route("/api/v1/message/{id}/link-check", get(checks::link_check))
