@@ -7,7 +7,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, openPage, sendAll, buildMessage, outsideViewport, shot } from './helpers.mjs';
+import { startServer, launch, openPage, sendAll, buildMessage, outsideViewport, shot, apiJson } from './helpers.mjs';
 import { welcome } from './samples.mjs';
 
 const browser = await launch();
@@ -453,6 +453,30 @@ test('Links against the real route: the server refuses loopback links, and the t
   assert.ok(rows.length >= 1, 'the links are listed');
   for (const row of rows) assert.deepEqual(row, [true, '451', 'Blocked private/reserved address']);
   assert.match(await page.textContent('#link-check-summary'), new RegExp(`^${rows.length} links? checked · ${rows.length} errors?`));
+  assert.deepEqual(unexpected(problems), []);
+  await context.close();
+});
+
+test('HTML check against the real route: the tab lists the warnings the server found', async () => {
+  const [id] = await sendAll(server, [{
+    from: 'app@example.com', to: ['dev@example.com'],
+    data: buildMessage({
+      subject: 'Flex newsletter',
+      text: 'A newsletter',
+      html: '<html><head><style>.row{display:flex;border-radius:4px} a:hover{color:red}</style></head><body><div class="row"><p>Hi</p></div></body></html>',
+    }),
+  }]);
+  const api = await apiJson(server, `/api/v1/message/${id}/html-check`);
+  const { page, problems, calls, context } = await open(`#m=${id}`, { real: ['html'] });
+  await page.waitForSelector('#msg-subject');
+  await page.click('#tab-html-check');
+  await page.waitForSelector('#html-check-score');
+  assert.equal(calls.html.length, 1);
+  const slugs = await page.$$eval('.hc-warning', (els) => els.map((el) => el.dataset.slug));
+  assert.deepEqual([...slugs].sort(), api.Warnings.map((w) => w.Slug).sort());
+  assert.ok(slugs.includes('css-display-flex'), `display:flex is flagged: ${slugs}`);
+  const n = api.Warnings.length;
+  assert.equal(await page.textContent('#html-check-count'), `${n} warning${n === 1 ? '' : 's'}`);
   assert.deepEqual(unexpected(problems), []);
   await context.close();
 });
