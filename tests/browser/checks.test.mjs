@@ -1,9 +1,10 @@
 // The message's check tabs: HTML check (scores from caniemail data, recomputed for the platforms
 // ticked), Links (run only on request, with or without following redirects) and Spam (only when
-// the server has SpamAssassin). Their routes are not in the server yet: page.route() answers them
-// with Mailpit-shaped JSON written here, while everything else is the real server and real mail.
-// Mailpit's shapes: internal/htmlcheck/structs.go, internal/linkcheck/structs.go and
-// internal/spamassassin (Result, Rule) in axllent/mailpit.
+// the server has SpamAssassin). Most tests answer the three check routes with Mailpit-shaped JSON
+// written here, so every number shown can be asserted exactly (and spamd is not needed); the HTML
+// check and the link check also run once each against the real routes. Everything else is the
+// real server and real mail. Mailpit's shapes: internal/htmlcheck/structs.go,
+// internal/linkcheck/structs.go and internal/spamassassin (Result, Rule) in axllent/mailpit.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
