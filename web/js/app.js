@@ -182,10 +182,20 @@ $('list-new').addEventListener('click', () => {
  * Reloads what is on screen after a gap or a coalesced burst, keeping the reading position: the
  * open row (or the top row) stays where it was on screen, wherever it has moved in the list.
  */
+// Live changes arrived while a reload was in flight: its answer may predate them.
+let changedDuringReload = false;
+
 async function reload() {
   // The server finds the anchor wherever it is now; the range only says how many rows go above.
   const anchor = view.anchor(messageView.openId);
+  changedDuringReload = false;
   const result = await model.refresh(view.visibleRange(), { anchor });
+  // What arrived meanwhile was applied to rows the answer then replaced: ask again (debounced, so
+  // a flood settles on its last state rather than looping).
+  if (changedDuringReload) {
+    changedDuringReload = false;
+    resync();
+  }
   if (!result) return;
   if (anchor && result.index >= 0) view.restore(result.index, anchor.offset);
   fixCursor();
@@ -680,6 +690,7 @@ function processQueue() {
   queueTimer = 0;
   const frames = queue;
   queue = [];
+  if (model.inflight && frames.some((f) => f.Type !== 'update')) changedDuringReload = true;
   if (!model.loaded) {
     // The first page is still loading and will include these.
     for (const f of frames) if (f.Type === 'stats' && f.Data) setCounts(f.Data.Total, f.Data.Unread);
