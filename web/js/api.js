@@ -8,7 +8,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { body, params, as = 'json', signal } = {}) {
+export async function request(method, path, { body, params, as = 'json', signal } = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== undefined && v !== null) url.searchParams.set(k, String(v));

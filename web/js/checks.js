@@ -6,7 +6,7 @@
 // a small tag scanner turns them into text plus a few elements of our own (code, emphasis,
 // http(s) links); the browser's HTML parser never sees them.
 
-import { ApiError } from './api.js';
+import { ApiError, request } from './api.js';
 import { h, icon, replace, plural, prefs } from './dom.js';
 
 export const CHECK_TABS = [
@@ -42,32 +42,18 @@ const enc = encodeURIComponent;
 // ---- requests ------------------------------------------------------------------------------------
 
 /**
- * GET of a JSON answer, resolved against the page like api.js does (so under --webroot too). A
- * failed status, or a 200 that is only `{Error}`, throws an ApiError with the server's reason.
+ * GET of a JSON object through api.js's request (so under --webroot too): a failed status throws
+ * its ApiError with the server's reason, and an answer that is not a JSON object throws too.
  */
 async function getJson(path, params = {}) {
-  const url = new URL(path, document.baseURI);
-  for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
-  }
-  let res;
-  try {
-    res = await fetch(url);
-  } catch {
-    throw new ApiError(0, 'The server cannot be reached');
-  }
-  const text = await res.text().catch(() => '');
   let json;
   try {
-    json = JSON.parse(text);
-  } catch {
+    json = await request('GET', path, { params });
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
     json = undefined;
   }
-  if (!res.ok) {
-    const reason = json?.Error || (text && text.length < 300 ? text.trim() : '') || `${res.status} ${res.statusText}`;
-    throw new ApiError(res.status, reason);
-  }
-  if (json === undefined || json === null || typeof json !== 'object') throw new ApiError(res.status, 'The server’s answer is not JSON');
+  if (json === undefined || json === null || typeof json !== 'object') throw new ApiError(200, 'The server’s answer is not JSON');
   return json;
 }
 
