@@ -109,6 +109,8 @@ test('a 3 000-message burst while reading mid-list keeps the open row in place, 
   // The list has settled on the server's order around the open row (the last resync's reload can
   // take a while on a loaded 2-core runner, with 3 400 messages in a debug build).
   await page.waitForFunction(() => Number(document.querySelector('.row.is-open')?.getAttribute('aria-posinset')) === 3186, null, { timeout: 60_000 });
+  // Nothing more on its way: no frame waiting, no reload due or in flight, no page loading.
+  await page.waitForFunction(() => !document.getElementById('list-scroll').hasAttribute('aria-busy'), null, { timeout: 60_000 });
   const frames = await page.evaluate(() => {
     window.__stop = true;
     return { offscreen: window.__offscreen, frames: window.__frames };
@@ -116,6 +118,8 @@ test('a 3 000-message burst while reading mid-list keeps the open row in place, 
   const after = await openRow(page);
   assert.equal(after.subject, subject);
   assert.ok(after.visible, 'the open row is still on screen');
+  assert.ok(after.cursor, 'the open row is the cursor');
+  assert.equal(after.index, 3185);
   assert.ok(Math.abs(after.offset - before.offset) <= 2, `the open row stayed put: ${before.offset} px → ${after.offset} px`);
   assert.equal(frames.offscreen, 0, `the open row left the screen in ${frames.offscreen} of ${frames.frames} frames`);
   // New mail above is announced, not shown by moving the list.

@@ -189,7 +189,10 @@ async function reload() {
   // The server finds the anchor wherever it is now; the range only says how many rows go above.
   const anchor = view.anchor(messageView.openId);
   changedDuringReload = false;
-  const result = await model.refresh(view.visibleRange(), { anchor });
+  const refreshing = model.refresh(view.visibleRange(), { anchor });
+  showBusy();
+  const result = await refreshing;
+  showBusy();
   // What arrived meanwhile was applied to rows the answer then replaced: ask again (debounced, so
   // a flood settles on its last state rather than looping).
   if (changedDuringReload) {
@@ -204,9 +207,32 @@ async function reload() {
   view.render();
 }
 
-const resync = debounce(() => reload(), 150, { maxWait: 1000 });
+const resyncSoon = debounce(() => reload(), 150, { maxWait: 1000 });
+const refreshSearch = debounce(() => reload(), 400, { maxWait: 2000 });
+/** Live frames received and not yet applied: processQueue applies them together. */
+let queue = [];
+let queueTimer = 0;
+
+/** Reloads what is shown, soon (debounced: a flood settles on its last state). */
+function resync() {
+  resyncSoon();
+  showBusy();
+}
+
+/**
+ * `aria-busy` on the list while what it shows is being brought up to date (live frames waiting,
+ * a reload due or on its way, a page loading): assistive technology waits for the rows to settle,
+ * and so do the browser tests.
+ */
+function showBusy() {
+  const busy = model.busy || queue.length > 0 || resyncSoon.pending() || refreshSearch.pending();
+  const list = $('list-scroll');
+  if (busy) list.setAttribute('aria-busy', 'true');
+  else list.removeAttribute('aria-busy');
+}
 
 function updateChrome() {
+  showBusy();
   const count = $('list-count');
   const loadedIds = model.byId.size;
   if (!model.loaded) {
@@ -663,9 +689,6 @@ const tagFilter = new TagFilter($('tag-filter'), $('tag-menu'), {
 
 // ---- live updates ------------------------------------------------------------------------
 
-let queue = [];
-let queueTimer = 0;
-
 const live = new Live({
   onFrame: (frame) => {
     if (frame.Type === 'new' && frame.Data) notifyNew(frame.Data);
@@ -673,6 +696,7 @@ const live = new Live({
     if (frame.Type === 'delete' || frame.Type === 'truncate') refreshTags();
     queue.push(frame);
     if (!queueTimer) queueTimer = setTimeout(processQueue, 16);
+    showBusy();
   },
   onState: (state, detail) => showConnection(state, detail),
   onResync: () => {
@@ -683,8 +707,6 @@ const live = new Live({
     loadAbout();
   },
 });
-
-const refreshSearch = debounce(() => reload(), 400, { maxWait: 2000 });
 
 function processQueue() {
   queueTimer = 0;

@@ -188,7 +188,10 @@ export class ListModel {
     }
     // As in load(): what arrived since the server answered is already applied here.
     const shift = this.searching ? 0 : this.total - resp.messages_count;
-    if (!this.place(at, resp.messages, shift)) this.onInconsistent();
+    if (!this.place(at, resp.messages, shift)) {
+      this.onInconsistent();
+      return -1;
+    }
     this.onChange({ kind: 'page' });
     return at + k + shift;
   }
@@ -239,26 +242,33 @@ export class ListModel {
     this.onChange({ kind: 'page' });
   }
 
-  /** Puts a page's messages at their positions; false when they contradict what is known. */
+  /**
+   * Puts a page's messages at their positions; false (and nothing placed) when any contradicts
+   * what is known: the shift is off (live frames still in flight), and placing the rest would put
+   * them at wrong places beside the right ones, where a click or j/k would open the wrong mail.
+   */
   place(start, messages, shift) {
-    let consistent = true;
-    messages.forEach((m, k) => {
-      const i = start + k + shift;
-      if (i < 0 || i >= this.total) return;
-      const known = this.byId.get(m.ID);
+    const at = (k) => start + k + shift;
+    const fits = (i) => i >= 0 && i < this.total;
+    const contradicts = messages.some((m, k) => {
+      const i = at(k);
+      if (!fits(i)) return false;
       const current = this.items[i];
-      if (known && current?.ID !== m.ID) {
-        consistent = false;
-        return;
-      }
-      if (current && current.ID !== m.ID) {
-        consistent = false;
-        this.byId.delete(current.ID);
-      }
+      return (current && current.ID !== m.ID) || (this.byId.has(m.ID) && current?.ID !== m.ID);
+    });
+    if (contradicts) return false;
+    messages.forEach((m, k) => {
+      const i = at(k);
+      if (!fits(i)) return;
       this.items[i] = m;
       this.byId.set(m.ID, m);
     });
-    return consistent;
+    return true;
+  }
+
+  /** A page or a reload is on its way. */
+  get busy() {
+    return this.inflight !== null || this.loading.size > 0;
   }
 
   /** New messages (newest last in `batch`), live list only: they go on top. */
