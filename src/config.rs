@@ -78,6 +78,24 @@ pub struct Config {
     pub auto_tags: Arc<AutoTags>,
     /// The message checks: link check bounds and policy, the spamd to ask.
     pub checks: ChecksConfig,
+    /// How SMTP mail is routed to mailboxes, and their bounds.
+    pub mailboxes: MailboxConfig,
+}
+
+/// Mailbox routing and bounds.
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    pub rules: crate::mailbox::Rules,
+    pub limits: crate::mailbox::MailboxLimits,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        MailboxConfig {
+            rules: crate::mailbox::Rules::by_auth_user(),
+            limits: crate::mailbox::MailboxLimits::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -110,6 +128,7 @@ impl Default for Config {
             worker_threads: DEFAULT_WORKER_THREADS,
             auto_tags: Arc::default(),
             checks: ChecksConfig::default(),
+            mailboxes: MailboxConfig::default(),
         }
     }
 }
@@ -167,6 +186,7 @@ pub const DEFAULT_MAX_SEARCH_TERMS: usize = 64;
 pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_SEARCH_TIMEOUT_TEXT: &str = "10s";
 pub const DEFAULT_MAX_SENDS: usize = 8;
+pub const DEFAULT_MAX_MAILBOXES: usize = 10_000;
 pub const DEFAULT_MAX_AUTH_CHECKS: usize = 4;
 /// One thread for all connections answers fastest (no hand-over between threads per reply);
 /// everything heavy runs on the blocking pool, which uses every core.
@@ -441,6 +461,26 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_MAX_AUTH_CHECKS", value_name = "N", default_value_t = DEFAULT_MAX_AUTH_CHECKS, value_parser = clap::value_parser!(usize))]
     pub max_auth_checks: usize,
 
+    /// Route SMTP recipients to a mailbox: `NAME=RULE`, first match wins, repeatable. RULE is auth, auth:USER, plus, to:GLOB, to:/REGEX/, header:FIELD or net:CIDR; NAME `*` takes the name from the mail (the AUTH user, the +tag, the header's value). Default `*=auth`; `none` routes everything to the default mailbox
+    #[arg(long = "mailbox", env = "MAILSNARE_MAILBOX", value_name = "NAME=RULE")]
+    pub mailbox: Vec<String>,
+
+    /// Routing rules from a file, one NAME=RULE per line (# comments), before any --mailbox
+    #[arg(long, env = "MAILSNARE_MAILBOX_FILE", value_name = "PATH")]
+    pub mailbox_file: Option<std::path::PathBuf>,
+
+    /// Most mailboxes at once; mail for one more goes to the default mailbox, and a request for one more is answered 503
+    #[arg(long, env = "MAILSNARE_MAX_MAILBOXES", value_name = "N", default_value_t = DEFAULT_MAX_MAILBOXES as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_mailboxes: u64,
+
+    /// Delete a mailbox (and its mail) after it has had no mail and no request for this long (30m, 2h); kept forever without it
+    #[arg(long, env = "MAILSNARE_MAILBOX_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub mailbox_ttl: Option<Duration>,
+
+    /// Most messages each mailbox keeps (its oldest are evicted first); default --max-messages
+    #[arg(long, env = "MAILSNARE_MAILBOX_MAX_MESSAGES", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub mailbox_max_messages: Option<u64>,
+
     /// Tag arriving messages that match a search: `TAGS=QUERY` (TAGS comma-separated; several items separated by spaces, double quotes around a query with spaces); repeatable [falls back to MP_TAG]
     #[arg(long = "tag", env = "MAILSNARE_TAG", value_name = "TAGS=QUERY")]
     pub tag: Vec<String>,
@@ -514,9 +554,55 @@ fn credentials(
 }
 
 impl Cli {
+    /// The routing rules (the file's, then the flags'; `*=auth` when none) and mailbox bounds.
+    fn mailbox_config(&self) -> Result<MailboxConfig, String> {
+        use crate::mailbox::{MailboxLimits, Rule, Rules};
+        let mut rules = Vec::new();
+        if let Some(path) = &self.mailbox_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--mailbox-file {}: {e}", path.display()))?;
+            rules = Rules::parse_file(&text)
+                .map_err(|(line, e)| format!("--mailbox-file {}:{line}: {e}", path.display()))?;
+        }
+        let off = self
+            .mailbox
+            .iter()
+            .any(|m| m.trim().eq_ignore_ascii_case("none"));
+        for line in self
+            .mailbox
+            .iter()
+            .filter(|m| !m.trim().eq_ignore_ascii_case("none"))
+        {
+            rules.push(Rule::parse(line).map_err(|e| format!("--mailbox: {e}"))?);
+        }
+        let rules = match (off, rules.is_empty()) {
+            (true, true) => Rules::default(),
+            (true, false) => return Err("--mailbox none cannot be combined with rules".into()),
+            (false, true) => Rules::by_auth_user(),
+            (false, false) => Rules::new(rules),
+        };
+        let max_messages = self.mailbox_max_messages.unwrap_or(self.max_messages);
+        Ok(MailboxConfig {
+            rules,
+            limits: MailboxLimits {
+                max_mailboxes: usize::try_from(self.max_mailboxes).unwrap_or(usize::MAX),
+                ttl: self.mailbox_ttl,
+                store: StoreLimits {
+                    max_messages: usize::try_from(max_messages).unwrap_or(usize::MAX),
+                    max_bytes: self.max_bytes,
+                    mime: MimeLimits {
+                        depth: self.max_mime_depth as usize,
+                        parts: self.max_mime_parts as usize,
+                    },
+                },
+            },
+        })
+    }
+
     /// Resolves defaults and the MailHog/Mailpit fallback variables through `env`.
     pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
         let fallback = |names: &[&str]| first_env(&env, names);
+        let mailboxes = self.mailbox_config()?;
         // The container image sets MAILSNARE_LISTEN_HOST=0.0.0.0: the lowest-priority default, so
         // that MailHog's and Mailpit's variables in an existing compose file still win.
         let host = fallback(&[LISTEN_HOST_ENV]).unwrap_or_else(|| "127.0.0.1".into());
@@ -736,6 +822,7 @@ impl Cli {
             },
             search,
             checks,
+            mailboxes,
             auto_tags: Arc::new(auto_tags),
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),

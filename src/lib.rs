@@ -29,6 +29,7 @@ pub mod checks;
 pub mod config;
 pub mod descriptors;
 pub mod http;
+pub mod mailbox;
 pub mod message;
 pub mod mime;
 pub mod passwords;
@@ -63,6 +64,7 @@ pub struct Server {
     smtp_tls: Option<TlsAcceptor>,
     http_tls: Option<TlsAcceptor>,
     store: Store,
+    mailboxes: mailbox::Mailboxes,
 }
 
 async fn bind(what: &str, addr: &str) -> io::Result<TcpListener> {
@@ -127,7 +129,13 @@ impl Server {
                 store
             }
         };
+        let mailboxes = mailbox::Mailboxes::new(
+            store.clone(),
+            config.mailboxes.rules.clone(),
+            config.mailboxes.limits,
+        );
         Ok(Server {
+            mailboxes,
             config,
             smtp,
             smtps,
@@ -164,6 +172,11 @@ impl Server {
     /// The store this server fills; a handle, cheap to clone.
     pub fn store(&self) -> Store {
         self.store.clone()
+    }
+
+    /// The mailboxes of this server (the root view's store is [`Server::store`]).
+    pub fn mailboxes(&self) -> mailbox::Mailboxes {
+        self.mailboxes.clone()
     }
 
     /// What `/api/v1/about` says about this server.
@@ -223,7 +236,7 @@ impl Server {
             session: Arc::new(self.config.session.clone()),
             chaos: Arc::clone(&chaos),
             stats: Arc::clone(&stats),
-            store: self.store.clone(),
+            mailboxes: self.mailboxes.clone(),
             idle_timeout: self.config.idle_timeout,
             tls: self.smtp_tls.clone(),
             passwords: self.config.smtp_passwords.clone(),
@@ -269,7 +282,9 @@ impl Server {
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),
             checks: checks::Checks::new(&self.config.checks),
+            mailboxes: self.mailboxes.clone(),
         };
+        let sweeper = tokio::spawn(self.mailboxes.clone().sweep_forever());
         let policy = http::ops::origin::OriginPolicy::new(
             self.config.allowed_hosts.as_deref(),
             self.config.cors_origin.as_deref(),
@@ -295,6 +310,7 @@ impl Server {
             smtps.await.map_err(io::Error::other)?;
         }
         hub_task.abort();
+        sweeper.abort();
         smtp.map_err(io::Error::other)?;
         http.map_err(io::Error::other)?;
         Ok(())

@@ -121,8 +121,9 @@ pub struct StoredMessage {
     pub id: Uuid,
     pub created: OffsetDateTime,
     pub envelope: Envelope,
-    /// The message exactly as received (after dot-unstuffing).
-    pub raw: Box<[u8]>,
+    /// The message exactly as received (after dot-unstuffing); shared by the copies that several
+    /// mailboxes keep of one message.
+    pub raw: bytes::Bytes,
     pub summary: Summary,
     read: AtomicBool,
     /// Normalized and sorted (see [`crate::tags`]); the store keeps the counts in step.
@@ -165,11 +166,25 @@ impl StoredMessage {
             id,
             created,
             envelope,
-            raw: raw.into_boxed_slice(),
+            raw: bytes::Bytes::from(raw),
             summary,
             read: AtomicBool::new(read),
             tags: std::sync::RwLock::default(),
             mime: (clamp(limits.depth), clamp(limits.parts)),
+        }
+    }
+
+    /// Another store's copy: the same message and bytes (shared, not copied), unread, untagged.
+    pub fn copy(&self) -> StoredMessage {
+        StoredMessage {
+            id: self.id,
+            created: self.created,
+            envelope: self.envelope.clone(),
+            raw: self.raw.clone(),
+            summary: self.summary.clone(),
+            read: AtomicBool::new(false),
+            tags: std::sync::RwLock::default(),
+            mime: self.mime,
         }
     }
 

@@ -154,6 +154,11 @@ impl Hub {
     }
 
     /// How many live clients are connected.
+    /// The bounds this hub was made with.
+    pub fn limits(&self) -> LiveLimits {
+        self.inner.limits
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients().len()
     }

@@ -6,12 +6,13 @@
 //! - [`extract`], [`respond`], [`error`]: request and response pieces both APIs share.
 //! - [`live`]: the one hub behind every live stream; [`websocket`]: its copy-free sockets.
 //! - [`serve`]: the I/O loop: accepting, bounding and timing out connections.
-//! - [`mailpit`], [`mailhog`]: the two APIs.
+//! - [`mailpit`], [`mailhog`]: the two APIs; [`mailbox`]: both again under `/mailbox/{name}/`.
 //! - [`ops`]: origin policy, Basic auth, about, metrics, the UI.
 
 pub mod error;
 pub mod extract;
 pub mod live;
+pub mod mailbox;
 pub mod mailhog;
 pub mod mailpit;
 pub mod ops;
@@ -43,14 +44,36 @@ pub fn router_at(webroot: &str, state: AppState) -> Router {
             get(move || async move { axum::response::Redirect::permanent(&target) }),
         )
         .route(&format!("{webroot}/"), get(ops::web::index))
-        .nest(webroot, routes(state))
+        .nest(webroot, root_routes(state))
         .route("/livez", get(health))
         .route("/readyz", get(health))
 }
 
 /// The whole HTTP application, separate from any socket so tests can call it directly.
 pub fn router(state: AppState) -> Router {
+    root_routes(state).route("/", get(ops::web::index))
+}
+
+/// One mailbox's application, as served under `/mailbox/{name}/`: every route over its store.
+pub fn mailbox_router(state: AppState) -> Router {
     routes(state).route("/", get(ops::web::index))
+}
+
+/// The root's routes: every route, plus the mailboxes under `/mailbox/{name}/` and the EXT
+/// routes that list and delete them.
+fn root_routes(state: AppState) -> Router {
+    use axum::routing::any;
+    let mailboxes = Router::new()
+        .route("/mailbox/{name}", get(mailbox::redirect))
+        .route("/mailbox/{name}/", any(mailbox::dispatch))
+        .route("/mailbox/{name}/{*rest}", any(mailbox::dispatch))
+        .route("/api/v1/mailboxes", get(mailbox::list))
+        .route(
+            "/api/v1/mailboxes/{name}",
+            axum::routing::delete(mailbox::delete),
+        )
+        .with_state(state.clone());
+    routes(state).merge(mailboxes)
 }
 
 /// [`router_at`] behind the access layers: the origin policy, then Basic auth when configured.

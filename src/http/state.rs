@@ -34,6 +34,8 @@ pub struct AppState {
     pub mailhog_renders: Arc<Renders>,
     /// The message checks' clients, limits and caches.
     pub checks: Arc<crate::checks::Checks>,
+    /// Every mailbox; `store` is the root view's store, or one mailbox's under `/mailbox/{name}/`.
+    pub mailboxes: crate::mailbox::Mailboxes,
 }
 
 /// Counts one waiting request while it lives.
@@ -88,7 +90,13 @@ impl AppState {
         tokio::spawn(hub.clone().run(store.clone(), store.subscribe()));
         // No sender: this state never shuts down, and streams end only with their clients.
         let (_, shutdown) = watch::channel(false);
+        let mailboxes = crate::mailbox::Mailboxes::new(
+            store.clone(),
+            crate::mailbox::Rules::by_auth_user(),
+            crate::mailbox::MailboxLimits::default(),
+        );
         AppState {
+            mailboxes,
             store,
             stats: Arc::new(Stats::default()),
             hub,

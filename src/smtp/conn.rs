@@ -18,7 +18,6 @@ use super::session::{Output, Received, Session, SessionConfig};
 use crate::chaos::{Chaos, ConnectionChaos, Rng};
 use crate::passwords::Passwords;
 use crate::stats::Stats;
-use crate::store::Store;
 use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
 
 /// Bytes read per syscall.
@@ -62,7 +61,8 @@ pub struct SmtpContext {
     /// Fault injection, changed at runtime by the chaos routes.
     pub chaos: Arc<Chaos>,
     pub stats: Arc<Stats>,
-    pub store: Store,
+    /// Where mail goes: the mailboxes its recipients route to, and the root view.
+    pub mailboxes: crate::mailbox::Mailboxes,
     pub idle_timeout: Duration,
     /// For STARTTLS, when TLS is configured.
     pub tls: Option<TlsAcceptor>,
@@ -386,7 +386,7 @@ async fn store(ctx: &SmtpContext, received: Received) -> Result<String, String> 
         };
         super::trace::stamp(&envelope, data, &stamp)
     };
-    match ctx.store.receive_as(id, envelope, data).await {
+    match ctx.mailboxes.deliver(id, envelope, data).await {
         Ok(stored) => {
             Stats::add(&stats.smtp_accepted, 1);
             Stats::add(&stats.smtp_accepted_size, stored.size() as u64);

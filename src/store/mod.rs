@@ -7,6 +7,7 @@
 //! every message) is an `async` method that runs that part on the blocking pool, so callers on the
 //! async workers cannot get it wrong.
 
+pub mod family;
 pub mod maildir;
 
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use crate::message::{Envelope, StoredMessage};
 use crate::mime::structure::Limits as MimeLimits;
 use crate::tags::AutoTags;
+use family::Family;
 use maildir::{LoadReport, Maildir};
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
@@ -124,6 +126,11 @@ struct Shared {
     disk: Option<Maildir>,
     /// How arriving messages are tagged; set once at startup.
     auto_tags: std::sync::OnceLock<Arc<AutoTags>>,
+    /// A mailbox's store: the store of the root view, which every message enters first (and
+    /// which owns the disk), so the root shows every mailbox. `None` for the root itself.
+    root: Option<Store>,
+    /// Told of what this store removes, so the root view and the mailboxes stay in step.
+    family: std::sync::OnceLock<Arc<dyn Family>>,
 }
 
 /// What the store did since startup, for `/api/v1/info` and `/metrics`.
@@ -353,6 +360,10 @@ impl Store {
     }
 
     fn with_disk(limits: StoreLimits, disk: Option<Maildir>) -> Store {
+        Store::build(limits, disk, None)
+    }
+
+    fn build(limits: StoreLimits, disk: Option<Maildir>, root: Option<Store>) -> Store {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Store {
             shared: Arc::new(Shared {
@@ -362,7 +373,39 @@ impl Store {
                 counters: Counters::default(),
                 disk,
                 auto_tags: std::sync::OnceLock::new(),
+                root,
+                family: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// A mailbox's store within `limits`: what it receives enters `root` first (tagged, and on
+    /// disk with `--storage`), and this store keeps its own copy (its own read flags and tags)
+    /// sharing the bytes.
+    pub fn mailbox(limits: StoreLimits, root: Store) -> Store {
+        Store::build(limits, None, Some(root))
+    }
+
+    /// Tells `family` of every removal from now on (once; later calls are ignored).
+    pub fn join(&self, family: Arc<dyn Family>) {
+        let _ = self.shared.family.set(family);
+    }
+
+    /// True when `other` is a handle to this same store.
+    pub fn same(&self, other: &Store) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// True when this is a mailbox's store (not the root view's).
+    pub fn is_mailbox(&self) -> bool {
+        self.shared.root.is_some()
+    }
+
+    fn removed(&self, ids: &[Uuid]) {
+        if let Some(family) = self.shared.family.get()
+            && !ids.is_empty()
+        {
+            family.removed(self, ids);
         }
     }
 
@@ -394,9 +437,9 @@ impl Store {
         self.shared.auto_tags.get_or_init(Arc::default)
     }
 
-    /// True when changes are also written to disk.
+    /// True when changes are also written to disk (a mailbox's removals reach the root's disk).
     pub fn is_persistent(&self) -> bool {
-        self.shared.disk.is_some()
+        self.shared.disk.is_some() || self.shared.root.as_ref().is_some_and(Store::is_persistent)
     }
 
     /// Runs `work` on the blocking pool when the store is persistent (it touches the disk), or
@@ -475,6 +518,20 @@ impl Store {
         envelope: Envelope,
         data: Vec<u8>,
     ) -> Result<Arc<StoredMessage>, StoreError> {
+        if let Some(root) = &self.shared.root {
+            let stored = root.receive_here(id, envelope, data).await?;
+            return self.receive_copy(&stored).await;
+        }
+        self.receive_here(id, envelope, data).await
+    }
+
+    /// [`Store::receive_as`] into this store itself.
+    async fn receive_here(
+        &self,
+        id: Uuid,
+        envelope: Envelope,
+        data: Vec<u8>,
+    ) -> Result<Arc<StoredMessage>, StoreError> {
         let limits = self.shared.limits.mime;
         let build = move |envelope, data| {
             let now = time::OffsetDateTime::now_utc();
@@ -508,6 +565,39 @@ impl Store {
                 .map_err(|e| StoreError::Disk(e.to_string()))?;
         }
         Ok(self.insert_loaded(message))
+    }
+
+    /// [`Store::insert_copy`] off the async workers when an eviction may touch the disk.
+    pub async fn receive_copy(
+        &self,
+        message: &Arc<StoredMessage>,
+    ) -> Result<Arc<StoredMessage>, StoreError> {
+        let message = Arc::clone(message);
+        self.off_runtime(move |store| store.insert_copy(&message))
+            .await
+    }
+
+    /// Stores this store's own copy of a message another store holds (a mailbox's copy of what
+    /// the root received, or a second mailbox's): the bytes are shared, the read flag and tags are
+    /// this store's. In memory only; the root's copy is the one on disk.
+    pub fn insert_copy(&self, message: &StoredMessage) -> Result<Arc<StoredMessage>, StoreError> {
+        let size = message.size() as u64;
+        if size > self.shared.limits.max_bytes {
+            return Err(StoreError::TooLarge {
+                size,
+                limit: self.shared.limits.max_bytes,
+            });
+        }
+        if let Some(known) = self.get(&message.id) {
+            return Ok(known);
+        }
+        let copy = message.copy();
+        copy.replace_tags(message.tags());
+        let stored = self.insert_loaded(copy);
+        if let Some(family) = self.shared.family.get() {
+            family.inserted(self, &stored);
+        }
+        Ok(stored)
     }
 
     /// The in-memory half of an insert: evict to the limits, append, publish.
@@ -548,8 +638,12 @@ impl Store {
         self.publish(Event::New(Arc::clone(&message)));
         drop(state);
         let_go(stale);
-        for old in evicted {
-            self.disk_op("remove an evicted message", |disk| disk.remove(&old));
+        if !evicted.is_empty() {
+            let ids: Vec<Uuid> = evicted.iter().map(|m| m.id).collect();
+            for old in evicted {
+                self.disk_op("remove an evicted message", |disk| disk.remove(&old));
+            }
+            self.removed(&ids);
         }
         message
     }
@@ -681,9 +775,11 @@ impl Store {
             .fetch_add(deleted as u64, Ordering::Relaxed);
         drop(state);
         let_go(stale);
+        let ids: Vec<Uuid> = removed.iter().map(|m| m.id).collect();
         for message in removed {
             self.disk_op("delete a message", |disk| disk.remove(&message));
         }
+        self.removed(&ids);
         deleted
     }
 
@@ -691,6 +787,11 @@ impl Store {
     pub fn clear_blocking(&self) -> usize {
         let mut state = self.lock();
         let count = state.order.len();
+        // The family needs the ids: the root view loses what no other mailbox holds.
+        let ids: Vec<Uuid> = match self.shared.family.get() {
+            Some(_) if self.is_mailbox() => state.order.iter().map(|e| e.message.id).collect(),
+            _ => Vec::new(),
+        };
         let next_seq = state.next_seq;
         *state = State {
             next_seq,
@@ -703,6 +804,13 @@ impl Store {
         self.publish(Event::Cleared);
         drop(state);
         self.disk_op("clear the storage directory", Maildir::clear);
+        if let Some(family) = self.shared.family.get() {
+            if self.is_mailbox() {
+                family.removed(self, &ids);
+            } else {
+                family.cleared(self);
+            }
+        }
         count
     }
 

@@ -1,0 +1,145 @@
+//! Mailboxes over HTTP. Every route of both APIs, the live streams, the wait API and the UI are
+//! served under `/mailbox/{name}/` by the same router, made once per mailbox over that mailbox's
+//! store and live hub: an unchanged Mailpit or MailHog client given the base URL
+//! `http://host:8025/mailbox/job-42` sees, waits on and deletes that mailbox alone. EXT routes at
+//! the root list the mailboxes and delete one.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower::ServiceExt;
+
+use super::AppState;
+use super::error::AppError;
+use super::live::Hub;
+use super::ops::origin::ClientAddr;
+use crate::mailbox::{Mailbox, MailboxError};
+
+/// What a mailbox keeps for HTTP while it exists: its router, and its live hub's task (stopped
+/// when the mailbox is dropped).
+struct MailboxApp {
+    router: axum::Router,
+    hub_task: tokio::task::AbortHandle,
+}
+
+impl Drop for MailboxApp {
+    fn drop(&mut self) {
+        self.hub_task.abort();
+    }
+}
+
+impl From<MailboxError> for AppError {
+    fn from(e: MailboxError) -> Self {
+        match e {
+            MailboxError::Name(_) => AppError::BadRequest(e.to_string()),
+            MailboxError::Full(_) => AppError::Unavailable("too many mailboxes (--max-mailboxes)"),
+            MailboxError::NotFound(_) => AppError::NotFound("mailbox not found"),
+        }
+    }
+}
+
+/// The router of `mailbox`, made on first use: the root's state over the mailbox's store, with a
+/// live hub of its own.
+fn app_of(state: &AppState, mailbox: &Mailbox) -> Option<axum::Router> {
+    let made = mailbox.attachment.get_or_init(|| {
+        let hub = Hub::new(state.hub.limits());
+        let task = tokio::spawn(
+            hub.clone()
+                .run(mailbox.store.clone(), mailbox.store.subscribe()),
+        );
+        let scoped = AppState {
+            store: mailbox.store.clone(),
+            hub,
+            waiting: Arc::default(),
+            ..state.clone()
+        };
+        Arc::new(MailboxApp {
+            router: super::mailbox_router(scoped),
+            hub_task: task.abort_handle(),
+        })
+    });
+    made.downcast_ref::<MailboxApp>()
+        .map(|app| app.router.clone())
+}
+
+/// `/mailbox/{name}`: the UI's links are relative, so its page is at `/mailbox/{name}/`.
+pub async fn redirect(Path(name): Path<String>) -> Response {
+    // Relative to this path, so it works under a webroot and behind proxies.
+    Redirect::permanent(&format!("{name}/")).into_response()
+}
+
+/// `/mailbox/{name}/` and `/mailbox/{name}/{*rest}`: the request, as the mailbox's router gets
+/// it (the prefix removed).
+pub async fn dispatch(
+    State(state): State<AppState>,
+    Path(params): Path<Vec<(String, String)>>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let name = params
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let rest = params
+        .iter()
+        .find(|(k, _)| k == "rest")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let mailbox = state.mailboxes.get_or_create(name)?;
+    let router = app_of(&state, &mailbox).ok_or(AppError::Internal("mailbox router"))?;
+    let path_and_query = match request.uri().query() {
+        Some(q) => format!("/{rest}?{q}"),
+        None => format!("/{rest}"),
+    };
+    let uri = Uri::builder()
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| AppError::BadRequest("invalid path".into()))?;
+    // A fresh request: the outer route's path parameters ride in the extensions, and the inner
+    // router would see them as its own. The peer address is the one extension kept.
+    let (parts, body) = request.into_parts();
+    let mut inner = Request::new(body);
+    *inner.method_mut() = parts.method;
+    *inner.uri_mut() = uri;
+    *inner.version_mut() = parts.version;
+    *inner.headers_mut() = parts.headers;
+    if let Some(peer) = parts.extensions.get::<ConnectInfo<ClientAddr>>() {
+        inner.extensions_mut().insert(peer.clone());
+    }
+    match router.oneshot(inner).await {
+        Ok(response) => Ok(response),
+        Err(never) => match never {},
+    }
+}
+
+/// EXT `GET /api/v1/mailboxes`: every mailbox with its counts, by name.
+pub async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let mailboxes: Vec<serde_json::Value> = state
+        .mailboxes
+        .list()
+        .into_iter()
+        .map(|m| {
+            serde_json::json!({
+                "Name": m.name.as_str(),
+                "Total": m.counts.total,
+                "Unread": m.counts.unread,
+                "Size": m.counts.bytes,
+                "IdleSeconds": m.idle.as_secs(),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "mailboxes": mailboxes }))
+}
+
+/// EXT `DELETE /api/v1/mailboxes/{name}`: the mailbox and its messages are gone (those in no
+/// other mailbox leave the root view too).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<&'static str, AppError> {
+    state.mailboxes.remove(name).await?;
+    Ok("ok")
+}

@@ -1,0 +1,221 @@
+//! Mailboxes end to end: swaks logs in as a CI job, the job's mail lands in the mailbox named
+//! by its user, and every API under `/mailbox/{name}/` sees that mailbox alone while the root
+//! sees all; routing by flags and by a rules file; the EXT routes that list and delete mailboxes.
+
+mod common;
+
+use common::{Server, http_request, swaks};
+use serde_json::Value;
+
+fn send_as(server: &Server, user: Option<&str>, to: &str, subject: &str) {
+    let header = format!("Subject: {subject}");
+    let mut args = vec![
+        "--to",
+        to,
+        "--from",
+        "app@example.com",
+        "--header",
+        header.as_str(),
+    ];
+    if let Some(user) = user {
+        args.extend([
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            user,
+            "--auth-password",
+            "secret",
+        ]);
+    }
+    swaks(server, &args);
+}
+
+fn subjects(server: &Server, path: &str) -> Vec<String> {
+    let list = server.get_json(path);
+    list["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: {list}"))
+        .iter()
+        .map(|m| m["Subject"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn each_smtp_user_gets_its_own_mailbox_under_every_api() {
+    let server = Server::start();
+    send_as(&server, Some("job-1"), "a@example.com", "for job one");
+    send_as(&server, Some("job-2"), "a@example.com", "for job two");
+    send_as(&server, None, "a@example.com", "no login");
+
+    assert_eq!(
+        subjects(&server, "/mailbox/job-1/api/v1/messages"),
+        ["for job one"]
+    );
+    assert_eq!(
+        subjects(&server, "/mailbox/job-2/api/v1/messages"),
+        ["for job two"]
+    );
+    assert_eq!(
+        subjects(&server, "/api/v1/messages"),
+        ["no login", "for job two", "for job one"]
+    );
+    // A mailbox name is case-insensitive.
+    assert_eq!(
+        subjects(&server, "/mailbox/JOB-1/api/v1/messages"),
+        ["for job one"]
+    );
+
+    // Search, MailHog's API and the message routes are scoped too.
+    let found = server.get_json("/mailbox/job-2/api/v1/search?query=job");
+    assert_eq!(found["messages_count"], 1, "{found}");
+    let v2 = server.get_json("/mailbox/job-1/api/v2/messages");
+    assert_eq!(v2["total"], 1, "{v2}");
+    let job2_id = server.get_json("/mailbox/job-2/api/v1/messages")["messages"][0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = http_request(
+        server.http,
+        "GET",
+        &format!("/mailbox/job-1/api/v1/message/{job2_id}"),
+    );
+    assert_eq!(other.status, 404, "job-1 cannot read job-2's mail");
+    let own = http_request(
+        server.http,
+        "GET",
+        &format!("/mailbox/job-2/api/v1/message/{job2_id}"),
+    );
+    assert_eq!(own.status, 200);
+    // The same id in the root view.
+    assert_eq!(
+        http_request(server.http, "GET", &format!("/api/v1/message/{job2_id}")).status,
+        200
+    );
+
+    // The UI is there too, with relative links that stay inside the mailbox.
+    let page = http_request(server.http, "GET", "/mailbox/job-1/");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"), "{}", page.text());
+    let bare = http_request(server.http, "GET", "/mailbox/job-1");
+    assert_eq!(bare.status, 308);
+    assert_eq!(bare.header("location"), Some("job-1/"));
+
+    // Delete-all inside one mailbox leaves the others and the rest of the root view.
+    let host = server.http.to_string();
+    let deleted = common::http_with(
+        server.http,
+        "DELETE",
+        "/mailbox/job-1/api/v1/messages",
+        &[("Host", host.as_str())],
+        b"",
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert!(subjects(&server, "/mailbox/job-1/api/v1/messages").is_empty());
+    assert_eq!(
+        subjects(&server, "/mailbox/job-2/api/v1/messages"),
+        ["for job two"]
+    );
+    assert_eq!(
+        subjects(&server, "/api/v1/messages"),
+        ["no login", "for job two"]
+    );
+
+    // EXT: the list of mailboxes, with counts; delete one.
+    let list = server.get_json("/api/v1/mailboxes");
+    let rows: Vec<(String, u64)> = list["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["Name"].as_str().unwrap().to_string(),
+                m["Total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("job-1".to_string(), 0), ("job-2".to_string(), 1)]);
+    assert_eq!(server.delete("/api/v1/mailboxes/job-2").status, 200);
+    assert_eq!(server.delete("/api/v1/mailboxes/job-2").status, 404);
+    assert_eq!(subjects(&server, "/api/v1/messages"), ["no login"]);
+
+    // Names that are no safe path segment are refused with a reason.
+    let bad = http_request(server.http, "GET", "/mailbox/..%2fetc/api/v1/messages");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let body: Value = serde_json::from_slice(&bad.body).unwrap();
+    assert!(
+        body["Error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid mailbox name"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_waiter_in_a_mailbox_wakes_only_for_its_own_mail() {
+    let server = Server::start();
+    let http = server.http;
+    let waiter = std::thread::spawn(move || {
+        http_request(http, "GET", "/mailbox/job-7/api/v1/message/latest?wait=20")
+    });
+    // Mail for another job and for the root does not wake it.
+    send_as(&server, Some("job-8"), "a@example.com", "not yours");
+    send_as(&server, None, "a@example.com", "nobody's");
+    send_as(&server, Some("job-7"), "a@example.com", "yours");
+    let answer = waiter.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let message: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(message["Subject"], "yours");
+}
+
+#[test]
+fn rules_from_flags_and_a_file_route_each_recipient() {
+    let dir = common::TempDir::new("mailbox-rules");
+    let file = dir.path("mailboxes.conf");
+    std::fs::write(&file, "# teams\nbilling=to:*@billing.example\n").unwrap();
+    let server = Server::start_with(&[
+        "--mailbox-file",
+        file.to_str().unwrap(),
+        "--mailbox",
+        "*=plus",
+    ]);
+    send_as(&server, None, "invoices@billing.example", "invoice");
+    send_as(&server, None, "app+job42@example.com", "plus addressed");
+    send_as(&server, None, "someone@example.com", "unrouted");
+    assert_eq!(
+        subjects(&server, "/mailbox/billing/api/v1/messages"),
+        ["invoice"]
+    );
+    assert_eq!(
+        subjects(&server, "/mailbox/job42/api/v1/messages"),
+        ["plus addressed"]
+    );
+    assert_eq!(subjects(&server, "/api/v1/messages").len(), 3);
+    // `auth` is not among these rules: a login routes nowhere.
+    send_as(&server, Some("job-9"), "someone@example.com", "login");
+    assert!(
+        server.get_json("/api/v1/mailboxes")["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["Name"] != "job-9")
+    );
+}
+
+#[test]
+fn a_bad_rule_stops_the_server_at_startup_with_the_reason() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailsnare"))
+        .args([
+            "--smtp",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--mailbox",
+            "x=smoke",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown rule"), "{stderr}");
+}
