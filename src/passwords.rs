@@ -1,6 +1,9 @@
 //! Password files in htpasswd style (`user:hash` per line), for SMTP AUTH and HTTP Basic auth.
 //! Hashes: bcrypt (`$2a$`/`$2b$`/`$2y$`, MailHog's `MH_AUTH_FILE` format), `{SHA}` (htpasswd -s),
 //! `{PLAIN}` or a bare plain-text password. Passwords are never logged.
+//!
+//! A line of the HTTP auth file may end in `:mailboxes=NAME,NAME…` to restrict its user to those
+//! mailboxes (a team); `@user` names the mailbox of the user's own name.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,6 +28,8 @@ pub struct Passwords {
     /// Checked for an unknown user, so that it costs what a known one does: a bcrypt hash of the
     /// file's highest cost when it has bcrypt users (bcrypt dominates the time).
     decoy: Option<Hash>,
+    /// The mailboxes each restricted user may see; a user not here sees everything.
+    scopes: HashMap<String, Vec<crate::mailbox::MailboxName>>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -52,6 +57,7 @@ impl Passwords {
 
     pub fn parse(text: &str) -> Result<Passwords, String> {
         let mut users = HashMap::new();
+        let mut scopes = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
@@ -60,6 +66,26 @@ impl Passwords {
             let Some((user, secret)) = line.split_once(':') else {
                 return Err(format!("line {}: expected user:password", n + 1));
             };
+            let (secret, scope) = match secret.rsplit_once(":mailboxes=") {
+                Some((secret, list)) => (secret, Some(list)),
+                None => (secret, None),
+            };
+            if let Some(list) = scope {
+                let names = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        let name = if s == "@user" { user } else { s };
+                        crate::mailbox::MailboxName::new(name)
+                            .ok_or_else(|| format!("line {}: invalid mailbox name {name:?}", n + 1))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if names.is_empty() {
+                    return Err(format!("line {}: mailboxes= names no mailbox", n + 1));
+                }
+                scopes.insert(user.to_string(), names);
+            }
             if user.is_empty() {
                 return Err(format!("line {}: empty user name", n + 1));
             }
@@ -103,7 +129,16 @@ impl Passwords {
         let decoy = cost
             .and_then(|cost| bcrypt::hash("not a password of anyone", cost).ok())
             .map(Hash::Bcrypt);
-        Ok(Passwords { users, decoy })
+        Ok(Passwords {
+            users,
+            decoy,
+            scopes,
+        })
+    }
+
+    /// The mailboxes `user` is restricted to, or `None` when it may see everything.
+    pub fn mailboxes_of(&self, user: &str) -> Option<&[crate::mailbox::MailboxName]> {
+        self.scopes.get(user).map(Vec::as_slice)
     }
 
     /// Checks a user's password. bcrypt is deliberately slow: call this off the async workers.
@@ -174,6 +209,27 @@ mod tests {
         assert!(p.verify("dave", "plainpw") && !p.verify("dave", ""));
         assert!(!p.verify("eve", "anything"));
         assert!(!format!("{p:?}").contains("s3cret") && !format!("{p:?}").contains("plainpw"));
+    }
+
+    #[test]
+    fn a_line_may_restrict_its_user_to_mailboxes() {
+        let p = Passwords::parse(
+            "alice:pw:mailboxes=team-a,Shared\nbob:{PLAIN}x:y:mailboxes=@user\ncarol:pw\n",
+        )
+        .expect("valid");
+        assert!(p.verify("alice", "pw") && p.verify("bob", "x:y"));
+        let names = |u| {
+            p.mailboxes_of(u)
+                .map(|m| m.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            names("alice"),
+            Some(vec!["team-a".to_string(), "shared".to_string()])
+        );
+        assert_eq!(names("bob"), Some(vec!["bob".to_string()]));
+        assert_eq!(names("carol"), None);
+        assert!(Passwords::parse("x:pw:mailboxes=../etc").is_err());
+        assert!(Passwords::parse("x:pw:mailboxes=").is_err());
     }
 
     #[test]

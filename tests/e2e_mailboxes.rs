@@ -219,3 +219,100 @@ fn a_bad_rule_stops_the_server_at_startup_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown rule"), "{stderr}");
 }
+
+fn get_as(server: &Server, user: &str, path: &str) -> common::HttpResponse {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
+    let auth = format!("Basic {token}");
+    let host = server.http.to_string();
+    common::http_with(
+        server.http,
+        "GET",
+        path,
+        &[("Host", host.as_str()), ("Authorization", auth.as_str())],
+        b"",
+    )
+}
+
+fn json_of(response: &common::HttpResponse) -> Value {
+    serde_json::from_slice(&response.body).unwrap_or_else(|e| panic!("{e}: {}", response.text()))
+}
+
+#[test]
+fn a_team_user_sees_only_its_mailboxes_and_its_root_view_is_its_mailbox() {
+    let dir = common::TempDir::new("mailbox-teams");
+    let file = dir.path("users");
+    std::fs::write(
+        &file,
+        "admin:pw\nalice:pw:mailboxes=team-a\nbob:pw:mailboxes=@user,team-a\n",
+    )
+    .unwrap();
+    let server = Server::start_with(&["--http-auth-file", file.to_str().unwrap()]);
+    send_as(&server, Some("team-a"), "x@example.com", "for team a");
+    send_as(&server, Some("bob"), "x@example.com", "for bob");
+    send_as(&server, Some("team-c"), "x@example.com", "for team c");
+
+    // Alice's root view is team-a's mailbox: the list, the count, the message routes.
+    let list = json_of(&get_as(&server, "alice", "/api/v1/messages"));
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["messages"][0]["Subject"], "for team a");
+    let id = list["messages"][0]["ID"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_as(&server, "alice", &format!("/api/v1/message/{id}")).status,
+        200
+    );
+    let v2 = json_of(&get_as(&server, "alice", "/api/v2/messages"));
+    assert_eq!(v2["total"], 1, "{v2}");
+    // Another mailbox, by name or by id through the root, is out of reach.
+    assert_eq!(
+        get_as(&server, "alice", "/mailbox/team-c/api/v1/messages").status,
+        403
+    );
+    let c_id = json_of(&get_as(&server, "admin", "/mailbox/team-c/api/v1/messages"))["messages"][0]
+        ["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get_as(&server, "alice", &format!("/api/v1/message/{c_id}")).status,
+        404
+    );
+    let names = |user| -> Vec<String> {
+        json_of(&get_as(&server, user, "/api/v1/mailboxes"))["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("alice"), ["team-a"]);
+    assert_eq!(names("bob"), ["bob", "team-a"]);
+    assert_eq!(names("admin"), ["bob", "team-a", "team-c"]);
+
+    // Bob has two mailboxes: each is his, the root view points to them.
+    assert_eq!(
+        get_as(&server, "bob", "/mailbox/bob/api/v1/messages").status,
+        200
+    );
+    assert_eq!(
+        get_as(&server, "bob", "/mailbox/team-a/api/v1/messages").status,
+        200
+    );
+    let root = get_as(&server, "bob", "/api/v1/messages");
+    assert_eq!(root.status, 403);
+    assert!(root.text().contains("/mailbox/NAME/"), "{}", root.text());
+    let page = get_as(&server, "bob", "/");
+    assert_eq!(page.status, 307);
+    assert_eq!(page.header("location"), Some("/mailbox/bob/"));
+
+    // The unrestricted user's root view is everything.
+    assert_eq!(
+        json_of(&get_as(&server, "admin", "/api/v1/messages"))["total"],
+        3
+    );
+    // Without credentials, nothing.
+    assert_eq!(
+        http_request(server.http, "GET", "/mailbox/team-a/api/v1/messages").status,
+        401
+    );
+}

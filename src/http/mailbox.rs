@@ -6,15 +6,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Json};
 use tower::ServiceExt;
 
 use super::AppState;
 use super::error::AppError;
 use super::live::Hub;
+use super::ops::access::AllowedMailboxes;
 use super::ops::origin::ClientAddr;
 use crate::mailbox::{Mailbox, MailboxError};
 
@@ -116,11 +117,20 @@ pub async fn dispatch(
 }
 
 /// EXT `GET /api/v1/mailboxes`: every mailbox with its counts, by name.
-pub async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub async fn list(
+    State(state): State<AppState>,
+    allowed: Option<Extension<AllowedMailboxes>>,
+) -> Json<serde_json::Value> {
     let mailboxes: Vec<serde_json::Value> = state
         .mailboxes
         .list()
         .into_iter()
+        // A team's user sees its own mailboxes only.
+        .filter(|m| {
+            allowed
+                .as_ref()
+                .is_none_or(|Extension(a)| a.0.contains(&m.name))
+        })
         .map(|m| {
             serde_json::json!({
                 "Name": m.name.as_str(),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::origin::{self, OriginPolicy};
+use crate::mailbox::MailboxName;
 use crate::passwords::Passwords;
 
 /// Verified `Authorization` values remembered (as hashes) so that bcrypt, slow on purpose, runs
@@ -55,7 +56,12 @@ pub fn protect(app: Router, access: Access, policy: Arc<OriginPolicy>) -> Router
             verified: Mutex::new(HashSet::new()),
             webroot: policy.webroot().to_string(),
         });
-        app = app.layer(middleware::from_fn_with_state(auth, require_login));
+        // Around the router as a whole, not its routes: a user kept to one mailbox has its root
+        // requests rewritten to that mailbox before they are routed.
+        let inner = tower::ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(auth, require_login))
+            .service(app);
+        app = Router::new().fallback_service(inner);
     }
     // Outside the auth layer: browsers send CORS preflights without credentials, and a refused
     // origin must not learn whether its credentials were right.
@@ -85,9 +91,17 @@ async fn require_login(
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
     if let Some(header) = header
-        && verify(&auth, Arc::clone(passwords), send, header).await
+        && verify(&auth, Arc::clone(passwords), send, header.clone()).await
     {
-        return next.run(request).await;
+        let scope = crate::http::extract::basic_credentials(&header)
+            .and_then(|(user, _)| passwords.mailboxes_of(&user).map(<[_]>::to_vec));
+        return match scope {
+            Some(names) if !send => match scoped(request, &names, &auth.webroot) {
+                Ok(request) => next.run(request).await,
+                Err(refused) => refused,
+            },
+            _ => next.run(request).await,
+        };
     }
     (
         StatusCode::UNAUTHORIZED,
@@ -98,6 +112,80 @@ async fn require_login(
         Body::from("authentication required"),
     )
         .into_response()
+}
+
+/// The mailboxes a restricted user may see, for the routes that list them.
+#[derive(Debug, Clone)]
+pub struct AllowedMailboxes(pub Vec<MailboxName>);
+
+/// A request of a user restricted to `names` (a team): its mailboxes' routes pass, others' are
+/// refused, and the root view is its mailbox's (one mailbox) or a pointer to them (several).
+fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Result<Request, Response> {
+    let full = request.uri().path().to_string();
+    let path = full.strip_prefix(webroot).unwrap_or(&full).to_string();
+    let refuse = |what: String| {
+        (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({ "Error": what })),
+        )
+            .into_response()
+    };
+    request
+        .extensions_mut()
+        .insert(AllowedMailboxes(names.to_vec()));
+    if let Some(rest) = path.strip_prefix("/mailbox/") {
+        let name = rest.split('/').next().unwrap_or_default();
+        let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
+        return if allowed {
+            Ok(request)
+        } else {
+            Err(refuse(format!("this user may not see mailbox {name:?}")))
+        };
+    }
+    if let Some(name) = path.strip_prefix("/api/v1/mailboxes/") {
+        let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
+        return if allowed {
+            Ok(request)
+        } else {
+            Err(refuse(format!("this user may not change mailbox {name:?}")))
+        };
+    }
+    let shared =
+        path == "/api/v1/mailboxes" || path.starts_with("/ui/") || path == "/api/v1/openapi.json";
+    if shared {
+        return Ok(request);
+    }
+    match names {
+        // The root view of a user with one mailbox is that mailbox.
+        [only] => {
+            let query = request
+                .uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            let target = format!("{webroot}/mailbox/{only}{path}{query}");
+            match target.parse() {
+                Ok(uri) => {
+                    *request.uri_mut() = uri;
+                    Ok(request)
+                }
+                Err(_) => Err(refuse("invalid path".into())),
+            }
+        }
+        _ if path == "/" => Err(axum::response::Redirect::temporary(&format!(
+            "{webroot}/mailbox/{}/",
+            names[0]
+        ))
+        .into_response()),
+        _ => Err(refuse(format!(
+            "this user sees only its mailboxes, under {webroot}/mailbox/NAME/: {}",
+            names
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// Checks a Basic-auth header against `passwords`; `send` keeps the send API's verified
