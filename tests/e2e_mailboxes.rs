@@ -310,6 +310,23 @@ fn a_team_user_sees_only_its_mailboxes_and_its_root_view_is_its_mailbox() {
         json_of(&get_as(&server, "admin", "/api/v1/messages"))["total"],
         3
     );
+    // Nor may alice delete another team's mailbox.
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode("alice:pw");
+    let auth = format!("Basic {token}");
+    let host = server.http.to_string();
+    let refused = common::http_with(
+        server.http,
+        "DELETE",
+        "/api/v1/mailboxes/team-c",
+        &[("Host", host.as_str()), ("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(
+        json_of(&get_as(&server, "admin", "/api/v1/messages"))["total"],
+        3
+    );
     // Without credentials, nothing.
     assert_eq!(
         http_request(server.http, "GET", "/mailbox/team-a/api/v1/messages").status,

@@ -46,6 +46,8 @@ const ROUTER_SOURCE: &[&str] = &[
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/messages", &["get", "put", "delete"]),
     ("/api/v1/search", &["get", "delete"]),
+    ("/api/v1/mailboxes", &["get"]),
+    ("/api/v1/mailboxes/{Name}", &["delete"]),
     ("/api/v1/message/{ID}", &["get"]),
     ("/api/v1/message/{ID}/headers", &["get"]),
     ("/api/v1/message/{ID}/envelope", &["get"]),
@@ -704,7 +706,9 @@ fn small_store() -> (AppState, Uuid) {
     store.insert(simple("first")).expect("stored");
     let newest = store.insert(simple("second")).expect("stored");
     store.set_tags_blocking(&[newest.id], &["probe".to_string()]);
-    (offline_checks(AppState::for_store(store)), newest.id)
+    let state = offline_checks(AppState::for_store(store));
+    state.mailboxes.get_or_create("probe").expect("a mailbox");
+    (state, newest.id)
 }
 
 /// `template` with its parameters filled in for `id`.
@@ -714,6 +718,7 @@ fn concrete(template: &str, id: Uuid) -> String {
         .replace("{PartID}", "1")
         .replace("{file}", &format!("{id}.txt"))
         .replace("{tag}", "probe")
+        .replace("{Name}", "probe")
 }
 
 /// Route paths with parameter names erased: `/a/{id}` and `/a/{ID}` are the same route.
@@ -1297,6 +1302,28 @@ async fn responses_validate_against_the_document() {
         };
         check(&doc, &mut cov, method, template, &reply);
     }
+    // Mailboxes: the list, a delete, and each refusal.
+    state.mailboxes.get_or_create("job-1").expect("a mailbox");
+    for (method, uri, status) in [
+        ("get", "/api/v1/mailboxes", 200),
+        ("delete", "/api/v1/mailboxes/job-1", 200),
+        ("delete", "/api/v1/mailboxes/job-1", 404),
+        ("delete", "/api/v1/mailboxes/..", 400),
+    ] {
+        let reply = call(&state, method, uri, None).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{method} {uri}: {}",
+            reply.text()
+        );
+        let template = if uri == "/api/v1/mailboxes" {
+            uri
+        } else {
+            "/api/v1/mailboxes/{Name}"
+        };
+        check(&doc, &mut cov, method, template, &reply);
+    }
     let reply = call(&state, "get", "/api/v1/tags", None).await;
     assert!(
         reply.text().contains("green") && !reply.text().contains("blue"),
@@ -1523,6 +1550,8 @@ async fn responses_validate_against_the_document() {
         "get /api/events 426",
         "post /api/v1/send 413",
         "get /api/v1/openapi.json 200",
+        // Needs a team user of the HTTP auth file: tests/e2e_mailboxes.rs.
+        "delete /api/v1/mailboxes/{Name} 403",
     ];
     undocumented_statuses.retain(|k| !unreachable.contains(&k.as_str()));
     assert!(
