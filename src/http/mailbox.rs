@@ -100,15 +100,23 @@ pub async fn dispatch(
         .build()
         .map_err(|_| AppError::BadRequest("invalid path".into()))?;
     // A fresh request: the outer route's path parameters ride in the extensions, and the inner
-    // router would see them as its own. The peer address is the one extension kept.
-    let (parts, body) = request.into_parts();
+    // router would see them as its own. Kept: the peer address, the connection's upgrade (live
+    // streams are WebSockets) and a team user's mailboxes.
+    let (mut parts, body) = request.into_parts();
     let mut inner = Request::new(body);
     *inner.method_mut() = parts.method;
     *inner.uri_mut() = uri;
     *inner.version_mut() = parts.version;
     *inner.headers_mut() = parts.headers;
-    if let Some(peer) = parts.extensions.get::<ConnectInfo<ClientAddr>>() {
-        inner.extensions_mut().insert(peer.clone());
+    let extensions = inner.extensions_mut();
+    if let Some(peer) = parts.extensions.remove::<ConnectInfo<ClientAddr>>() {
+        extensions.insert(peer);
+    }
+    if let Some(upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        extensions.insert(upgrade);
+    }
+    if let Some(allowed) = parts.extensions.remove::<AllowedMailboxes>() {
+        extensions.insert(allowed);
     }
     match router.oneshot(inner).await {
         Ok(response) => Ok(response),
@@ -141,7 +149,8 @@ pub async fn list(
             })
         })
         .collect();
-    Json(serde_json::json!({ "mailboxes": mailboxes }))
+    // A team's user has no root view of its own: the UI then offers its mailboxes alone.
+    Json(serde_json::json!({ "mailboxes": mailboxes, "root": allowed.is_none() }))
 }
 
 /// EXT `DELETE /api/v1/mailboxes/{name}`: the mailbox and its messages are gone (those in no

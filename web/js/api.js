@@ -46,11 +46,23 @@ export async function request(method, path, { body, params, as = 'json', signal 
 
 const enc = encodeURIComponent;
 
+/**
+ * Where this page is: the root view's base path, and the mailbox shown (its page is
+ * ROOT/mailbox/NAME/, every request relative to it), or null for the root view.
+ */
+export const place = (() => {
+  const m = /^(.*\/)mailbox\/([^/]+)\/$/.exec(location.pathname);
+  if (m) return { root: m[1], mailbox: decodeURIComponent(m[2]) };
+  return { root: location.pathname.replace(/[^/]*$/, ''), mailbox: null };
+})();
+
 export const api = {
   /**
    * MessagesSummary: the page [start, start+limit) of every message, newest first; with
    * `around` ({id, before}), EXT: the page that has that message `before` rows from its top.
    */
+  /** EXT: every mailbox with its counts ({mailboxes: [{Name, Total, Unread}], root}). */
+  mailboxes: () => request('GET', `${place.root}api/v1/mailboxes`),
   list: (start, limit, signal, around) =>
     request('GET', 'api/v1/messages', { params: { start, limit, around: around?.id, before: around?.before }, signal }),
   /** MessagesSummary of the matches; messages_count counts matches. `around` as in list. */

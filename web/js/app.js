@@ -14,6 +14,7 @@ import { welcomeCard } from './welcome.js';
 import { TagFilter, tagQuery, activeTag } from './tags.js';
 import { ChaosPanel } from './chaos.js';
 import { AboutPanel } from './about.js';
+import { MailboxSwitcher } from './mailboxes.js';
 
 const narrow = window.matchMedia('(max-width: 760px)');
 /** IDs deleted from here, whose delete events are already applied. */
@@ -694,6 +695,8 @@ const live = new Live({
     if (frame.Type === 'new' && frame.Data) notifyNew(frame.Data);
     if (frame.Type === 'new' && frame.Data?.Tags?.some((t) => !tagsInUse.includes(t))) refreshTags();
     if (frame.Type === 'delete' || frame.Type === 'truncate') refreshTags();
+    // New mail may have made a mailbox, and changes the switcher's unread counts.
+    if (frame.Type !== 'update') mailboxesSoon();
     queue.push(frame);
     if (!queueTimer) queueTimer = setTimeout(processQueue, 16);
     showBusy();
@@ -1088,10 +1091,14 @@ narrow.addEventListener('change', () => {
   view.schedule();
 });
 
+const mailboxes = new MailboxSwitcher($('mailbox-switch'), $('mailbox-select'));
+const mailboxesSoon = debounce(() => mailboxes.refresh(), 1000, { maxWait: 3000 });
+
 (async () => {
   const initial = parseHash() || { q: '', m: null };
   live.start();
   loadAbout();
+  mailboxes.refresh();
   await applyRoute(initial);
   applyPendingStep();
   updateChrome();

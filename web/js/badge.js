@@ -1,12 +1,14 @@
 // Unread count in the title and the favicon, and opt-in desktop notifications for new mail.
 
 import { $, prefs, addressShort } from './dom.js';
+import { place } from './api.js';
 
 let lastDrawn = null;
 
 /** "(3) mailsnare" and a favicon with a badge; drawn on a canvas, set as a data: URL. */
 export function showUnread(unread) {
-  const base = 'mailsnare';
+  // A mailbox's tab says which mailbox it is.
+  const base = place.mailbox ? `${place.mailbox.toLowerCase()} · mailsnare` : 'mailsnare';
   document.title = unread > 0 ? `(${unread > 99999 ? '99999+' : unread}) ${base}` : base;
   if (lastDrawn === unread) return;
   lastDrawn = unread;
