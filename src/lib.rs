@@ -134,6 +134,15 @@ impl Server {
             config.mailboxes.rules.clone(),
             config.mailboxes.limits,
         );
+        if store.is_persistent() {
+            let restored = mailboxes.restore_blocking();
+            if restored > 0 {
+                tracing::info!(
+                    "restored {restored} messages into {} mailboxes",
+                    mailboxes.list().len()
+                );
+            }
+        }
         Ok(Server {
             mailboxes,
             config,

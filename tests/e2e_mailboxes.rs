@@ -333,3 +333,82 @@ fn a_team_user_sees_only_its_mailboxes_and_its_root_view_is_its_mailbox() {
         401
     );
 }
+
+#[test]
+fn with_storage_the_mailboxes_come_back_after_a_restart() {
+    let dir = common::TempDir::new("mailbox-storage");
+    let storage = dir.path("mail");
+    let storage = storage.to_str().unwrap();
+    let args = ["--storage", storage, "--mailbox", "*=plus"];
+    {
+        let server = Server::start_with(&args);
+        send_as(&server, None, "app+job-1@example.com", "one for job 1");
+        send_as(&server, None, "app+job-1@example.com", "two for job 1");
+        // One message, two mailboxes: stored once.
+        swaks(
+            &server,
+            &[
+                "--to",
+                "app+job-1@example.com,app+job-2@example.com",
+                "--from",
+                "app@example.com",
+                "--header",
+                "Subject: for both",
+            ],
+        );
+        send_as(&server, None, "plain@example.com", "for nobody");
+        let first = server.get_json("/mailbox/job-1/api/v1/search?query=subject:one")["messages"]
+            [0]["ID"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let host = server.http.to_string();
+        let body = format!(r#"{{"IDs":["{first}"]}}"#);
+        let deleted = common::http_with(
+            server.http,
+            "DELETE",
+            "/mailbox/job-1/api/v1/messages",
+            &[
+                ("Host", host.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(deleted.status, 200, "{}", deleted.text());
+        assert_eq!(
+            subjects(&server, "/mailbox/job-1/api/v1/messages"),
+            ["for both", "two for job 1"]
+        );
+    }
+    let server = Server::start_with(&args);
+    assert_eq!(
+        subjects(&server, "/mailbox/job-1/api/v1/messages"),
+        ["for both", "two for job 1"]
+    );
+    assert_eq!(
+        subjects(&server, "/mailbox/job-2/api/v1/messages"),
+        ["for both"]
+    );
+    assert_eq!(
+        subjects(&server, "/api/v1/messages"),
+        ["for nobody", "for both", "two for job 1"]
+    );
+    // Still one message in two mailboxes: job-2 lets go, job-1 keeps it, the root too.
+    let host = server.http.to_string();
+    let cleared = common::http_with(
+        server.http,
+        "DELETE",
+        "/mailbox/job-2/api/v1/messages",
+        &[("Host", host.as_str())],
+        b"",
+    );
+    assert_eq!(cleared.status, 200);
+    assert_eq!(subjects(&server, "/api/v1/messages").len(), 3);
+    assert!(
+        server
+            .stderr()
+            .contains("restored 3 messages into 2 mailboxes"),
+        "{}",
+        server.stderr()
+    );
+}

@@ -97,6 +97,8 @@ struct Inner {
     /// For each message some mailbox holds, the mailboxes that hold it.
     holders: Mutex<HashMap<Uuid, Vec<MailboxName>>>,
     started: std::time::Instant,
+    /// True while [`Mailboxes::restore_blocking`] reads memberships back: nothing to record.
+    restoring: std::sync::atomic::AtomicBool,
 }
 
 /// A store's report line to the registry: which store it is.
@@ -121,6 +123,7 @@ impl Mailboxes {
             boxes: Mutex::default(),
             holders: Mutex::default(),
             started: std::time::Instant::now(),
+            restoring: std::sync::atomic::AtomicBool::new(false),
         });
         root.join(Arc::new(Link {
             inner: Arc::downgrade(&inner),
@@ -225,6 +228,34 @@ impl Mailboxes {
         Ok(stored)
     }
 
+    /// Puts the mailboxes back as `--storage` recorded them: each message, oldest first, into
+    /// the mailboxes that held it. Their read flags start unread; their tags are the root's.
+    /// Returns how many copies were restored. Blocking (reads the disk): call it at startup.
+    pub fn restore_blocking(&self) -> usize {
+        let recorded: HashMap<Uuid, Vec<String>> =
+            self.inner.root.recorded_mailboxes().into_iter().collect();
+        if recorded.is_empty() {
+            return 0;
+        }
+        self.inner.restoring.store(true, Ordering::Relaxed);
+        let mut restored = 0;
+        let snapshot = self.inner.root.snapshot();
+        for message in snapshot.messages().iter().rev() {
+            for name in recorded.get(&message.id).into_iter().flatten() {
+                let Some(name) = MailboxName::new(name) else {
+                    continue;
+                };
+                match self.open(name) {
+                    Ok(mailbox) if mailbox.store.insert_copy(message).is_ok() => restored += 1,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("storage: a mailbox was not restored: {e}"),
+                }
+            }
+        }
+        self.inner.restoring.store(false, Ordering::Relaxed);
+        restored
+    }
+
     /// Deletes mailbox `name` and its messages (those no other mailbox holds leave the root view
     /// too). Blocking with `--storage`.
     pub fn remove_blocking(&self, name: &str) -> Result<usize, MailboxError> {
@@ -283,6 +314,14 @@ impl Inner {
     fn mailbox(&self, name: &MailboxName) -> Option<Mailbox> {
         lock(&self.boxes).get(name).cloned()
     }
+
+    /// Writes (with `--storage`) who holds message `id` now.
+    fn record(&self, id: &Uuid, held: &[MailboxName]) {
+        if self.root.is_persistent() && !self.restoring.load(Ordering::Relaxed) {
+            let names: Vec<&str> = held.iter().map(MailboxName::as_str).collect();
+            self.root.record_mailboxes(id, &names);
+        }
+    }
 }
 
 impl Family for Link {
@@ -290,11 +329,16 @@ impl Family for Link {
         let (Some(inner), Some(name)) = (self.inner.upgrade(), &self.name) else {
             return;
         };
-        let mut holders = lock(&inner.holders);
-        let held = holders.entry(message.id).or_default();
-        if !held.contains(name) {
+        let held = {
+            let mut holders = lock(&inner.holders);
+            let held = holders.entry(message.id).or_default();
+            if held.contains(name) {
+                return;
+            }
             held.push(name.clone());
-        }
+            held.clone()
+        };
+        inner.record(&message.id, &held);
     }
 
     fn removed(&self, _store: &Store, ids: &[Uuid]) {
@@ -305,6 +349,7 @@ impl Family for Link {
             // A mailbox let go of these: the root view keeps those another mailbox still holds.
             Some(name) => {
                 let mut orphans = Vec::new();
+                let mut still_held = Vec::new();
                 {
                     let mut holders = lock(&inner.holders);
                     for id in ids {
@@ -313,9 +358,14 @@ impl Family for Link {
                             if held.is_empty() {
                                 holders.remove(id);
                                 orphans.push(*id);
+                            } else {
+                                still_held.push((*id, held.clone()));
                             }
                         }
                     }
+                }
+                for (id, held) in still_held {
+                    inner.record(&id, &held);
                 }
                 inner.root.delete_blocking(&orphans);
             }

@@ -3,7 +3,8 @@
 //! loaded back at startup.
 //!
 //! Layout: `DIR/cur/<created-ns>.<id>.mailsnare:2,<flags>` (flag `S` once read), envelopes in
-//! `DIR/envelope/<id>.json`, scratch files in `DIR/tmp/`. A message is written to `tmp/`, synced and
+//! `DIR/envelope/<id>.json`, the mailboxes that hold it (one name per line) in
+//! `DIR/mailboxes/<id>` when any do, scratch files in `DIR/tmp/`. A message is written to `tmp/`, synced and
 //! renamed into `cur/`: the rename is the commit point, so a crash never leaves half a message where
 //! startup would read it.
 
@@ -88,7 +89,7 @@ impl Maildir {
     /// Opens (creating if needed) a message directory.
     pub fn open(root: &Path) -> io::Result<Maildir> {
         private_dir(root)?;
-        for sub in ["tmp", "new", "cur", "envelope"] {
+        for sub in ["tmp", "new", "cur", "envelope", "mailboxes"] {
             private_dir(&root.join(sub))?;
         }
         Ok(Maildir {
@@ -172,8 +173,58 @@ impl Maildir {
         self.write_atomically(&self.envelope_path(&message.id), &json)
     }
 
+    fn mailboxes_path(&self, id: &Uuid) -> PathBuf {
+        self.root.join("mailboxes").join(id.simple().to_string())
+    }
+
+    /// Records which mailboxes hold message `id` (none: the file goes). Not synced: a crash
+    /// loses at most the latest changes of membership, never a message.
+    pub fn write_mailboxes(&self, id: &Uuid, names: &[&str]) -> io::Result<()> {
+        let path = self.mailboxes_path(id);
+        if names.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let scratch = self
+            .root
+            .join("tmp")
+            .join(format!("{}.mb", Uuid::now_v7().simple()));
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(FILE_MODE)
+                .open(&scratch)?;
+            file.write_all(names.join("\n").as_bytes())?;
+        }
+        fs::rename(&scratch, &path)
+    }
+
+    /// Every recorded membership: message id and the names of the mailboxes that hold it.
+    pub fn load_mailboxes(&self) -> io::Result<Vec<(Uuid, Vec<String>)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.root.join("mailboxes"))? {
+            let path = entry?.path();
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| Uuid::parse_str(n).ok())
+            else {
+                continue;
+            };
+            let text = fs::read_to_string(&path)?;
+            let names = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            out.push((id, names.map(str::to_string).collect()));
+        }
+        Ok(out)
+    }
+
     /// Removes a message and its envelope. A message already gone is not an error.
     pub fn remove(&self, message: &StoredMessage) -> io::Result<()> {
+        self.write_mailboxes(&message.id, &[])?;
         for read in [false, true] {
             match fs::remove_file(self.root.join("cur").join(Self::file_name(message, read))) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
@@ -202,7 +253,7 @@ impl Maildir {
             .root
             .join(format!(".trash-{}", Uuid::now_v7().simple()));
         private_dir(&trash)?;
-        for sub in ["cur", "new", "envelope"] {
+        for sub in ["cur", "new", "envelope", "mailboxes"] {
             fs::rename(self.root.join(sub), trash.join(sub))?;
             private_dir(&self.root.join(sub))?;
         }

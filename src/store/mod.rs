@@ -396,6 +396,24 @@ impl Store {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
+    /// Records on disk (with `--storage`) which mailboxes hold message `id`.
+    pub fn record_mailboxes(&self, id: &Uuid, names: &[&str]) {
+        self.disk_op("record a message's mailboxes", |disk| {
+            disk.write_mailboxes(id, names)
+        });
+    }
+
+    /// The mailbox memberships recorded on disk (empty without `--storage`).
+    pub fn recorded_mailboxes(&self) -> Vec<(Uuid, Vec<String>)> {
+        let Some(disk) = &self.shared.disk else {
+            return Vec::new();
+        };
+        disk.load_mailboxes().unwrap_or_else(|e| {
+            tracing::warn!("storage: could not read the mailboxes: {e}");
+            Vec::new()
+        })
+    }
+
     /// True when this is a mailbox's store (not the root view's).
     pub fn is_mailbox(&self) -> bool {
         self.shared.root.is_some()
