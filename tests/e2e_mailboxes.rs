@@ -412,3 +412,37 @@ fn with_storage_the_mailboxes_come_back_after_a_restart() {
         server.stderr()
     );
 }
+
+#[test]
+fn metrics_label_each_mailbox_up_to_a_cap() {
+    let server = Server::start();
+    send_as(&server, Some("big"), "a@example.com", "one");
+    send_as(&server, Some("big"), "a@example.com", "two");
+    // A request makes a mailbox too (a job may wait before its first mail).
+    for i in 0..55 {
+        assert_eq!(
+            http_request(
+                server.http,
+                "GET",
+                &format!("/mailbox/m{i:02}/api/v1/messages")
+            )
+            .status,
+            200
+        );
+    }
+    let text = server.get("/metrics").text();
+    assert!(text.contains("mailsnare_mailboxes 56"), "{text}");
+    assert!(
+        text.contains("mailsnare_mailbox_messages{mailbox=\"big\"} 2"),
+        "{text}"
+    );
+    let labelled = text
+        .lines()
+        .filter(|l| l.starts_with("mailsnare_mailbox_messages{"))
+        .count();
+    assert_eq!(labelled, 51, "50 mailboxes and the rest as _other:\n{text}");
+    assert!(
+        text.contains("mailsnare_mailbox_messages{mailbox=\"_other\"} 0"),
+        "{text}"
+    );
+}

@@ -13,6 +13,59 @@ use prometheus_client::registry::Registry;
 use crate::http::AppState;
 use crate::stats::Stats;
 
+/// Mailboxes labelled one by one (the largest); the rest are summed under `mailbox="_other"`, so
+/// a thousand CI jobs never make a thousand series.
+pub const MAX_MAILBOX_LABELS: usize = 50;
+
+/// Messages and unread messages per mailbox, labelled, within [`MAX_MAILBOX_LABELS`].
+fn mailbox_gauges(e: &mut DescriptorEncoder, state: &AppState) -> Result<(), std::fmt::Error> {
+    let mut boxes = state.mailboxes.list();
+    gauge(e, "mailsnare_mailboxes", "Mailboxes", boxes.len() as i64)?;
+    if boxes.is_empty() {
+        return Ok(());
+    }
+    boxes.sort_by(|a, b| {
+        b.counts
+            .total
+            .cmp(&a.counts.total)
+            .then(a.name.cmp(&b.name))
+    });
+    let mut rows: Vec<(String, usize, usize)> = boxes
+        .iter()
+        .take(MAX_MAILBOX_LABELS)
+        .map(|b| (b.name.to_string(), b.counts.total, b.counts.unread))
+        .collect();
+    if boxes.len() > MAX_MAILBOX_LABELS {
+        let rest = &boxes[MAX_MAILBOX_LABELS..];
+        rows.push((
+            "_other".into(),
+            rest.iter().map(|b| b.counts.total).sum(),
+            rest.iter().map(|b| b.counts.unread).sum(),
+        ));
+    }
+    for (name, help, pick) in [
+        (
+            "mailsnare_mailbox_messages",
+            "Messages in each mailbox",
+            (|r: &(String, usize, usize)| r.1) as fn(&(String, usize, usize)) -> usize,
+        ),
+        (
+            "mailsnare_mailbox_messages_unread",
+            "Unread messages in each mailbox",
+            |r: &(String, usize, usize)| r.2,
+        ),
+    ] {
+        let probe = ConstGauge::new(0i64);
+        let mut family = e.encode_descriptor(name, help, None, probe.metric_type())?;
+        for row in &rows {
+            let labels = [("mailbox".to_string(), row.0.clone())];
+            let value = i64::try_from(pick(row)).unwrap_or(i64::MAX);
+            ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Reads the store, the counters and the event hub when Prometheus scrapes.
 #[derive(Debug)]
 struct Snapshot {
@@ -127,6 +180,10 @@ impl Collector for Snapshot {
                     .load(std::sync::atomic::Ordering::Relaxed) as u64,
             ),
         )?;
+        // At the root only: a mailbox's own metrics are its store's, above.
+        if !self.state.store.is_mailbox() {
+            mailbox_gauges(&mut e, &self.state)?;
+        }
         gauge(
             &mut e,
             "mailsnare_uptime_seconds",
