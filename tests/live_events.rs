@@ -188,3 +188,77 @@ async fn prometheus_metrics_follow_traffic() {
     }
     assert!(text.trim_end().ends_with("# EOF"));
 }
+
+/// Sends one message logged in as `user` (the default rule: the AUTH user names the mailbox).
+async fn send_as(addr: std::net::SocketAddr, user: &str, subject: &str) {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    let script = format!(
+        "EHLO t\r\nAUTH PLAIN {token}\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+    );
+    w.write_all(script.as_bytes()).await.expect("write");
+    let mut line = String::new();
+    while timeout(STEP, r.read_line(&mut line))
+        .await
+        .expect("reply in time")
+        .expect("read")
+        > 0
+    {
+        assert!(!line.starts_with('5'), "refused: {line}");
+        if line.starts_with("221") {
+            return;
+        }
+        line.clear();
+    }
+    panic!("no 221");
+}
+
+#[tokio::test]
+async fn a_mailbox_stream_carries_its_own_mail_and_all_streams_share_one_client_bound() {
+    let mut config = Config::ephemeral();
+    config.live.max_clients = 3;
+    let server = Server::bind(config).await.expect("bind");
+    let smtp = server.smtp_addr().expect("smtp addr");
+    let http = server.http_addr().expect("http addr");
+    tokio::spawn(server.run(std::future::pending()));
+
+    let (mut root, _) = tokio_tungstenite::connect_async(format!("ws://{http}/api/events"))
+        .await
+        .expect("upgrade");
+    let (mut job, _) =
+        tokio_tungstenite::connect_async(format!("ws://{http}/mailbox/job-1/api/events"))
+            .await
+            .expect("upgrade");
+    let (_other, _) =
+        tokio_tungstenite::connect_async(format!("ws://{http}/mailbox/job-2/api/events"))
+            .await
+            .expect("upgrade");
+    // The bound is for all hubs together: a fourth client anywhere is refused.
+    let refused =
+        tokio_tungstenite::connect_async(format!("ws://{http}/mailbox/job-3/api/events")).await;
+    assert!(
+        refused.is_err(),
+        "a fourth live client is over --max-live-clients"
+    );
+
+    send_as(smtp, "job-2", "for job two").await;
+    send_as(smtp, "job-1", "for job one").await;
+    // The mailbox's stream skips the other job's mail; the root's has both.
+    assert_eq!(
+        next_of(&mut job, "new").await["Data"]["Subject"],
+        "for job one"
+    );
+    assert_eq!(
+        next_of(&mut root, "new").await["Data"]["Subject"],
+        "for job two"
+    );
+    assert_eq!(
+        next_of(&mut root, "new").await["Data"]["Subject"],
+        "for job one"
+    );
+    let stats = next_of(&mut job, "stats").await;
+    assert_eq!(stats["Data"]["Total"], 1, "{stats}");
+}

@@ -86,6 +86,9 @@ struct Inner {
     limits: LiveLimits,
     clients: Mutex<HashMap<u64, Client>>,
     next_id: AtomicU64,
+    /// Live clients of this hub and its siblings (the mailboxes' hubs): `max_clients` bounds
+    /// them all together.
+    total: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -120,6 +123,19 @@ impl Hub {
                 limits,
                 clients: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
+                total: Arc::default(),
+            }),
+        }
+    }
+
+    /// A hub of its own (a mailbox's) whose clients count against this one's bound.
+    pub fn sibling(&self) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                limits: self.inner.limits,
+                clients: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                total: Arc::clone(&self.inner.total),
             }),
         }
     }
@@ -131,7 +147,9 @@ impl Hub {
     /// A new client of `format`; `None` when the client limit is reached.
     pub fn subscribe(&self, format: Format) -> Option<Subscription> {
         let mut clients = self.clients();
-        if clients.len() >= self.inner.limits.max_clients {
+        let total = &self.inner.total;
+        if total.fetch_add(1, Ordering::Relaxed) >= self.inner.limits.max_clients {
+            total.fetch_sub(1, Ordering::Relaxed);
             return None;
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -153,12 +171,12 @@ impl Hub {
         })
     }
 
-    /// How many live clients are connected.
     /// The bounds this hub was made with.
     pub fn limits(&self) -> LiveLimits {
         self.inner.limits
     }
 
+    /// How many live clients are connected.
     pub fn client_count(&self) -> usize {
         self.clients().len()
     }
@@ -324,6 +342,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         lock(&self.hub).remove(&self.id);
+        self.hub.total.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -14,7 +14,6 @@ use tower::ServiceExt;
 
 use super::AppState;
 use super::error::AppError;
-use super::live::Hub;
 use super::ops::access::AllowedMailboxes;
 use super::ops::origin::ClientAddr;
 use crate::mailbox::{Mailbox, MailboxError};
@@ -46,7 +45,7 @@ impl From<MailboxError> for AppError {
 /// live hub of its own.
 fn app_of(state: &AppState, mailbox: &Mailbox) -> Option<axum::Router> {
     let made = mailbox.attachment.get_or_init(|| {
-        let hub = Hub::new(state.hub.limits());
+        let hub = state.hub.sibling();
         let task = tokio::spawn(
             hub.clone()
                 .run(mailbox.store.clone(), mailbox.store.subscribe()),

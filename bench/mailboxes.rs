@@ -1,0 +1,329 @@
+//! Mailbox benchmark: one server holding 1 000 mailboxes of 100 messages each against one holding
+//! the same 100 000 messages in its root view alone. Prints, for each:
+//! - SMTP ingest of 20 000 small messages over 16 kept-alive sessions (one command at a time, as
+//!   smtp-source sends them), each message routed by its `+tag` to one of the 1 000 mailboxes;
+//! - p50/p99 of list and get inside one mailbox (and at the root of the one-mailbox server);
+//! - a search inside one mailbox of 100 messages, beside the same search over all 100 000.
+//!
+//! Run: `cargo bench --bench mailboxes` (`BENCH_MAILBOXES=100` for a quicker run). Under
+//! `cargo test` it runs small, as a smoke test. Each server runs on a runtime of one worker
+//! thread, as the binary does by default; the clients run on another.
+
+use std::time::{Duration, Instant};
+
+use mailsnare::mailbox::{Rule, Rules};
+use mailsnare::message::Envelope;
+use mailsnare::{Config, Server};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const SESSIONS: usize = 16;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    let p99 = percentile(&samples, 0.99);
+    println!(
+        "  {name:<44} n={:<4} p50={:>8.3} ms  p99={:>8.3} ms",
+        samples.len(),
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+    );
+    p99
+}
+
+/// A ~2 KB message, as smtp-source's: every 10th mentions "zebra".
+fn body(i: usize) -> String {
+    let word = if i.is_multiple_of(10) {
+        "zebra"
+    } else {
+        "update"
+    };
+    format!(
+        "From: app@example.com\r\nTo: user@example.net\r\nSubject: Weekly {word} number {i}\r\n\r\n{}\r\n",
+        "some ordinary words in a line of text for the benchmark\r\n".repeat(32)
+    )
+}
+
+struct Running {
+    smtp: std::net::SocketAddr,
+    base: String,
+}
+
+/// Starts a server on a runtime of its own, with one worker thread (the binary's default).
+fn start(rules: Rules) -> (Running, mailsnare::mailbox::Mailboxes) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        runtime.block_on(async move {
+            let mut config = Config::ephemeral();
+            config.store.max_messages = 1_000_000;
+            config.store.max_bytes = 8 << 30;
+            config.mailboxes.rules = rules;
+            config.mailboxes.limits.store = config.store;
+            let server = Server::bind(config)
+                .await
+                .unwrap_or_else(|e| panic!("bind: {e}"));
+            let smtp = server.smtp_addr().unwrap_or_else(|e| panic!("{e}"));
+            let http = server.http_addr().unwrap_or_else(|e| panic!("{e}"));
+            let mailboxes = server.mailboxes();
+            tx.send((smtp, http, mailboxes))
+                .unwrap_or_else(|e| panic!("{e}"));
+            server.run(std::future::pending()).await.ok();
+        });
+    });
+    let (smtp, http, mailboxes) = rx.recv().unwrap_or_else(|e| panic!("{e}"));
+    (
+        Running {
+            smtp,
+            base: format!("http://{http}"),
+        },
+        mailboxes,
+    )
+}
+
+async fn fill(
+    mailboxes: &mailsnare::mailbox::Mailboxes,
+    boxes: usize,
+    per_box: usize,
+    routed: bool,
+) {
+    for i in 0..boxes * per_box {
+        let name = format!("box-{:04}", i % boxes);
+        let envelope = Envelope {
+            mail_from: "app@example.com".into(),
+            rcpt_to: vec![format!("app+{name}@example.net")],
+            ..Envelope::default()
+        };
+        let store = if routed {
+            mailboxes
+                .get_or_create(&name)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .store
+        } else {
+            mailboxes.root().clone()
+        };
+        store
+            .receive(envelope, body(i).into_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("fill: {e}"));
+    }
+}
+
+/// One SMTP session sending `count` messages, one command at a time.
+async fn session(addr: std::net::SocketAddr, first: usize, count: usize, boxes: usize) {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    stream.set_nodelay(true).ok();
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) {
+        loop {
+            line.clear();
+            read.read_line(line)
+                .await
+                .unwrap_or_else(|e| panic!("read: {e}"));
+            assert!(
+                line.starts_with('2') || line.starts_with('3'),
+                "reply {line:?}"
+            );
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+    reply(&mut read, &mut line).await;
+    write.write_all(b"EHLO bench\r\n").await.ok();
+    reply(&mut read, &mut line).await;
+    for i in first..first + count {
+        let to = format!("app+box-{:04}@example.net", i % boxes);
+        for command in [
+            "MAIL FROM:<app@example.com>\r\n".to_string(),
+            format!("RCPT TO:<{to}>\r\n"),
+            "DATA\r\n".to_string(),
+        ] {
+            write.write_all(command.as_bytes()).await.ok();
+            reply(&mut read, &mut line).await;
+        }
+        write.write_all(body(i).as_bytes()).await.ok();
+        write.write_all(b".\r\n").await.ok();
+        reply(&mut read, &mut line).await;
+    }
+    write.write_all(b"QUIT\r\n").await.ok();
+}
+
+async fn ingest(addr: std::net::SocketAddr, messages: usize, boxes: usize) -> f64 {
+    let started = Instant::now();
+    let per = messages / SESSIONS;
+    let tasks: Vec<_> = (0..SESSIONS)
+        .map(|s| tokio::spawn(session(addr, 1_000_000 + s * per, per, boxes)))
+        .collect();
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    (per * SESSIONS) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn timed(client: &reqwest::Client, url: &str) -> Duration {
+    let started = Instant::now();
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    let _ = response.bytes().await;
+    started.elapsed()
+}
+
+async fn json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// p99 of list and get under `prefix` (the root, or one mailbox).
+async fn reads(client: &reqwest::Client, base: &str, prefix: &str) -> (Duration, Duration) {
+    let list_url = format!("{base}{prefix}/api/v1/messages?limit=50");
+    let list = json(client, &list_url).await;
+    let ids: Vec<String> = list["messages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["ID"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!ids.is_empty(), "{list_url}: no messages");
+    let mut samples = Vec::new();
+    for _ in 0..300 {
+        samples.push(timed(client, &list_url).await);
+    }
+    let list = report(&format!("list limit=50 {prefix}"), samples);
+    let mut samples = Vec::new();
+    for i in 0..300 {
+        let id = &ids[i % ids.len()];
+        samples.push(timed(client, &format!("{base}{prefix}/api/v1/message/{id}")).await);
+    }
+    let get = report(&format!("get message {prefix}"), samples);
+    (list, get)
+}
+
+async fn search(client: &reqwest::Client, base: &str, prefix: &str, expected: u64) -> Duration {
+    let url = format!("{base}{prefix}/api/v1/search?query=zebra&limit=50");
+    let found = json(client, &url).await;
+    assert_eq!(found["messages_count"].as_u64(), Some(expected), "{url}");
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        samples.push(timed(client, &url).await);
+    }
+    report(&format!("search word {prefix} ({expected} found)"), samples)
+}
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let boxes = env("BENCH_MAILBOXES", if benching { 1000 } else { 20 });
+    let per_box = env("BENCH_PER_MAILBOX", if benching { 100 } else { 10 });
+    let messages = env("BENCH_INGEST", if benching { 20_000 } else { 320 });
+    let rounds = env("BENCH_ROUNDS", if benching { 3 } else { 1 });
+    let client_rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let plus = Rules::new(vec![
+        Rule::parse("*=plus").unwrap_or_else(|e| panic!("{e}")),
+    ]);
+    println!(
+        "{boxes} mailboxes x {per_box} messages vs {} in the root alone; ingest {messages} x ~2 KB over {SESSIONS} kept-alive sessions",
+        boxes * per_box
+    );
+    client_rt.block_on(async {
+        let client = reqwest::Client::new();
+        let (one, one_boxes) = start(Rules::default());
+        fill(&one_boxes, boxes, per_box, false).await;
+        let (many, many_boxes) = start(plus);
+        fill(&many_boxes, boxes, per_box, true).await;
+        assert_eq!(many_boxes.list().len(), boxes);
+
+        println!("ingest (msg/s), alternating:");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let x = ingest(one.smtp, messages, boxes).await;
+            let y = ingest(many.smtp, messages, boxes).await;
+            println!(
+                "  round {round}: one mailbox {x:>8.0}   {boxes} mailboxes {y:>8.0}   ratio {:.3}",
+                y / x
+            );
+            a.push(x);
+            b.push(y);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        println!("  mean ratio {:.3}", mean(&b) / mean(&a));
+
+        println!("reads:");
+        let (l1, g1) = reads(&client, &one.base, "").await;
+        let (l2, g2) = reads(&client, &many.base, "/mailbox/box-0007").await;
+        println!(
+            "  p99 ratio inside a mailbox / root of one: list {:.2}, get {:.2}",
+            l2.as_secs_f64() / l1.as_secs_f64(),
+            g2.as_secs_f64() / g1.as_secs_f64()
+        );
+
+        println!("search:");
+        let root = search(&client, &many.base, "", count_zebra(&many_boxes)).await;
+        // box-0000 holds messages 0, 1000, 2000…: every one says "zebra".
+        let inside = search(
+            &client,
+            &many.base,
+            "/mailbox/box-0000",
+            count_zebra_in(&many_boxes, "box-0000"),
+        )
+        .await;
+        println!(
+            "  p99 inside one mailbox / over the whole root: {:.3}",
+            inside.as_secs_f64() / root.as_secs_f64()
+        );
+    });
+}
+
+fn count_zebra(mailboxes: &mailsnare::mailbox::Mailboxes) -> u64 {
+    count_in(mailboxes.root())
+}
+
+fn count_zebra_in(mailboxes: &mailsnare::mailbox::Mailboxes, name: &str) -> u64 {
+    count_in(
+        &mailboxes
+            .get(name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .store,
+    )
+}
+
+fn count_in(store: &mailsnare::store::Store) -> u64 {
+    let (page, _) = store.page(0, usize::MAX);
+    page.iter()
+        .filter(|m| m.summary.subject.contains("zebra"))
+        .count() as u64
+}
