@@ -446,3 +446,62 @@ fn metrics_label_each_mailbox_up_to_a_cap() {
         "{text}"
     );
 }
+
+fn put_json(server: &Server, path: &str, body: &str) -> common::HttpResponse {
+    let host = server.http.to_string();
+    common::http_with(
+        server.http,
+        "PUT",
+        path,
+        &[
+            ("Host", host.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_mailbox_keeps_its_own_limits_and_the_count_of_mailboxes_is_bounded() {
+    let server = Server::start_with(&["--max-mailboxes", "2"]);
+    for i in 0..4 {
+        send_as(
+            &server,
+            Some("small"),
+            "a@example.com",
+            &format!("small {i}"),
+        );
+    }
+    send_as(&server, Some("other"), "a@example.com", "other 0");
+    let set = put_json(&server, "/api/v1/mailboxes/small", r#"{"MaxMessages":2}"#);
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(json_of(&set)["Total"], 2);
+    assert_eq!(
+        subjects(&server, "/mailbox/small/api/v1/messages"),
+        ["small 3", "small 2"]
+    );
+    // What it evicted leaves the root view; the other mailbox is untouched.
+    assert_eq!(
+        subjects(&server, "/api/v1/messages"),
+        ["other 0", "small 3", "small 2"]
+    );
+    send_as(&server, Some("small"), "a@example.com", "small 4");
+    assert_eq!(
+        subjects(&server, "/mailbox/small/api/v1/messages"),
+        ["small 4", "small 3"]
+    );
+    // A third mailbox is one too many: a request is refused, mail stays in the default mailbox.
+    let refused = http_request(server.http, "GET", "/mailbox/third/api/v1/messages");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(
+        put_json(&server, "/api/v1/mailboxes/third", "{}").status,
+        503
+    );
+    send_as(&server, Some("third"), "a@example.com", "for a third");
+    assert_eq!(subjects(&server, "/api/v1/messages")[0], "for a third");
+    assert!(
+        server.stderr().contains("too many mailboxes"),
+        "{}",
+        server.stderr()
+    );
+}

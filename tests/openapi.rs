@@ -47,7 +47,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/messages", &["get", "put", "delete"]),
     ("/api/v1/search", &["get", "delete"]),
     ("/api/v1/mailboxes", &["get"]),
-    ("/api/v1/mailboxes/{Name}", &["delete"]),
+    ("/api/v1/mailboxes/{Name}", &["put", "delete"]),
     ("/api/v1/message/{ID}", &["get"]),
     ("/api/v1/message/{ID}/headers", &["get"]),
     ("/api/v1/message/{ID}/envelope", &["get"]),
@@ -943,6 +943,7 @@ async fn router_serves_exactly_the_documented_methods() {
                 ("/api/v1/chaos", "put") => Some("{}"),
                 ("/api/v1/tags", "put") => Some(r#"{"Tags":["probe"],"IDs":[]}"#),
                 ("/api/v1/tags/{tag}", "put") => Some(r#"{"Name":"renamed"}"#),
+                ("/api/v1/mailboxes/{Name}", "put") => Some(r#"{"MaxMessages":5}"#),
                 _ => None,
             };
             let reply = call(&state, method, &uri, body).await;
@@ -1304,13 +1305,26 @@ async fn responses_validate_against_the_document() {
     }
     // Mailboxes: the list, a delete, and each refusal.
     state.mailboxes.get_or_create("job-1").expect("a mailbox");
-    for (method, uri, status) in [
-        ("get", "/api/v1/mailboxes", 200),
-        ("delete", "/api/v1/mailboxes/job-1", 200),
-        ("delete", "/api/v1/mailboxes/job-1", 404),
-        ("delete", "/api/v1/mailboxes/..", 400),
+    for (method, uri, body, status) in [
+        ("get", "/api/v1/mailboxes", None, 200),
+        (
+            "put",
+            "/api/v1/mailboxes/job-1",
+            Some(r#"{"MaxMessages":3,"MaxBytes":100000}"#),
+            200,
+        ),
+        (
+            "put",
+            "/api/v1/mailboxes/job-1",
+            Some(r#"{"MaxMessages":0}"#),
+            400,
+        ),
+        ("put", "/api/v1/mailboxes/job-1", Some(r#"{"Max":1}"#), 400),
+        ("delete", "/api/v1/mailboxes/job-1", None, 200),
+        ("delete", "/api/v1/mailboxes/job-1", None, 404),
+        ("delete", "/api/v1/mailboxes/..", None, 400),
     ] {
-        let reply = call(&state, method, uri, None).await;
+        let reply = call(&state, method, uri, body).await;
         assert_eq!(
             reply.status.as_u16(),
             status,
@@ -1552,6 +1566,9 @@ async fn responses_validate_against_the_document() {
         "get /api/v1/openapi.json 200",
         // Needs a team user of the HTTP auth file: tests/e2e_mailboxes.rs.
         "delete /api/v1/mailboxes/{Name} 403",
+        "put /api/v1/mailboxes/{Name} 403",
+        // Needs --max-mailboxes reached: tests/e2e_mailboxes.rs.
+        "put /api/v1/mailboxes/{Name} 503",
     ];
     undocumented_statuses.retain(|k| !unreachable.contains(&k.as_str()));
     assert!(

@@ -2,6 +2,7 @@
 //! repeated key keeps its first value and a malformed value falls back to the default, so odd
 //! client input never turns into a framework error page), paging, and message lookup by id.
 
+use crate::http::error::AppError;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -15,6 +16,22 @@ use crate::message::StoredMessage;
 use crate::store::Store;
 
 /// The user and password of an `Authorization: Basic …` header value.
+/// A JSON request body as `T`; malformed JSON is a 400 that says why.
+pub fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// [`json`] for a body that may be left out: an empty one is the type's default.
+pub fn json_or_default<T: Default + serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json(body)
+}
+
 pub fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
     use base64::Engine;
     let b64 = header.strip_prefix(b"Basic ")?;

@@ -152,6 +152,50 @@ pub async fn list(
     Json(serde_json::json!({ "mailboxes": mailboxes, "root": allowed.is_none() }))
 }
 
+/// EXT `PUT /api/v1/mailboxes/{name}` `{"MaxMessages": N, "MaxBytes": N}` (either may be left
+/// out): that mailbox's limits from now on (made if it does not exist yet); its oldest messages
+/// beyond them are evicted at once. Answers the mailbox with its counts and limits.
+pub async fn set_limits(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, AppError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Limits {
+        #[serde(rename = "MaxMessages")]
+        max_messages: Option<u64>,
+        #[serde(rename = "MaxBytes")]
+        max_bytes: Option<u64>,
+    }
+    let wanted: Limits = super::extract::json(&body)?;
+    if wanted.max_messages == Some(0) {
+        return Err(AppError::BadRequest(
+            "MaxMessages must be at least 1".into(),
+        ));
+    }
+    let mailbox = state.mailboxes.get_or_create(&name)?;
+    let current = mailbox.store.limits();
+    let max_messages = wanted.max_messages.map_or(current.max_messages, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
+    let max_bytes = wanted.max_bytes.unwrap_or(current.max_bytes);
+    let store = mailbox.store.clone();
+    // Evicting may touch the disk (with --storage the root's files go too).
+    tokio::task::spawn_blocking(move || store.set_limits(max_messages, max_bytes))
+        .await
+        .map_err(|_| AppError::Internal("setting the limits failed"))?;
+    let counts = mailbox.store.counts();
+    Ok(Json(serde_json::json!({
+        "Name": mailbox.name.as_str(),
+        "Total": counts.total,
+        "Unread": counts.unread,
+        "Size": counts.bytes,
+        "MaxMessages": max_messages,
+        "MaxBytes": max_bytes,
+    })))
+}
+
 /// EXT `DELETE /api/v1/mailboxes/{name}`: the mailbox and its messages are gone (those in no
 /// other mailbox leave the root view too).
 pub async fn delete(

@@ -70,7 +70,7 @@ fn root_routes(state: AppState) -> Router {
         .route("/api/v1/mailboxes", get(mailbox::list))
         .route(
             "/api/v1/mailboxes/{name}",
-            axum::routing::delete(mailbox::delete),
+            axum::routing::delete(mailbox::delete).put(mailbox::set_limits),
         )
         .with_state(state.clone());
     routes(state).merge(mailboxes)

@@ -120,7 +120,8 @@ pub struct Store {
 struct Shared {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
-    limits: StoreLimits,
+    /// A mailbox's may be changed while it runs ([`Store::set_limits`]).
+    limits: std::sync::RwLock<StoreLimits>,
     counters: Counters,
     /// Persistence, when `--storage` is set: every change is applied to disk too.
     disk: Option<Maildir>,
@@ -369,7 +370,7 @@ impl Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 events,
-                limits,
+                limits: std::sync::RwLock::new(limits),
                 counters: Counters::default(),
                 disk,
                 auto_tags: std::sync::OnceLock::new(),
@@ -486,7 +487,63 @@ impl Store {
     }
 
     pub fn limits(&self) -> StoreLimits {
-        self.shared.limits
+        *self.shared.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes how many messages and bytes this store keeps, evicting its oldest at once to fit.
+    pub fn set_limits(&self, max_messages: usize, max_bytes: u64) {
+        let limits = {
+            let mut limits = self
+                .shared
+                .limits
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            limits.max_messages = max_messages.max(1);
+            limits.max_bytes = max_bytes;
+            *limits
+        };
+        let mut state = self.lock();
+        let stale = state.snapshot.take();
+        // Fits with nothing more to come in.
+        let evicted = self.evict_for(&mut state, limits, 0, 0);
+        drop(state);
+        let_go(stale);
+        self.evicted(evicted);
+    }
+
+    /// Pops the oldest messages until `count` more messages of `size` bytes fit in `limits`.
+    fn evict_for(
+        &self,
+        state: &mut State,
+        limits: StoreLimits,
+        count: usize,
+        size: u64,
+    ) -> Vec<Arc<StoredMessage>> {
+        let mut evicted = Vec::new();
+        while state.order.len() + count > limits.max_messages.max(1)
+            || state.bytes + size > limits.max_bytes
+        {
+            let Some(oldest) = state.order.pop_front() else {
+                break;
+            };
+            state.forget(&oldest);
+            self.shared.counters.evicted.fetch_add(1, Ordering::Relaxed);
+            self.publish(Event::Deleted(oldest.message.id));
+            evicted.push(oldest.message);
+        }
+        evicted
+    }
+
+    /// What follows an eviction, outside the lock: the files go, and the family is told.
+    fn evicted(&self, evicted: Vec<Arc<StoredMessage>>) {
+        if evicted.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = evicted.iter().map(|m| m.id).collect();
+        for old in evicted {
+            self.disk_op("remove an evicted message", |disk| disk.remove(&old));
+        }
+        self.removed(&ids);
     }
 
     /// Deletions and evictions since startup.
@@ -550,7 +607,7 @@ impl Store {
         envelope: Envelope,
         data: Vec<u8>,
     ) -> Result<Arc<StoredMessage>, StoreError> {
-        let limits = self.shared.limits.mime;
+        let limits = self.limits().mime;
         let build = move |envelope, data| {
             let now = time::OffsetDateTime::now_utc();
             StoredMessage::restore(id, now, envelope, data, false, &limits)
@@ -568,7 +625,7 @@ impl Store {
     /// `--storage` it writes and syncs the file; async callers use [`Store::receive`]. When this
     /// returns `Ok` the message is visible to every reader.
     pub fn insert(&self, message: StoredMessage) -> Result<Arc<StoredMessage>, StoreError> {
-        let limits = self.shared.limits;
+        let limits = self.limits();
         let size = message.size() as u64;
         if size > limits.max_bytes {
             return Err(StoreError::TooLarge {
@@ -600,11 +657,9 @@ impl Store {
     /// this store's. In memory only; the root's copy is the one on disk.
     pub fn insert_copy(&self, message: &StoredMessage) -> Result<Arc<StoredMessage>, StoreError> {
         let size = message.size() as u64;
-        if size > self.shared.limits.max_bytes {
-            return Err(StoreError::TooLarge {
-                size,
-                limit: self.shared.limits.max_bytes,
-            });
+        let limit = self.limits().max_bytes;
+        if size > limit {
+            return Err(StoreError::TooLarge { size, limit });
         }
         if let Some(known) = self.get(&message.id) {
             return Ok(known);
@@ -620,24 +675,13 @@ impl Store {
 
     /// The in-memory half of an insert: evict to the limits, append, publish.
     fn insert_loaded(&self, message: StoredMessage) -> Arc<StoredMessage> {
-        let limits = self.shared.limits;
+        let limits = self.limits();
         let size = message.size() as u64;
         let message = Arc::new(message);
-        let mut evicted = Vec::new();
         let mut state = self.lock();
         // Let go of outside the lock: the last holder of a big snapshot frees it.
         let stale = state.snapshot.take();
-        while state.order.len() >= limits.max_messages.max(1)
-            || state.bytes + size > limits.max_bytes
-        {
-            let Some(oldest) = state.order.pop_front() else {
-                break;
-            };
-            state.forget(&oldest);
-            self.shared.counters.evicted.fetch_add(1, Ordering::Relaxed);
-            self.publish(Event::Deleted(oldest.message.id));
-            evicted.push(oldest.message);
-        }
+        let evicted = self.evict_for(&mut state, limits, 1, size);
         let entry = Entry {
             seq: state.next_seq,
             message: Arc::clone(&message),
@@ -656,13 +700,7 @@ impl Store {
         self.publish(Event::New(Arc::clone(&message)));
         drop(state);
         let_go(stale);
-        if !evicted.is_empty() {
-            let ids: Vec<Uuid> = evicted.iter().map(|m| m.id).collect();
-            for old in evicted {
-                self.disk_op("remove an evicted message", |disk| disk.remove(&old));
-            }
-            self.removed(&ids);
-        }
+        self.evicted(evicted);
         message
     }
 

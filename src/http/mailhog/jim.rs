@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::chaos::Jim;
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::mailpit::chaos::parse;
+use crate::http::extract::json;
 
 /// MailHog answers Jim's state errors with a bare status.
 fn status(code: StatusCode) -> Response {
@@ -30,7 +30,7 @@ fn jim_from(body: &Bytes) -> Result<Jim, AppError> {
     let jim = if body.iter().all(u8::is_ascii_whitespace) {
         Jim::default()
     } else {
-        parse(body)?
+        json(body)?
     };
     jim.validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;

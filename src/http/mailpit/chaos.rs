@@ -19,15 +19,10 @@ pub async fn set_triggers(
     State(state): State<AppState>,
     body: Bytes,
 ) -> Result<Json<Triggers>, AppError> {
-    let triggers = parse::<Triggers>(&body)?.with_default_codes();
+    let triggers = crate::http::extract::json::<Triggers>(&body)?.with_default_codes();
     triggers
         .validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     state.chaos.set_triggers(triggers);
     Ok(Json(triggers))
-}
-
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }

@@ -400,15 +400,6 @@ pub struct DeleteRequest {
     ids: Vec<String>,
 }
 
-/// Parses an optional JSON body; an empty body is the type's default.
-fn json_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
-}
-
 /// DELETE /api/v1/messages: the listed IDs, or everything when none are given. With a body the
 /// answer is Mailpit's `ok`, and a body that does not parse (a form, say) deletes everything as
 /// Mailpit does; without one it is empty, because MailHog clients JSON-parse any non-empty body.
@@ -438,7 +429,7 @@ pub struct ReadRequest {
 
 /// PUT /api/v1/messages: sets the read flag of the listed IDs, of a search's matches, or of all.
 pub async fn set_read(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let request: ReadRequest = json_body(&body)?;
+    let request: ReadRequest = crate::http::extract::json_or_default(&body)?;
     let ids = if !request.ids.is_empty() {
         uuids(&request.ids)
     } else {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::uuids;
+use crate::http::extract::{json, uuids};
 use crate::http::respond;
 use crate::store::TagError;
 
@@ -25,11 +25,6 @@ struct SetTags {
 struct Rename {
     #[serde(rename = "Name")]
     name: String,
-}
-
-fn json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 impl From<TagError> for AppError {
