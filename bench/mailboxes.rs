@@ -201,10 +201,10 @@ async fn json(client: &reqwest::Client, url: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
-/// p99 of list and get under `prefix` (the root, or one mailbox).
-async fn reads(client: &reqwest::Client, base: &str, prefix: &str) -> (Duration, Duration) {
-    let list_url = format!("{base}{prefix}/api/v1/messages?limit=50");
-    let list = json(client, &list_url).await;
+/// The first message ids of a list under `prefix`.
+async fn ids_of(client: &reqwest::Client, base: &str, prefix: &str) -> Vec<String> {
+    let url = format!("{base}{prefix}/api/v1/messages?limit=50");
+    let list = json(client, &url).await;
     let ids: Vec<String> = list["messages"]
         .as_array()
         .map(|a| {
@@ -213,19 +213,46 @@ async fn reads(client: &reqwest::Client, base: &str, prefix: &str) -> (Duration,
                 .collect()
         })
         .unwrap_or_default();
-    assert!(!ids.is_empty(), "{list_url}: no messages");
-    let mut samples = Vec::new();
-    for _ in 0..300 {
-        samples.push(timed(client, &list_url).await);
+    assert!(!ids.is_empty(), "{url}: no messages");
+    ids
+}
+
+/// p99 of list and get at `a` and at `b` (each a base URL and a prefix), requests alternating
+/// between the two so that drift on a busy machine falls on both alike.
+async fn reads(
+    client: &reqwest::Client,
+    a: (&str, &str),
+    b: (&str, &str),
+) -> [(Duration, Duration); 2] {
+    const N: usize = 2000;
+    let targets = [a, b];
+    let mut ids = Vec::new();
+    for (base, prefix) in targets {
+        ids.push(ids_of(client, base, prefix).await);
     }
-    let list = report(&format!("list limit=50 {prefix}"), samples);
-    let mut samples = Vec::new();
-    for i in 0..300 {
-        let id = &ids[i % ids.len()];
-        samples.push(timed(client, &format!("{base}{prefix}/api/v1/message/{id}")).await);
+    let mut lists = [Vec::new(), Vec::new()];
+    let mut gets = [Vec::new(), Vec::new()];
+    for i in 0..N {
+        for (t, (base, prefix)) in targets.iter().enumerate() {
+            lists[t].push(timed(client, &format!("{base}{prefix}/api/v1/messages?limit=50")).await);
+            let id = &ids[t][i % ids[t].len()];
+            gets[t].push(timed(client, &format!("{base}{prefix}/api/v1/message/{id}")).await);
+        }
     }
-    let get = report(&format!("get message {prefix}"), samples);
-    (list, get)
+    let mut out = [(Duration::ZERO, Duration::ZERO); 2];
+    for (t, (_, prefix)) in targets.iter().enumerate() {
+        let label = if prefix.is_empty() { "(root)" } else { prefix };
+        let list = report(
+            &format!("list limit=50 {label}"),
+            std::mem::take(&mut lists[t]),
+        );
+        let get = report(
+            &format!("get message {label}"),
+            std::mem::take(&mut gets[t]),
+        );
+        out[t] = (list, get);
+    }
+    out
 }
 
 async fn search(client: &reqwest::Client, base: &str, prefix: &str, expected: u64) -> Duration {
@@ -283,8 +310,8 @@ fn main() {
         println!("  mean ratio {:.3}", mean(&b) / mean(&a));
 
         println!("reads:");
-        let (l1, g1) = reads(&client, &one.base, "").await;
-        let (l2, g2) = reads(&client, &many.base, "/mailbox/box-0007").await;
+        let [(l1, g1), (l2, g2)] =
+            reads(&client, (&one.base, ""), (&many.base, "/mailbox/box-0007")).await;
         println!(
             "  p99 ratio inside a mailbox / root of one: list {:.2}, get {:.2}",
             l2.as_secs_f64() / l1.as_secs_f64(),

@@ -2,6 +2,7 @@
 //! listing never re-parses stored mail.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mail_parser::Address as ParsedAddress;
@@ -120,11 +121,13 @@ impl TextRef {
 pub struct StoredMessage {
     pub id: Uuid,
     pub created: OffsetDateTime,
-    pub envelope: Envelope,
+    /// Shared with the copies other mailboxes keep.
+    pub envelope: Arc<Envelope>,
     /// The message exactly as received (after dot-unstuffing); shared by the copies that several
     /// mailboxes keep of one message.
     pub raw: bytes::Bytes,
-    pub summary: Summary,
+    /// Shared with the copies other mailboxes keep.
+    pub summary: Arc<Summary>,
     read: AtomicBool,
     /// Normalized and sorted (see [`crate::tags`]); the store keeps the counts in step.
     tags: std::sync::RwLock<Vec<String>>,
@@ -165,9 +168,9 @@ impl StoredMessage {
         StoredMessage {
             id,
             created,
-            envelope,
+            envelope: Arc::new(envelope),
             raw: bytes::Bytes::from(raw),
-            summary,
+            summary: Arc::new(summary),
             read: AtomicBool::new(read),
             tags: std::sync::RwLock::default(),
             mime: (clamp(limits.depth), clamp(limits.parts)),
@@ -179,9 +182,9 @@ impl StoredMessage {
         StoredMessage {
             id: self.id,
             created: self.created,
-            envelope: self.envelope.clone(),
+            envelope: Arc::clone(&self.envelope),
             raw: self.raw.clone(),
-            summary: self.summary.clone(),
+            summary: Arc::clone(&self.summary),
             read: AtomicBool::new(false),
             tags: std::sync::RwLock::default(),
             mime: self.mime,

@@ -329,6 +329,7 @@ impl Family for Link {
         let (Some(inner), Some(name)) = (self.inner.upgrade(), &self.name) else {
             return;
         };
+        let persist = inner.root.is_persistent() && !inner.restoring.load(Ordering::Relaxed);
         let held = {
             let mut holders = lock(&inner.holders);
             let held = holders.entry(message.id).or_default();
@@ -336,9 +337,12 @@ impl Family for Link {
                 return;
             }
             held.push(name.clone());
-            held.clone()
+            // Copied only to be written down.
+            persist.then(|| held.clone())
         };
-        inner.record(&message.id, &held);
+        if let Some(held) = held {
+            inner.record(&message.id, &held);
+        }
     }
 
     fn removed(&self, _store: &Store, ids: &[Uuid]) {
