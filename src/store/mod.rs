@@ -164,6 +164,10 @@ struct State {
     unread: usize,
     /// How many stored messages carry each tag.
     tags: std::collections::BTreeMap<String, usize>,
+    /// Each tag in use by its lower-case form, to its spelling: a tag's spelling is found in one
+    /// lookup, not a scan of every tag (plus-addressed mail to a thousand CI jobs makes a
+    /// thousand tags).
+    folded: HashMap<String, String>,
     /// Every message newest first, as scans read them: made on the first scan after a change
     /// and shared by the scans until the next one, so a search costs no copy of the store.
     snapshot: Option<Arc<Snapshot>>,
@@ -294,7 +298,11 @@ impl State {
     /// Counts `tags` as carried by one more message.
     fn count_tags(&mut self, tags: &[String]) {
         for tag in tags {
-            *self.tags.entry(tag.clone()).or_default() += 1;
+            let count = self.tags.entry(tag.clone()).or_default();
+            if *count == 0 {
+                self.folded.insert(tag.to_ascii_lowercase(), tag.clone());
+            }
+            *count += 1;
         }
     }
 
@@ -305,6 +313,11 @@ impl State {
                 *n -= 1;
                 if *n == 0 {
                     self.tags.remove(tag);
+                    // A rename to another case has already pointed it at the new spelling.
+                    let folded = tag.to_ascii_lowercase();
+                    if self.folded.get(&folded) == Some(tag) {
+                        self.folded.remove(&folded);
+                    }
                 }
             }
         }
@@ -312,22 +325,15 @@ impl State {
 
     /// The tag in use named `name`, in any case, as it is spelt.
     fn tag_named(&self, name: &str) -> Option<String> {
-        self.tags
-            .keys()
-            .find(|t| t.eq_ignore_ascii_case(name))
-            .cloned()
+        self.folded.get(&name.to_ascii_lowercase()).cloned()
     }
 
     /// `tags` spelt as the tags already in use are (a tag's first spelling stays, as in
     /// Mailpit), normalized.
     fn spell_as_existing(&self, tags: Vec<String>) -> Vec<String> {
-        let spelt = tags.into_iter().map(|tag| {
-            self.tags
-                .keys()
-                .find(|known| known.eq_ignore_ascii_case(&tag))
-                .cloned()
-                .unwrap_or(tag)
-        });
+        let spelt = tags
+            .into_iter()
+            .map(|tag| self.tag_named(&tag).unwrap_or(tag));
         crate::tags::normalize(spelt)
     }
 
@@ -939,11 +945,7 @@ impl Store {
         if from == to {
             return Ok(());
         }
-        if state
-            .tags
-            .keys()
-            .any(|t| t.eq_ignore_ascii_case(&to) && *t != from)
-        {
+        if state.tag_named(&to).is_some_and(|t| t != from) {
             return Err(TagError::Exists(to));
         }
         let changed = self.retag_all(&mut state, |tags| {
@@ -1207,6 +1209,24 @@ mod tests {
         assert_eq!(s.tag_counts()["Invoice"], 2);
         s.delete_blocking(&[a.id]);
         assert_eq!(s.tags(), ["Invoice"], "unused tags go");
+    }
+
+    #[test]
+    fn a_rename_to_another_case_keeps_the_new_spelling_for_later_mail() {
+        let s = store(10, 10_000);
+        tagged(&s, "X-Tags: red\r\n\r\nx\r\n");
+        tagged(&s, "X-Tags: red\r\n\r\ny\r\n");
+        assert_eq!(s.rename_tag_blocking("red", "Red"), Ok(()));
+        assert_eq!(s.tags(), ["Red"]);
+        let later = tagged(&s, "X-Tags: RED\r\n\r\nz\r\n");
+        assert_eq!(later.tags(), ["Red"], "spelt as the tag in use");
+        assert_eq!(s.tag_counts()["Red"], 3);
+        assert_eq!(
+            s.rename_tag_blocking("rEd", "blue"),
+            Ok(()),
+            "found in any case"
+        );
+        assert_eq!(s.tags(), ["blue"]);
     }
 
     #[test]
