@@ -11,21 +11,9 @@ use std::time::{Duration, Instant};
 use mailsnare::message::{Envelope, StoredMessage};
 use mailsnare::{Config, Server};
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "{name:<34} n={:<4} p50={:>9.3} ms  p99={:>9.3} ms  max={:>9.3} ms",
-        samples.len(),
-        percentile(&samples, 0.50).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{report, timed};
 
 /// A ~1.5 KB message; every 100th mentions "zebra", recipients cycle over 500 addresses.
 fn message(i: usize) -> StoredMessage {
@@ -49,22 +37,6 @@ fn message(i: usize) -> StoredMessage {
         ..Envelope::default()
     };
     StoredMessage::new(envelope, raw.into_bytes())
-}
-
-async fn timed(client: &reqwest::Client, url: &str) -> Duration {
-    let started = Instant::now();
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert!(
-        response.status().is_success(),
-        "GET {url}: {}",
-        response.status()
-    );
-    let _ = response.bytes().await;
-    started.elapsed()
 }
 
 fn main() {

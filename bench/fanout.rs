@@ -7,6 +7,8 @@
 //! `BENCH_MESSAGES` (default 20 000) and `BENCH_CLIENTS` (default 200) change the load. Under
 //! `cargo test` it runs 500 messages and 20 clients as a smoke test.
 
+#[path = "common/mod.rs"]
+mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -155,12 +157,7 @@ async fn run(messages: usize, clients: usize) -> f64 {
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let env = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let env = common::setting;
     let messages = env("BENCH_MESSAGES", if benching { 20_000 } else { 500 });
     let clients = env("BENCH_CLIENTS", if benching { 200 } else { 20 });
     let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));

@@ -13,11 +13,22 @@ use tokio_tungstenite::tungstenite::Message;
 const STEP: Duration = Duration::from_secs(10);
 
 async fn send_mail(addr: std::net::SocketAddr, subject: &str) {
+    send_mail_as(addr, None, subject).await;
+}
+
+/// One message over SMTP, logged in as `user` when given (by default the AUTH user names the
+/// mailbox the message goes to).
+async fn send_mail_as(addr: std::net::SocketAddr, user: Option<&str>, subject: &str) {
+    use base64::Engine as _;
+    let auth = user.map_or(String::new(), |user| {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
+        format!("AUTH PLAIN {token}\r\n")
+    });
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (r, mut w) = stream.into_split();
     let mut r = BufReader::new(r);
     let script = format!(
-        "EHLO t\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
+        "EHLO t\r\n{auth}MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
     );
     w.write_all(script.as_bytes()).await.expect("write");
     let mut line = String::new();
@@ -27,6 +38,7 @@ async fn send_mail(addr: std::net::SocketAddr, subject: &str) {
         .expect("read")
         > 0
     {
+        assert!(!line.starts_with('5'), "refused: {line}");
         if line.starts_with("221") {
             return;
         }
@@ -189,33 +201,6 @@ async fn prometheus_metrics_follow_traffic() {
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
-/// Sends one message logged in as `user` (the default rule: the AUTH user names the mailbox).
-async fn send_as(addr: std::net::SocketAddr, user: &str, subject: &str) {
-    use base64::Engine as _;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
-    let script = format!(
-        "EHLO t\r\nAUTH PLAIN {token}\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\nQUIT\r\n"
-    );
-    w.write_all(script.as_bytes()).await.expect("write");
-    let mut line = String::new();
-    while timeout(STEP, r.read_line(&mut line))
-        .await
-        .expect("reply in time")
-        .expect("read")
-        > 0
-    {
-        assert!(!line.starts_with('5'), "refused: {line}");
-        if line.starts_with("221") {
-            return;
-        }
-        line.clear();
-    }
-    panic!("no 221");
-}
-
 #[tokio::test]
 async fn a_mailbox_stream_carries_its_own_mail_and_all_streams_share_one_client_bound() {
     let mut config = Config::ephemeral();
@@ -244,8 +229,8 @@ async fn a_mailbox_stream_carries_its_own_mail_and_all_streams_share_one_client_
         "a fourth live client is over --max-live-clients"
     );
 
-    send_as(smtp, "job-2", "for job two").await;
-    send_as(smtp, "job-1", "for job one").await;
+    send_mail_as(smtp, Some("job-2"), "for job two").await;
+    send_mail_as(smtp, Some("job-1"), "for job one").await;
     // The mailbox's stream skips the other job's mail; the root's has both.
     assert_eq!(
         next_of(&mut job, "new").await["Data"]["Subject"],
