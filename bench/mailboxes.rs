@@ -254,10 +254,19 @@ fn main() {
     );
     client_rt.block_on(async {
         let client = reqwest::Client::new();
+        let rss = || mailsnare::stats::resident_bytes() as f64 / 1048576.0;
+        let before = rss();
         let (one, one_boxes) = start(Rules::default());
         fill(&one_boxes, boxes, per_box, false).await;
+        let after_one = rss();
         let (many, many_boxes) = start(plus);
         fill(&many_boxes, boxes, per_box, true).await;
+        let after_many = rss();
+        println!(
+            "memory: the root alone {:.1} MiB, {boxes} mailboxes {:.1} MiB (RSS growth of this process)",
+            after_one - before,
+            after_many - after_one
+        );
         assert_eq!(many_boxes.list().len(), boxes);
 
         // Alternating which goes first (ABBA), so drift on a busy machine falls on both alike; the

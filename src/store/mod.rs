@@ -25,6 +25,10 @@ use maildir::{LoadReport, Maildir};
 
 /// How many change events a slow subscriber may fall behind before it is told it lagged.
 pub const EVENT_BUFFER: usize = 4096;
+/// The same for a mailbox's store: the buffer is allocated whole with the store, and a thousand
+/// mailboxes of 4096 slots would hold hundreds of megabytes for nothing (its one subscriber, the
+/// mailbox's live hub, reads at once, and reloads what is shown if it ever lags).
+pub const MAILBOX_EVENT_BUFFER: usize = 128;
 
 /// Bounds on what the store keeps (enforced on every insert) and on how deep its messages' MIME
 /// structure is parsed.
@@ -371,7 +375,12 @@ impl Store {
     }
 
     fn build(limits: StoreLimits, disk: Option<Maildir>, root: Option<Store>) -> Store {
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let buffer = if root.is_some() {
+            MAILBOX_EVENT_BUFFER
+        } else {
+            EVENT_BUFFER
+        };
+        let (events, _) = broadcast::channel(buffer);
         Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),

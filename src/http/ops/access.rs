@@ -97,8 +97,8 @@ async fn require_login(
             .and_then(|(user, _)| passwords.mailboxes_of(&user).map(<[_]>::to_vec));
         return match scope {
             Some(names) if !send => match scoped(request, &names, &auth.webroot) {
-                Ok(request) => next.run(request).await,
-                Err(refused) => refused,
+                Scoped::Pass(request) => next.run(request).await,
+                Scoped::Answer(answer) => answer,
             },
             _ => next.run(request).await,
         };
@@ -118,9 +118,16 @@ async fn require_login(
 #[derive(Debug, Clone)]
 pub struct AllowedMailboxes(pub Vec<MailboxName>);
 
+/// What becomes of a restricted user's request: on to the router (perhaps rewritten), or
+/// answered here.
+enum Scoped {
+    Pass(Request),
+    Answer(Response),
+}
+
 /// A request of a user restricted to `names` (a team): its mailboxes' routes pass, others' are
 /// refused, and the root view is its mailbox's (one mailbox) or a pointer to them (several).
-fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Result<Request, Response> {
+fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Scoped {
     let full = request.uri().path().to_string();
     let path = full.strip_prefix(webroot).unwrap_or(&full).to_string();
     let refuse = |what: String| {
@@ -137,23 +144,23 @@ fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Result<
         let name = rest.split('/').next().unwrap_or_default();
         let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
         return if allowed {
-            Ok(request)
+            Scoped::Pass(request)
         } else {
-            Err(refuse(format!("this user may not see mailbox {name:?}")))
+            Scoped::Answer(refuse(format!("this user may not see mailbox {name:?}")))
         };
     }
     if let Some(name) = path.strip_prefix("/api/v1/mailboxes/") {
         let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
         return if allowed {
-            Ok(request)
+            Scoped::Pass(request)
         } else {
-            Err(refuse(format!("this user may not change mailbox {name:?}")))
+            Scoped::Answer(refuse(format!("this user may not change mailbox {name:?}")))
         };
     }
     let shared =
         path == "/api/v1/mailboxes" || path.starts_with("/ui/") || path == "/api/v1/openapi.json";
     if shared {
-        return Ok(request);
+        return Scoped::Pass(request);
     }
     match names {
         // The root view of a user with one mailbox is that mailbox.
@@ -167,17 +174,17 @@ fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Result<
             match target.parse() {
                 Ok(uri) => {
                     *request.uri_mut() = uri;
-                    Ok(request)
+                    Scoped::Pass(request)
                 }
-                Err(_) => Err(refuse("invalid path".into())),
+                Err(_) => Scoped::Answer(refuse("invalid path".into())),
             }
         }
-        _ if path == "/" => Err(axum::response::Redirect::temporary(&format!(
+        _ if path == "/" => Scoped::Answer(axum::response::Redirect::temporary(&format!(
             "{webroot}/mailbox/{}/",
             names[0]
         ))
         .into_response()),
-        _ => Err(refuse(format!(
+        _ => Scoped::Answer(refuse(format!(
             "this user sees only its mailboxes, under {webroot}/mailbox/NAME/: {}",
             names
                 .iter()
