@@ -138,6 +138,25 @@ fn each_smtp_user_gets_its_own_mailbox_under_every_api() {
     assert_eq!(server.delete("/api/v1/mailboxes/job-2").status, 404);
     assert_eq!(subjects(&server, "/api/v1/messages"), ["no login"]);
 
+    // A page elsewhere cannot make mailboxes by loading their URLs (the origin policy lets
+    // simple cross-site GETs through); it can reach none it could not read anyway.
+    let host = server.http.to_string();
+    let cross = common::http_with(
+        server.http,
+        "GET",
+        "/mailbox/made-by-a-page/api/v1/messages",
+        &[("Host", host.as_str()), ("Sec-Fetch-Site", "cross-site")],
+        b"",
+    );
+    assert_eq!(cross.status, 404, "{}", cross.text());
+    assert!(
+        server.get_json("/api/v1/mailboxes")["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["Name"] != "made-by-a-page")
+    );
+
     // Names that are no safe path segment are refused with a reason.
     let bad = http_request(server.http, "GET", "/mailbox/..%2fetc/api/v1/messages");
     assert_eq!(bad.status, 400, "{}", bad.text());

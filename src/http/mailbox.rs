@@ -88,7 +88,20 @@ pub async fn dispatch(
         .find(|(k, _)| k == "rest")
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
-    let mailbox = state.mailboxes.get_or_create(name)?;
+    // A page elsewhere may not make mailboxes (an <img> loop would fill --max-mailboxes and send
+    // real mail to the default mailbox): only clients that are not browsers, or this UI itself.
+    let from_elsewhere = request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v != "same-origin" && v != "none");
+    let mailbox = if from_elsewhere {
+        state
+            .mailboxes
+            .get(name)
+            .ok_or(AppError::NotFound("mailbox not found"))?
+    } else {
+        state.mailboxes.get_or_create(name)?
+    };
     let router = app_of(&state, &mailbox).ok_or(AppError::Internal("mailbox router"))?;
     let path_and_query = match request.uri().query() {
         Some(q) => format!("/{rest}?{q}"),

@@ -179,11 +179,10 @@ fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Scoped 
                 Err(_) => Scoped::Answer(refuse("invalid path".into())),
             }
         }
-        _ if path == "/" => Scoped::Answer(axum::response::Redirect::temporary(&format!(
-            "{webroot}/mailbox/{}/",
-            names[0]
-        ))
-        .into_response()),
+        _ if path == "/" => Scoped::Answer(
+            axum::response::Redirect::temporary(&format!("{webroot}/mailbox/{}/", names[0]))
+                .into_response(),
+        ),
         _ => Scoped::Answer(refuse(format!(
             "this user sees only its mailboxes, under {webroot}/mailbox/NAME/: {}",
             names
