@@ -16,7 +16,8 @@ use super::AppState;
 use super::error::AppError;
 use super::ops::access::AllowedMailboxes;
 use super::ops::origin::ClientAddr;
-use crate::mailbox::{Mailbox, MailboxError};
+use crate::mailbox::MailboxError;
+use crate::store::Store;
 
 /// What a mailbox keeps for HTTP while it exists: its router, and its live hub's task (stopped
 /// when the mailbox is dropped).
@@ -41,17 +42,16 @@ impl From<MailboxError> for AppError {
     }
 }
 
-/// The router of `mailbox`, made on first use: the root's state over the mailbox's store, with a
-/// live hub of its own.
-fn app_of(state: &AppState, mailbox: &Mailbox) -> Option<axum::Router> {
-    let made = mailbox.attachment.get_or_init(|| {
+type Attachment = std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>;
+
+/// The router over `store` (a mailbox's or a team view's), made on first use and kept in
+/// `attachment`: the root's state over that store, with a live hub of its own.
+fn app_of(state: &AppState, store: &Store, attachment: &Attachment) -> Option<axum::Router> {
+    let made = attachment.get_or_init(|| {
         let hub = state.hub.sibling();
-        let task = tokio::spawn(
-            hub.clone()
-                .run(mailbox.store.clone(), mailbox.store.subscribe()),
-        );
+        let task = tokio::spawn(hub.clone().run(store.clone(), store.subscribe()));
         let scoped = AppState {
-            store: mailbox.store.clone(),
+            store: store.clone(),
             hub,
             waiting: Arc::default(),
             ..state.clone()
@@ -102,7 +102,34 @@ pub async fn dispatch(
     } else {
         state.mailboxes.get_or_create(name)?
     };
-    let router = app_of(&state, &mailbox).ok_or(AppError::Internal("mailbox router"))?;
+    let router = app_of(&state, &mailbox.store, &mailbox.attachment)
+        .ok_or(AppError::Internal("mailbox router"))?;
+    forward(router, rest, request).await
+}
+
+/// `/.team/…`: the root view of a team user with several mailboxes (the access layer sends its
+/// root requests here): every message of its mailboxes, once. Nobody else has one.
+pub async fn team(
+    State(state): State<AppState>,
+    rest: Option<Path<String>>,
+    request: Request,
+) -> Result<Response, AppError> {
+    let Some(AllowedMailboxes(names)) = request.extensions().get::<AllowedMailboxes>().cloned()
+    else {
+        return Err(AppError::NotFound("not found"));
+    };
+    let mailboxes = state.mailboxes.clone();
+    let view = tokio::task::spawn_blocking(move || mailboxes.view_blocking(&names))
+        .await
+        .map_err(|_| AppError::Internal("team view"))??;
+    let router = app_of(&state, &view.store, &view.attachment)
+        .ok_or(AppError::Internal("team view router"))?;
+    let rest = rest.map(|Path(r)| r).unwrap_or_default();
+    forward(router, &rest, request).await
+}
+
+/// `request` as `router` gets it: at path `/{rest}`, with its query.
+async fn forward(router: axum::Router, rest: &str, request: Request) -> Result<Response, AppError> {
     let path_and_query = match request.uri().query() {
         Some(q) => format!("/{rest}?{q}"),
         None => format!("/{rest}"),
@@ -161,8 +188,9 @@ pub async fn list(
             })
         })
         .collect();
-    // A team's user has no root view of its own: the UI then offers its mailboxes alone.
-    Json(serde_json::json!({ "mailboxes": mailboxes, "root": allowed.is_none() }))
+    // A team's user with one mailbox has no other root view: the UI then offers that alone.
+    let root = allowed.is_none_or(|Extension(a)| a.0.len() > 1);
+    Json(serde_json::json!({ "mailboxes": mailboxes, "root": root }))
 }
 
 /// EXT `PUT /api/v1/mailboxes/{name}` `{"MaxMessages": N, "MaxBytes": N}` (either may be left

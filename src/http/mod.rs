@@ -67,6 +67,8 @@ fn root_routes(state: AppState) -> Router {
         .route("/mailbox/{name}", get(mailbox::redirect))
         .route("/mailbox/{name}/", any(mailbox::dispatch))
         .route("/mailbox/{name}/{*rest}", any(mailbox::dispatch))
+        .route("/.team/", any(mailbox::team))
+        .route("/.team/{*rest}", any(mailbox::team))
         .route("/api/v1/mailboxes", get(mailbox::list))
         .route(
             "/api/v1/mailboxes/{name}",

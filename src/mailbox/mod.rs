@@ -99,15 +99,37 @@ struct Inner {
     started: std::time::Instant,
     /// True while [`Mailboxes::restore_blocking`] reads memberships back: nothing to record.
     restoring: std::sync::atomic::AtomicBool,
+    /// Team views, by their mailboxes' names joined with `,`.
+    views: Mutex<HashMap<String, View>>,
 }
 
 /// A store's report line to the registry: which store it is.
 #[derive(Debug)]
 struct Link {
     inner: Weak<Inner>,
-    /// `None` for the root view's store.
-    name: Option<MailboxName>,
+    kind: Kind,
 }
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Root,
+    Mailbox(MailboxName),
+    /// A team's view of several mailboxes.
+    View(Arc<[MailboxName]>),
+}
+
+/// The root view of a team user with several mailboxes: every message those mailboxes hold, once,
+/// kept in step with them as the root is with all. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub names: Arc<[MailboxName]>,
+    pub store: Store,
+    /// What the HTTP layer keeps for this view, as for a mailbox.
+    pub attachment: Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>,
+}
+
+/// Most team views at once (one per distinct set of mailboxes in the HTTP auth file).
+pub const MAX_VIEWS: usize = 256;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -124,10 +146,11 @@ impl Mailboxes {
             holders: Mutex::default(),
             started: std::time::Instant::now(),
             restoring: std::sync::atomic::AtomicBool::new(false),
+            views: Mutex::default(),
         });
         root.join(Arc::new(Link {
             inner: Arc::downgrade(&inner),
-            name: None,
+            kind: Kind::Root,
         }));
         Mailboxes { inner }
     }
@@ -165,7 +188,7 @@ impl Mailboxes {
         let store = Store::mailbox(self.inner.limits.store, self.inner.root.clone());
         store.join(Arc::new(Link {
             inner: Arc::downgrade(&self.inner),
-            name: Some(name.clone()),
+            kind: Kind::Mailbox(name.clone()),
         }));
         let mailbox = Mailbox {
             name: name.clone(),
@@ -226,6 +249,51 @@ impl Mailboxes {
             }
         }
         Ok(stored)
+    }
+
+    /// The view of the mailboxes `names` (a team user's root view), made on first use from what
+    /// they hold, oldest first. Blocking for a moment when it is made: call it off the workers.
+    pub fn view_blocking(&self, names: &[MailboxName]) -> Result<View, MailboxError> {
+        let mut sorted = names.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let key = sorted
+            .iter()
+            .map(MailboxName::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut views = lock(&self.inner.views);
+        if let Some(view) = views.get(&key) {
+            return Ok(view.clone());
+        }
+        if views.len() >= MAX_VIEWS {
+            return Err(MailboxError::Full(MAX_VIEWS));
+        }
+        let names: Arc<[MailboxName]> = sorted.into();
+        let store = Store::mailbox(self.inner.root.limits(), self.inner.root.clone());
+        // Filled before it joins: nothing to report while it is.
+        let holders = lock(&self.inner.holders);
+        let snapshot = self.inner.root.snapshot();
+        for message in snapshot.messages().iter().rev() {
+            let held = holders
+                .get(&message.id)
+                .is_some_and(|h| h.iter().any(|n| names.contains(n)));
+            if held && let Err(e) = store.insert_copy(message) {
+                tracing::warn!("a message was left out of a team view: {e}");
+            }
+        }
+        drop(holders);
+        store.join(Arc::new(Link {
+            inner: Arc::downgrade(&self.inner),
+            kind: Kind::View(Arc::clone(&names)),
+        }));
+        let view = View {
+            names,
+            store,
+            attachment: Arc::default(),
+        };
+        views.insert(key, view.clone());
+        Ok(view)
     }
 
     /// Puts the mailboxes back as `--storage` recorded them: each message, oldest first, into
@@ -315,6 +383,19 @@ impl Inner {
         lock(&self.boxes).get(name).cloned()
     }
 
+    /// The team views that show mailbox `name`.
+    fn views_of(&self, name: &MailboxName) -> Vec<View> {
+        lock(&self.views)
+            .values()
+            .filter(|v| v.names.contains(name))
+            .cloned()
+            .collect()
+    }
+
+    fn all_views(&self) -> Vec<View> {
+        lock(&self.views).values().cloned().collect()
+    }
+
     /// Writes (with `--storage`) who holds message `id` now.
     fn record(&self, id: &Uuid, held: &[MailboxName]) {
         if self.root.is_persistent() && !self.restoring.load(Ordering::Relaxed) {
@@ -326,7 +407,7 @@ impl Inner {
 
 impl Family for Link {
     fn inserted(&self, _store: &Store, message: &Arc<StoredMessage>) {
-        let (Some(inner), Some(name)) = (self.inner.upgrade(), &self.name) else {
+        let (Some(inner), Kind::Mailbox(name)) = (self.inner.upgrade(), &self.kind) else {
             return;
         };
         let persist = inner.root.is_persistent() && !inner.restoring.load(Ordering::Relaxed);
@@ -343,44 +424,83 @@ impl Family for Link {
         if let Some(held) = held {
             inner.record(&message.id, &held);
         }
+        for view in inner.views_of(name) {
+            if let Err(e) = view.store.insert_copy(message) {
+                tracing::warn!("a message was left out of a team view: {e}");
+            }
+        }
     }
 
     fn removed(&self, _store: &Store, ids: &[Uuid]) {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        match &self.name {
-            // A mailbox let go of these: the root view keeps those another mailbox still holds.
-            Some(name) => {
-                let mut orphans = Vec::new();
-                let mut still_held = Vec::new();
+        match &self.kind {
+            // A mailbox let go of these: the root view keeps those another mailbox still holds,
+            // and each team view those another of its mailboxes holds.
+            Kind::Mailbox(name) => {
+                let mut remaining: Vec<(Uuid, Vec<MailboxName>)> = Vec::new();
                 {
                     let mut holders = lock(&inner.holders);
                     for id in ids {
                         if let Some(held) = holders.get_mut(id) {
                             held.retain(|n| n != name);
+                            remaining.push((*id, held.clone()));
                             if held.is_empty() {
                                 holders.remove(id);
-                                orphans.push(*id);
-                            } else {
-                                still_held.push((*id, held.clone()));
                             }
                         }
                     }
                 }
-                for (id, held) in still_held {
-                    inner.record(&id, &held);
+                for view in inner.views_of(name) {
+                    let gone: Vec<Uuid> = remaining
+                        .iter()
+                        .filter(|(_, held)| !held.iter().any(|n| view.names.contains(n)))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    view.store.delete_blocking(&gone);
+                }
+                let mut orphans = Vec::new();
+                for (id, held) in remaining {
+                    if held.is_empty() {
+                        orphans.push(id);
+                    } else {
+                        inner.record(&id, &held);
+                    }
                 }
                 inner.root.delete_blocking(&orphans);
             }
-            // The root view deleted these: so does every mailbox that holds them.
-            None => {
+            // The root view deleted these: so does every mailbox that holds them, and every view.
+            Kind::Root => {
                 let mut by_box: HashMap<MailboxName, Vec<Uuid>> = HashMap::new();
                 {
                     let mut holders = lock(&inner.holders);
                     for id in ids {
                         for name in holders.remove(id).unwrap_or_default() {
                             by_box.entry(name).or_default().push(*id);
+                        }
+                    }
+                }
+                for (name, ids) in by_box {
+                    if let Some(mailbox) = inner.mailbox(&name) {
+                        mailbox.store.delete_blocking(&ids);
+                    }
+                }
+                for view in inner.all_views() {
+                    view.store.delete_blocking(ids);
+                }
+            }
+            // A team deleted these in its view: its mailboxes that hold them let go of them (and
+            // the root view follows, when no other mailbox holds them).
+            Kind::View(names) => {
+                let mut by_box: HashMap<MailboxName, Vec<Uuid>> = HashMap::new();
+                {
+                    let holders = lock(&inner.holders);
+                    for id in ids {
+                        for name in holders.get(id).into_iter().flatten() {
+                            if names.contains(name) {
+                                by_box.entry(name.clone()).or_default().push(*id);
+                            }
                         }
                     }
                 }
@@ -397,11 +517,14 @@ impl Family for Link {
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
-        // Delete-all in the root view clears every mailbox.
+        // Delete-all in the root view clears every mailbox and every team view.
         lock(&inner.holders).clear();
         let boxes: Vec<Mailbox> = lock(&inner.boxes).values().cloned().collect();
         for mailbox in boxes {
             mailbox.store.clear_blocking();
+        }
+        for view in inner.all_views() {
+            view.store.clear_blocking();
         }
     }
 }

@@ -154,3 +154,39 @@ async fn removing_a_mailbox_takes_its_mail_and_idle_ones_are_swept() {
     assert_eq!(swept, ["b"]);
     assert_eq!(m.root().counts().total, 0);
 }
+
+#[tokio::test]
+async fn a_team_view_holds_its_mailboxes_mail_once_and_stays_in_step() {
+    let m = registry(&["*=plus"], MailboxLimits::default());
+    let both = send(&m, None, &["x+a@x.test", "y+b@x.test"], "both").await;
+    send(&m, None, &["x+a@x.test"], "a only").await;
+    send(&m, None, &["x+c@x.test"], "c only").await;
+    let names = [
+        MailboxName::new("a").unwrap(),
+        MailboxName::new("b").unwrap(),
+    ];
+    let view = m.view_blocking(&names).unwrap();
+    assert_eq!(subjects(&view.store), ["a only", "both"]);
+    // Later mail for either shows; mail for neither does not.
+    send(&m, None, &["x+b@x.test"], "b later").await;
+    send(&m, None, &["x+c@x.test"], "c later").await;
+    assert_eq!(subjects(&view.store), ["b later", "a only", "both"]);
+    // A mailbox letting go hides a message only when the other no longer holds it.
+    m.get("a").unwrap().store.delete(vec![both]).await;
+    assert!(view.store.get(&both).is_some(), "b still holds it");
+    // Delete-all in the view empties its mailboxes and nothing else.
+    view.store.clear().await;
+    assert_eq!(count(&m, "a"), 0);
+    assert_eq!(count(&m, "b"), 0);
+    assert_eq!(subjects(m.root()), ["c later", "c only"]);
+    // The same set in another order is the same view.
+    let again = m
+        .view_blocking(&[names[1].clone(), names[0].clone()])
+        .unwrap();
+    assert!(again.store.same(&view.store));
+    // Delete-all at the root empties it too.
+    send(&m, None, &["x+a@x.test"], "a again").await;
+    assert_eq!(view.store.counts().total, 1);
+    m.root().clear().await;
+    assert_eq!(view.store.counts().total, 0);
+}

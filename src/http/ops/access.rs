@@ -126,7 +126,7 @@ enum Scoped {
 }
 
 /// A request of a user restricted to `names` (a team): its mailboxes' routes pass, others' are
-/// refused, and the root view is its mailbox's (one mailbox) or a pointer to them (several).
+/// refused, and the root view is its mailbox (one) or the team view of them (several).
 fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Scoped {
     let full = request.uri().path().to_string();
     let path = full.strip_prefix(webroot).unwrap_or(&full).to_string();
@@ -162,35 +162,23 @@ fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Scoped 
     if shared {
         return Scoped::Pass(request);
     }
-    match names {
-        // The root view of a user with one mailbox is that mailbox.
-        [only] => {
-            let query = request
-                .uri()
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default();
-            let target = format!("{webroot}/mailbox/{only}{path}{query}");
-            match target.parse() {
-                Ok(uri) => {
-                    *request.uri_mut() = uri;
-                    Scoped::Pass(request)
-                }
-                Err(_) => Scoped::Answer(refuse("invalid path".into())),
-            }
+    // The root view of a user with one mailbox is that mailbox; with several, the team view of
+    // them all (every message they hold, once).
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let target = match names {
+        [only] => format!("{webroot}/mailbox/{only}{path}{query}"),
+        _ => format!("{webroot}/.team{path}{query}"),
+    };
+    match target.parse() {
+        Ok(uri) => {
+            *request.uri_mut() = uri;
+            Scoped::Pass(request)
         }
-        _ if path == "/" => Scoped::Answer(
-            axum::response::Redirect::temporary(&format!("{webroot}/mailbox/{}/", names[0]))
-                .into_response(),
-        ),
-        _ => Scoped::Answer(refuse(format!(
-            "this user sees only its mailboxes, under {webroot}/mailbox/NAME/: {}",
-            names
-                .iter()
-                .map(|n| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        Err(_) => Scoped::Answer(refuse("invalid path".into())),
     }
 }
 
