@@ -676,24 +676,26 @@ impl Store {
         if size > limit {
             return Err(StoreError::TooLarge { size, limit });
         }
-        if let Some(known) = self.get(&message.id) {
-            return Ok(known);
-        }
         let copy = message.copy();
         copy.replace_tags(message.tags());
         let stored = self.insert_loaded(copy);
+        // Told even of a copy already held: the family ignores what it knows.
         if let Some(family) = self.shared.family.get() {
             family.inserted(self, &stored);
         }
         Ok(stored)
     }
 
-    /// The in-memory half of an insert: evict to the limits, append, publish.
+    /// The in-memory half of an insert: evict to the limits, append, publish. A message already
+    /// held (a copy offered twice) is left as it is.
     fn insert_loaded(&self, message: StoredMessage) -> Arc<StoredMessage> {
         let limits = self.limits();
         let size = message.size() as u64;
-        let message = Arc::new(message);
         let mut state = self.lock();
+        if let Some(known) = state.by_id.get(&message.id) {
+            return Arc::clone(&known.message);
+        }
+        let message = Arc::new(message);
         // Let go of outside the lock: the last holder of a big snapshot frees it.
         let stale = state.snapshot.take();
         let evicted = self.evict_for(&mut state, limits, 1, size);
