@@ -15,7 +15,7 @@ use tower::ServiceExt;
 use super::AppState;
 use super::error::AppError;
 use super::ops::access::AllowedMailboxes;
-use super::ops::origin::ClientAddr;
+use super::ops::origin::{ClientAddr, other_site};
 use crate::mailbox::MailboxError;
 use crate::store::Store;
 
@@ -75,26 +75,14 @@ pub async fn redirect(Path(name): Path<String>) -> Response {
 /// it (the prefix removed).
 pub async fn dispatch(
     State(state): State<AppState>,
-    Path(params): Path<Vec<(String, String)>>,
+    Path(params): Path<std::collections::HashMap<String, String>>,
     request: Request,
 ) -> Result<Response, AppError> {
-    let name = params
-        .iter()
-        .find(|(k, _)| k == "name")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    let rest = params
-        .iter()
-        .find(|(k, _)| k == "rest")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
+    let name = params.get("name").map_or("", String::as_str);
+    let rest = params.get("rest").map_or("", String::as_str);
     // A page elsewhere may not make mailboxes (an <img> loop would fill --max-mailboxes and send
     // real mail to the default mailbox): only clients that are not browsers, or this UI itself.
-    let from_elsewhere = request
-        .headers()
-        .get("sec-fetch-site")
-        .is_some_and(|v| v != "same-origin" && v != "none");
-    let mailbox = if from_elsewhere {
+    let mailbox = if other_site(request.headers()).is_some() {
         state
             .mailboxes
             .get(name)
@@ -118,10 +106,16 @@ pub async fn team(
     else {
         return Err(AppError::NotFound("not found"));
     };
-    let mailboxes = state.mailboxes.clone();
-    let view = tokio::task::spawn_blocking(move || mailboxes.view_blocking(&names))
-        .await
-        .map_err(|_| AppError::Internal("team view"))??;
+    // Made once, off the workers (it reads every message); found at once after that.
+    let view = match state.mailboxes.view(&names) {
+        Some(view) => view,
+        None => {
+            let mailboxes = state.mailboxes.clone();
+            tokio::task::spawn_blocking(move || mailboxes.view_blocking(&names))
+                .await
+                .map_err(|_| AppError::Internal("team view"))??
+        }
+    };
     let router = app_of(&state, &view.store, &view.attachment)
         .ok_or(AppError::Internal("team view router"))?;
     let rest = rest.map(|Path(r)| r).unwrap_or_default();

@@ -160,10 +160,6 @@ impl Mailboxes {
         &self.inner.root
     }
 
-    pub fn limits(&self) -> MailboxLimits {
-        self.inner.limits
-    }
-
     fn now(&self) -> u64 {
         self.inner.started.elapsed().as_secs()
     }
@@ -251,17 +247,16 @@ impl Mailboxes {
         Ok(stored)
     }
 
+    /// The view of the mailboxes `names`, if it has been made.
+    pub fn view(&self, names: &[MailboxName]) -> Option<View> {
+        let (key, _) = view_key(names);
+        lock(&self.inner.views).get(&key).cloned()
+    }
+
     /// The view of the mailboxes `names` (a team user's root view), made on first use from what
     /// they hold, oldest first. Blocking for a moment when it is made: call it off the workers.
     pub fn view_blocking(&self, names: &[MailboxName]) -> Result<View, MailboxError> {
-        let mut sorted = names.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        let key = sorted
-            .iter()
-            .map(MailboxName::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
+        let (key, sorted) = view_key(names);
         let mut views = lock(&self.inner.views);
         if let Some(view) = views.get(&key) {
             return Ok(view.clone());
@@ -376,6 +371,20 @@ impl Mailboxes {
             let _ = tokio::task::spawn_blocking(move || this.sweep_blocking()).await;
         }
     }
+}
+
+/// A set of mailboxes as one key (the names sorted, joined with `,`), and the names sorted: the
+/// same set in any order is one view.
+fn view_key(names: &[MailboxName]) -> (String, Vec<MailboxName>) {
+    let mut sorted = names.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let key = sorted
+        .iter()
+        .map(MailboxName::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    (key, sorted)
 }
 
 impl Inner {

@@ -140,21 +140,19 @@ fn scoped(mut request: Request, names: &[MailboxName], webroot: &str) -> Scoped 
     request
         .extensions_mut()
         .insert(AllowedMailboxes(names.to_vec()));
-    if let Some(rest) = path.strip_prefix("/mailbox/") {
-        let name = rest.split('/').next().unwrap_or_default();
-        let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
-        return if allowed {
+    // A route of one mailbox: its pages and API, or the EXT route that changes it.
+    let named = path
+        .strip_prefix("/mailbox/")
+        .map(|rest| (rest.split('/').next().unwrap_or_default(), "see"))
+        .or_else(|| {
+            path.strip_prefix("/api/v1/mailboxes/")
+                .map(|name| (name, "change"))
+        });
+    if let Some((name, verb)) = named {
+        return if MailboxName::new(name).is_some_and(|n| names.contains(&n)) {
             Scoped::Pass(request)
         } else {
-            Scoped::Answer(refuse(format!("this user may not see mailbox {name:?}")))
-        };
-    }
-    if let Some(name) = path.strip_prefix("/api/v1/mailboxes/") {
-        let allowed = MailboxName::new(name).is_some_and(|n| names.contains(&n));
-        return if allowed {
-            Scoped::Pass(request)
-        } else {
-            Scoped::Answer(refuse(format!("this user may not change mailbox {name:?}")))
+            Scoped::Answer(refuse(format!("this user may not {verb} mailbox {name:?}")))
         };
     }
     let shared =

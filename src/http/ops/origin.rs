@@ -168,8 +168,7 @@ impl OriginPolicy {
         }
         if origin.is_none()
             && guarded
-            && let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-            && matches!(site.trim(), "cross-site" | "same-site")
+            && let Some(site) = other_site(headers)
         {
             return Err(Refusal {
                 status: StatusCode::FORBIDDEN,
@@ -219,6 +218,13 @@ impl OriginPolicy {
             );
         }
     }
+}
+
+/// The browser's `Sec-Fetch-Site` when it says another site sent the request (`cross-site`,
+/// `same-site`); `None` for this UI, a typed address, or a client that is not a browser.
+pub fn other_site(headers: &HeaderMap) -> Option<&str> {
+    let site = headers.get("sec-fetch-site")?.to_str().ok()?.trim();
+    matches!(site, "cross-site" | "same-site").then_some(site)
 }
 
 /// True for exactly the health-check paths (at the root, and under the webroot): probes need no
