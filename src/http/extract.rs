@@ -112,6 +112,11 @@ pub fn find(store: &Store, id: &str) -> Option<Arc<StoredMessage>> {
     Uuid::parse_str(id).ok().and_then(|id| store.get(&id))
 }
 
+/// [`find`], or the 404 every message route answers.
+pub fn found(store: &Store, id: &str) -> Result<Arc<StoredMessage>, AppError> {
+    find(store, id).ok_or(AppError::NotFound("message not found"))
+}
+
 /// Ids that are not UUIDs name no message, like unknown ones.
 pub fn uuids(ids: &[String]) -> Vec<Uuid> {
     ids.iter()

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::AppError;
-use super::extract::{Lenient, PageQuery, Paging, find};
+use super::extract::{Lenient, PageQuery, Paging, find, found};
 use super::{live, respond};
 use crate::message::StoredMessage;
 use crate::mime::entity::Entity;
@@ -191,10 +191,6 @@ pub async fn v1_list(State(state): State<AppState>) -> Result<Response, AppError
     render(&state, messages, "[".into(), "]").await
 }
 
-fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
-    find(&state.store, id).ok_or(AppError::NotFound("message not found"))
-}
-
 /// GET /api/v1/messages/{id}. An unknown id answers 200 with `null`: clients (rpkamp's among
 /// them) take that body to mean "no such message".
 async fn v1_get(
@@ -212,7 +208,7 @@ async fn v1_delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let m = found(&state, &id)?;
+    let m = found(&state.store, &id)?;
     if state.store.delete(vec![m.id]).await == 0 {
         // Deleted by someone else since the lookup.
         return Err(AppError::NotFound("message not found"));
@@ -225,7 +221,7 @@ async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let m = found(&state, &id)?;
+    let m = found(&state.store, &id)?;
     Ok(respond::raw_message(m, "message/rfc822", true))
 }
 
@@ -234,7 +230,7 @@ async fn download_part(
     State(state): State<AppState>,
     Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let m = found(&state, &id)?;
+    let m = found(&state.store, &id)?;
     let entity = Entity::parse(model::data(&m), &m.mime_limits());
     let (index, part) = n
         .parse::<usize>()

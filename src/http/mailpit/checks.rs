@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::checks::{links, spam};
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Lenient, find};
+use crate::http::extract::{Lenient, found};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct LinkCheckQuery {
@@ -26,7 +26,7 @@ pub async fn link_check(
     Path(id): Path<String>,
     Lenient(query): Lenient<LinkCheckQuery>,
 ) -> Result<Response, AppError> {
-    let message = find(&state.store, &id).ok_or(AppError::NotFound("message not found"))?;
+    let message = found(&state.store, &id)?;
     let follow = matches!(query.follow.as_deref(), Some("true" | "1"));
     let max = state.checks.links.config().max_links;
     // Parsing and scanning a large message runs off the async workers.
@@ -52,7 +52,7 @@ pub async fn sa_check(
             "SpamAssassin is not enabled: start with --enable-spamassassin HOST:PORT",
         ));
     };
-    let message = find(&state.store, &id).ok_or(AppError::NotFound("message not found"))?;
+    let message = found(&state.store, &id)?;
     // The stored bytes are lent to the socket writes, not copied.
     Ok(Json(spam::check(&config, &message.raw).await).into_response())
 }

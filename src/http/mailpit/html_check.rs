@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::checks::html::{self, CheckError};
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::find;
+use crate::http::extract::found;
 
 /// Checks run at once: each keeps a blocking thread busy for up to [`html::MAX_CHECK_TIME`].
 const CONCURRENT_CHECKS: usize = 2;
@@ -29,7 +29,7 @@ pub async fn html_check(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let message = find(&state.store, &id).ok_or(AppError::NotFound("message not found"))?;
+    let message = found(&state.store, &id)?;
     let _permit = CHECKS
         .acquire()
         .await

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::model::{EnvelopeJson, Message, MessagesSummary};
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Lenient, PageQuery, find, uuids};
+use crate::http::extract::{Lenient, PageQuery, found, uuids};
 use crate::http::respond;
 use crate::message::StoredMessage;
 use crate::search;
@@ -75,11 +75,6 @@ where
         .store
         .scan(move |all| all.messages().iter().find(|m| wanted(m)).cloned())
         .await
-}
-
-/// The message `{id}` names, or the API's 404.
-fn found(state: &AppState, id: &str) -> Result<Arc<StoredMessage>, AppError> {
-    find(&state.store, id).ok_or(AppError::NotFound("message not found"))
 }
 
 /// GET /api/v1/messages
@@ -164,7 +159,7 @@ pub async fn get_one(
     {
         latest_matching(&state, &params).await?
     } else {
-        found(&state, &id)?
+        found(&state.store, &id)?
     };
     state.store.set_read(vec![message.id], true).await;
     let json = crate::store::read(Arc::clone(&message), |m| Json(Message::new(m))).await;
@@ -262,7 +257,7 @@ pub async fn raw(
     Path(id): Path<String>,
     Lenient(query): Lenient<RawQuery>,
 ) -> Result<Response, AppError> {
-    let message = found(&state, &id)?;
+    let message = found(&state.store, &id)?;
     let download = query.dl.as_deref().is_some_and(|v| v == "1" || v == "true");
     Ok(respond::raw_message(
         message,
@@ -277,7 +272,7 @@ pub async fn envelope(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let message = found(&state, &id)?;
+    let message = found(&state.store, &id)?;
     Ok(Json(EnvelopeJson::new(&message)).into_response())
 }
 
@@ -286,7 +281,7 @@ pub async fn headers(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let message = found(&state, &id)?;
+    let message = found(&state.store, &id)?;
     Ok(Json(super::model::headers(&message.raw)).into_response())
 }
 
@@ -301,7 +296,7 @@ async fn found_part(
     id: &str,
     part_id: &str,
 ) -> Result<(Arc<StoredMessage>, crate::mime::parts::PartContent), AppError> {
-    let message = found(state, id)?;
+    let message = found(&state.store, id)?;
     let wanted = part_id.to_string();
     let part = crate::store::read(Arc::clone(&message), move |m| {
         crate::mime::parts::part(&m.raw, &m.mime_limits(), &wanted)

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Lenient, find};
+use crate::http::extract::{Lenient, found};
 use crate::mime::parts::PartTree;
 
 /// The policy of the HTML view. `sandbox` without `allow-scripts` (and `default-src 'none'`)
@@ -53,7 +53,7 @@ pub async fn view(
     } else {
         return Err(AppError::NotFound("use /view/{ID}.html or /view/{ID}.txt"));
     };
-    let message = find(&state.store, id).ok_or(AppError::NotFound("message not found"))?;
+    let message = found(&state.store, id)?;
     if !html {
         let text = crate::store::read(message, |m| {
             m.parsed(|p| p.map(crate::mime::text).unwrap_or_default())
