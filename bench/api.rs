@@ -13,7 +13,7 @@ use mailsnare::{Config, Server};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{report, timed};
+use common::{json, report, timed};
 
 /// A ~1.5 KB message; every 100th mentions "zebra", recipients cycle over 500 addresses.
 fn message(i: usize) -> StoredMessage {
@@ -70,15 +70,7 @@ async fn run() {
     let fill = started.elapsed();
     let base = format!("http://{http}");
     let client = reqwest::Client::new();
-    let info: serde_json::Value = client
-        .get(format!("{base}/api/v1/info"))
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap_or_else(|e| panic!("info: {e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("info json: {e}"));
+    let info = json(&client, &format!("{base}/api/v1/info")).await;
     let rss = info["RuntimeStats"]["Memory"].as_f64().unwrap_or(0.0);
     println!(
         "filled {count} messages ({:.1} MiB raw) in {:.2} s; RSS {:.1} MiB ({:.0} bytes per message)",
@@ -179,15 +171,7 @@ async fn run() {
     ];
     for (label, query, expected) in searches {
         let url = format!("{base}/api/v1/search?query={query}&limit=50");
-        let found: serde_json::Value = client
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .unwrap_or_else(|e| panic!("{url}: {e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let found = json(&client, &url).await;
         assert_eq!(
             found["messages_count"].as_u64(),
             Some(expected as u64),

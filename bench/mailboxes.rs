@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{report, timed};
+use common::{json, report, timed};
 
 const SESSIONS: usize = 16;
 
@@ -158,18 +158,6 @@ async fn ingest(addr: std::net::SocketAddr, messages: usize, boxes: usize) -> f6
         t.await.unwrap_or_else(|e| panic!("{e}"));
     }
     (per * SESSIONS) as f64 / started.elapsed().as_secs_f64()
-}
-
-async fn json(client: &reqwest::Client, url: &str) -> serde_json::Value {
-    client
-        .get(url)
-        .send()
-        .await
-        .and_then(|r| r.error_for_status())
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// The first message ids of a list under `prefix`.

@@ -44,6 +44,19 @@ pub async fn timed(client: &reqwest::Client, url: &str) -> Duration {
     started.elapsed()
 }
 
+/// The JSON a GET of `url` answers; panics unless it succeeds.
+pub async fn json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
 /// `BENCH_…` setting `name`, or `default`.
 pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
