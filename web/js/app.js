@@ -228,6 +228,8 @@ function resync() {
 function showBusy() {
   const busy = model.busy || queue.length > 0 || resyncSoon.pending() || refreshSearch.pending();
   const list = $('list-scroll');
+  // Runs on every frame: touch the DOM only when it changes.
+  if (list.hasAttribute('aria-busy') === busy) return;
   if (busy) list.setAttribute('aria-busy', 'true');
   else list.removeAttribute('aria-busy');
 }
