@@ -80,6 +80,63 @@ pub struct Config {
     pub checks: ChecksConfig,
     /// How SMTP mail is routed to mailboxes, and their bounds.
     pub mailboxes: MailboxConfig,
+    /// The POP3 listeners (off unless `--pop3` or `--pop3s` is given).
+    pub pop3: ReaderConfig,
+    /// The IMAP listeners (off unless `--imap` or `--imaps` is given).
+    pub imap: ReaderConfig,
+}
+
+/// One mail-reading protocol's listeners (POP3 or IMAP) and their bounds.
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    /// Plain listen address; STLS/STARTTLS is offered on it when `tls` is set.
+    pub addr: Option<String>,
+    /// Implicit-TLS listen address (POP3S, IMAPS); needs `tls`.
+    pub tls_addr: Option<String>,
+    pub tls: Option<CertSource>,
+    /// Checked credentials; without them any user name and password are accepted.
+    pub passwords: Option<Arc<Passwords>>,
+    /// Most concurrent connections; more are refused with a short reply.
+    pub max_connections: u32,
+    /// A client silent for this long is disconnected.
+    pub idle_timeout: Duration,
+    /// Failed logins a connection may make before it is disconnected.
+    pub max_login_failures: u32,
+    /// Longest command line, in bytes (literals aside).
+    pub max_line: usize,
+    /// Largest literal (IMAP: APPEND's message, a long argument), in bytes.
+    pub max_literal: usize,
+}
+
+impl ReaderConfig {
+    /// True when some listener of this protocol is configured.
+    pub fn enabled(&self) -> bool {
+        self.addr.is_some() || self.tls_addr.is_some()
+    }
+
+    fn defaults(idle_timeout: Duration, max_connections: u32) -> ReaderConfig {
+        ReaderConfig {
+            addr: None,
+            tls_addr: None,
+            tls: None,
+            passwords: None,
+            max_connections,
+            idle_timeout,
+            max_login_failures: DEFAULT_MAX_LOGIN_FAILURES,
+            max_line: DEFAULT_READER_MAX_LINE,
+            max_literal: DEFAULT_MAX_MESSAGE_SIZE as usize,
+        }
+    }
+
+    /// POP3's defaults: 10 minutes idle (RFC 1939 section 3).
+    pub fn pop3_defaults() -> ReaderConfig {
+        ReaderConfig::defaults(DEFAULT_POP3_IDLE_TIMEOUT, DEFAULT_POP3_MAX_CONNECTIONS)
+    }
+
+    /// IMAP's defaults: 30 minutes idle (RFC 3501 section 5.4), room for many idling clients.
+    pub fn imap_defaults() -> ReaderConfig {
+        ReaderConfig::defaults(DEFAULT_IMAP_IDLE_TIMEOUT, DEFAULT_IMAP_MAX_CONNECTIONS)
+    }
 }
 
 /// Mailbox routing and bounds.
@@ -129,6 +186,8 @@ impl Default for Config {
             auto_tags: Arc::default(),
             checks: ChecksConfig::default(),
             mailboxes: MailboxConfig::default(),
+            pop3: ReaderConfig::pop3_defaults(),
+            imap: ReaderConfig::imap_defaults(),
         }
     }
 }
@@ -188,6 +247,14 @@ const DEFAULT_SEARCH_TIMEOUT_TEXT: &str = "10s";
 pub const DEFAULT_MAX_SENDS: usize = 8;
 pub const DEFAULT_MAX_MAILBOXES: usize = 10_000;
 pub const DEFAULT_MAX_AUTH_CHECKS: usize = 4;
+/// POP3 and IMAP: failed logins per connection before it is closed.
+pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 3;
+/// POP3 and IMAP: longest command line (RFC 7162 asks IMAP servers to take at least 8 192).
+pub const DEFAULT_READER_MAX_LINE: usize = 64 * 1024;
+pub const DEFAULT_POP3_MAX_CONNECTIONS: u32 = 256;
+pub const DEFAULT_IMAP_MAX_CONNECTIONS: u32 = 1024;
+pub const DEFAULT_POP3_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_IMAP_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// One thread for all connections answers fastest (no hand-over between threads per reply);
 /// everything heavy runs on the blocking pool, which uses every core.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
@@ -469,6 +536,78 @@ pub struct Cli {
     #[arg(long, env = "MAILSNARE_MAILBOX_FILE", value_name = "PATH")]
     pub mailbox_file: Option<std::path::PathBuf>,
 
+    /// Serve POP3 on this address (e.g. 127.0.0.1:1110); off without it [falls back to MP_POP3_BIND_ADDR]
+    #[arg(long, env = "MAILSNARE_POP3", value_name = "ADDR")]
+    pub pop3: Option<String>,
+
+    /// Also serve implicit-TLS POP3 (POP3S, like port 995) on this address; needs a certificate
+    #[arg(long, env = "MAILSNARE_POP3S", value_name = "ADDR")]
+    pub pop3s: Option<String>,
+
+    /// PEM certificate for POP3 STLS and --pop3s (`sans:NAMES` for a self-signed one); default the SMTP certificate [falls back to MP_POP3_TLS_CERT]
+    #[arg(long, env = "MAILSNARE_POP3_TLS_CERT", value_name = "FILE|sans:NAMES")]
+    pub pop3_tls_cert: Option<String>,
+
+    /// PEM private key for --pop3-tls-cert [falls back to MP_POP3_TLS_KEY]
+    #[arg(long, env = "MAILSNARE_POP3_TLS_KEY", value_name = "FILE")]
+    pub pop3_tls_key: Option<String>,
+
+    /// Check POP3 logins against this htpasswd-style file (as --smtp-auth-file); without it any login is accepted [falls back to MP_POP3_AUTH_FILE]
+    #[arg(long, env = "MAILSNARE_POP3_AUTH_FILE", value_name = "FILE")]
+    pub pop3_auth_file: Option<String>,
+
+    /// POP3 credentials inline, `user:pass user2:pass2` [falls back to MP_POP3_AUTH]
+    #[arg(long, env = "MAILSNARE_POP3_AUTH", value_name = "CREDENTIALS")]
+    pub pop3_auth: Option<String>,
+
+    /// Most concurrent POP3 connections
+    #[arg(long, env = "MAILSNARE_POP3_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_POP3_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub pop3_max_connections: u32,
+
+    /// Disconnect POP3 clients idle this long (RFC 1939 asks for at least 10 minutes)
+    #[arg(long, env = "MAILSNARE_POP3_IDLE_TIMEOUT", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub pop3_idle_timeout: Duration,
+
+    /// Serve IMAP on this address (e.g. 127.0.0.1:1143); off without it
+    #[arg(long, env = "MAILSNARE_IMAP", value_name = "ADDR")]
+    pub imap: Option<String>,
+
+    /// Also serve implicit-TLS IMAP (IMAPS, like port 993) on this address; needs a certificate
+    #[arg(long, env = "MAILSNARE_IMAPS", value_name = "ADDR")]
+    pub imaps: Option<String>,
+
+    /// PEM certificate for IMAP STARTTLS and --imaps (`sans:NAMES` for a self-signed one); default the SMTP certificate
+    #[arg(long, env = "MAILSNARE_IMAP_TLS_CERT", value_name = "FILE|sans:NAMES")]
+    pub imap_tls_cert: Option<String>,
+
+    /// PEM private key for --imap-tls-cert
+    #[arg(long, env = "MAILSNARE_IMAP_TLS_KEY", value_name = "FILE")]
+    pub imap_tls_key: Option<String>,
+
+    /// Check IMAP logins against this htpasswd-style file (as --smtp-auth-file); without it any login is accepted
+    #[arg(long, env = "MAILSNARE_IMAP_AUTH_FILE", value_name = "FILE")]
+    pub imap_auth_file: Option<String>,
+
+    /// IMAP credentials inline, `user:pass user2:pass2`
+    #[arg(long, env = "MAILSNARE_IMAP_AUTH", value_name = "CREDENTIALS")]
+    pub imap_auth: Option<String>,
+
+    /// Most concurrent IMAP connections (each idling client holds one)
+    #[arg(long, env = "MAILSNARE_IMAP_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_IMAP_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub imap_max_connections: u32,
+
+    /// Disconnect IMAP clients idle this long, IDLE included (RFC 3501 asks for at least 30 minutes)
+    #[arg(long, env = "MAILSNARE_IMAP_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub imap_idle_timeout: Duration,
+
+    /// POP3 and IMAP: failed logins a connection may make before it is closed
+    #[arg(long, env = "MAILSNARE_MAX_LOGIN_FAILURES", value_name = "N", default_value_t = DEFAULT_MAX_LOGIN_FAILURES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_login_failures: u32,
+
+    /// POP3 and IMAP: longest command line in bytes (an IMAP literal is bounded by --max-message-size)
+    #[arg(long, env = "MAILSNARE_READER_MAX_LINE", value_name = "BYTES", default_value_t = DEFAULT_READER_MAX_LINE, value_parser = clap::value_parser!(usize))]
+    pub reader_max_line: usize,
+
     /// Most mailboxes at once; mail for one more goes to the default mailbox, and a request for one more is answered 503
     #[arg(long, env = "MAILSNARE_MAX_MAILBOXES", value_name = "N", default_value_t = DEFAULT_MAX_MAILBOXES as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_mailboxes: u64,
@@ -695,6 +834,54 @@ impl Cli {
             .transpose()?;
         let ignore_rejected_recipients = self.smtp_ignore_rejected_recipients
             || fallback(&["MP_SMTP_IGNORE_REJECTED_RECIPIENTS"]).is_some_and(truthy);
+        let reader_tls = |what: &str, cert: Option<String>, key: Option<String>| {
+            // Without their own certificate, POP3 and IMAP use the SMTP one.
+            Ok::<_, String>(CertSource::from_flags(what, cert, key)?.or_else(|| smtp_tls.clone()))
+        };
+        let pop3 = ReaderConfig {
+            addr: self.pop3.or_else(|| fallback(&["MP_POP3_BIND_ADDR"])),
+            tls_addr: self.pop3s,
+            tls: reader_tls(
+                "--pop3-tls-cert",
+                self.pop3_tls_cert
+                    .or_else(|| fallback(&["MP_POP3_TLS_CERT"])),
+                self.pop3_tls_key.or_else(|| fallback(&["MP_POP3_TLS_KEY"])),
+            )?,
+            passwords: credentials(
+                "--pop3-auth",
+                "MP_POP3_AUTH",
+                self.pop3_auth_file
+                    .or_else(|| fallback(&["MP_POP3_AUTH_FILE"])),
+                self.pop3_auth.or_else(|| fallback(&["MP_POP3_AUTH"])),
+            )?,
+            max_connections: self.pop3_max_connections,
+            idle_timeout: self.pop3_idle_timeout,
+            max_login_failures: self.max_login_failures,
+            max_line: self.reader_max_line.max(1024),
+            max_literal: max_message_size,
+        };
+        if pop3.tls_addr.is_some() && pop3.tls.is_none() {
+            return Err("--pop3s needs a certificate (--pop3-tls-cert or --smtp-tls-cert)".into());
+        }
+        let imap = ReaderConfig {
+            addr: self.imap,
+            tls_addr: self.imaps,
+            tls: reader_tls("--imap-tls-cert", self.imap_tls_cert, self.imap_tls_key)?,
+            passwords: credentials(
+                "--imap-auth",
+                "MAILSNARE_IMAP_AUTH",
+                self.imap_auth_file,
+                self.imap_auth,
+            )?,
+            max_connections: self.imap_max_connections,
+            idle_timeout: self.imap_idle_timeout,
+            max_login_failures: self.max_login_failures,
+            max_line: self.reader_max_line.max(1024),
+            max_literal: max_message_size,
+        };
+        if imap.tls_addr.is_some() && imap.tls.is_none() {
+            return Err("--imaps needs a certificate (--imap-tls-cert or --smtp-tls-cert)".into());
+        }
         let mailhog = self.mailhog || self.mailhog_v1_list;
         let http_auth_file = self
             .http_auth_file
@@ -823,6 +1010,8 @@ impl Cli {
             search,
             checks,
             mailboxes,
+            pop3,
+            imap,
             auto_tags: Arc::new(auto_tags),
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),

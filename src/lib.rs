@@ -18,6 +18,8 @@
 //! - [`passwords`]: htpasswd-style password files for SMTP AUTH and HTTP Basic auth.
 //! - [`tls`]: certificates (PEM files or self-signed) and TLS acceptors.
 //! - [`http`]: the HTTP router (Mailpit-compatible API) over the store.
+//! - [`pop3`], [`imap`]: the mail-reading protocols, each a sans-I/O session and its I/O loop;
+//!   [`login`] says which store a login reads, [`listen`] is their accept loop.
 //! - [`checks`]: message checks that look outside the message: links, spamd.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
@@ -29,10 +31,14 @@ pub mod checks;
 pub mod config;
 pub mod descriptors;
 pub mod http;
+pub mod imap;
+pub mod listen;
+pub mod login;
 pub mod mailbox;
 pub mod message;
 pub mod mime;
 pub mod passwords;
+pub mod pop3;
 pub mod search;
 pub mod smtp;
 pub mod stats;
@@ -65,6 +71,81 @@ pub struct Server {
     http_tls: Option<TlsAcceptor>,
     store: Store,
     mailboxes: mailbox::Mailboxes,
+    pop3: Readers,
+    imap: Readers,
+}
+
+/// One mail-reading protocol's bound listeners (plain, implicit TLS) and its TLS acceptor.
+#[derive(Default)]
+struct Readers {
+    plain: Option<TcpListener>,
+    tls: Option<TcpListener>,
+    acceptor: Option<TlsAcceptor>,
+}
+
+impl Readers {
+    async fn bind(what: &str, config: &config::ReaderConfig) -> io::Result<Readers> {
+        if !config.enabled() {
+            return Ok(Readers::default());
+        }
+        let plain = match &config.addr {
+            Some(addr) => Some(bind(what, addr).await?),
+            None => None,
+        };
+        let tls = match &config.tls_addr {
+            Some(addr) => Some(bind(&format!("{what}S"), addr).await?),
+            None => None,
+        };
+        Ok(Readers {
+            plain,
+            tls,
+            acceptor: acceptor(config.tls.as_ref())?,
+        })
+    }
+
+    fn addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let addr = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+        (addr(&self.plain), addr(&self.tls))
+    }
+
+    /// Spawns the accept loops, sharing one connection bound.
+    fn spawn<F, Fut>(
+        self,
+        kind: listen::Listener,
+        max: u32,
+        shutdown: &watch::Receiver<bool>,
+        serve: F,
+    ) -> Vec<tokio::task::JoinHandle<()>>
+    where
+        F: Fn(listen::Accepted, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<()>> + Send + 'static,
+    {
+        let permits = Arc::new(Semaphore::new(max as usize));
+        let mut tasks = Vec::new();
+        if let Some(listener) = self.plain {
+            tasks.push(tokio::spawn(listen::run(
+                kind,
+                listener,
+                Arc::clone(&permits),
+                max,
+                shutdown.clone(),
+                None,
+                serve.clone(),
+            )));
+        }
+        if let Some(listener) = self.tls {
+            tasks.push(tokio::spawn(listen::run(
+                kind,
+                listener,
+                permits,
+                max,
+                shutdown.clone(),
+                self.acceptor,
+                serve,
+            )));
+        }
+        tasks
+    }
 }
 
 async fn bind(what: &str, addr: &str) -> io::Result<TcpListener> {
@@ -97,6 +178,8 @@ impl Server {
             None => None,
         };
         let http = bind("HTTP", &config.http_addr).await?;
+        let pop3 = Readers::bind("POP3", &config.pop3).await?;
+        let imap = Readers::bind("IMAP", &config.imap).await?;
         let store = match &config.storage {
             None => {
                 let store = Store::new(config.store);
@@ -144,6 +227,8 @@ impl Server {
             }
         }
         Ok(Server {
+            pop3,
+            imap,
             mailboxes,
             config,
             smtp,
@@ -166,6 +251,16 @@ impl Server {
 
     pub fn http_addr(&self) -> io::Result<SocketAddr> {
         self.http.local_addr()
+    }
+
+    /// The POP3 addresses (plain, implicit TLS), where configured.
+    pub fn pop3_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.pop3.addrs()
+    }
+
+    /// The IMAP addresses (plain, implicit TLS), where configured.
+    pub fn imap_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.imap.addrs()
     }
 
     /// The path prefix of the UI and API (`/mail`), empty for none.
@@ -200,7 +295,10 @@ impl Server {
                 http: addr(&self.http),
                 https: self.http_tls.is_some(),
                 starttls: self.smtp_tls.is_some(),
-                ..http::ops::about::Listeners::default()
+                pop3: self.pop3.plain.as_ref().and_then(addr),
+                pop3s: self.pop3.tls.as_ref().and_then(addr),
+                imap: self.imap.plain.as_ref().and_then(addr),
+                imaps: self.imap.tls.as_ref().and_then(addr),
             },
             limits: http::ops::about::Limits {
                 max_message_size: c.session.max_message_size as u64,
@@ -221,10 +319,76 @@ impl Server {
         }
     }
 
+    /// Starts the POP3 and IMAP accept loops that are configured.
+    fn spawn_readers(
+        &mut self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> io::Result<Vec<tokio::task::JoinHandle<()>>> {
+        let checks = Arc::new(Semaphore::new(self.config.max_auth_checks));
+        let logins = |c: &config::ReaderConfig| {
+            login::Logins::new(
+                c.passwords.clone(),
+                self.mailboxes.clone(),
+                Arc::clone(&checks),
+            )
+        };
+        let hostname = self.config.session.hostname.clone();
+        let storage = self.config.storage.as_deref();
+        let mut tasks = Vec::new();
+        let pop3 = std::mem::take(&mut self.pop3);
+        if pop3.plain.is_some() || pop3.tls.is_some() {
+            let c = &self.config.pop3;
+            let ctx = Arc::new(pop3::Pop3Context::new(
+                c.clone(),
+                logins(c),
+                pop3.acceptor.clone(),
+                hostname.clone(),
+                storage,
+            )?);
+            let stop = shutdown.clone();
+            let kind = listen::Listener {
+                protocol: "pop3",
+                refusal: pop3::REFUSAL,
+                grace: smtp::conn::SHUTDOWN_GRACE,
+            };
+            tasks.extend(
+                pop3.spawn(kind, c.max_connections, shutdown, move |s, peer| {
+                    pop3::serve(s, peer, Arc::clone(&ctx), stop.clone())
+                }),
+            );
+        }
+        let imap = std::mem::take(&mut self.imap);
+        if imap.plain.is_some() || imap.tls.is_some() {
+            let c = &self.config.imap;
+            let ctx = Arc::new(imap::ImapContext::new(
+                c.clone(),
+                logins(c),
+                imap.acceptor.clone(),
+                hostname,
+                storage,
+            )?);
+            let stop = shutdown.clone();
+            let kind = listen::Listener {
+                protocol: "imap",
+                refusal: imap::REFUSAL,
+                grace: smtp::conn::SHUTDOWN_GRACE,
+            };
+            tasks.extend(
+                imap.spawn(kind, c.max_connections, shutdown, move |s, peer| {
+                    imap::serve(s, peer, Arc::clone(&ctx), stop.clone())
+                }),
+            );
+        }
+        Ok(tasks)
+    }
+
     /// Serves SMTP and HTTP until `shutdown` completes, then stops accepting, lets open SMTP
     /// transactions finish (within a grace period) and returns. Creates the parts every listener
     /// shares (counters, chaos engine, live hub, shutdown signal) and hands them down.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let about = Arc::new(self.about());
         if let Some(spam) = self.config.checks.spamassassin.clone() {
             // Mailpit pings at startup too: a wrong address shows before anyone opens a check.
@@ -238,6 +402,7 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);
+        let readers = self.spawn_readers(&stop_rx)?;
         let hub = http::live::Hub::new(self.config.live);
         let hub_task = tokio::spawn(hub.clone().run(self.store.clone(), self.store.subscribe()));
 
@@ -317,6 +482,9 @@ impl Server {
         let (smtp, http) = tokio::join!(smtp, http);
         if let Some(smtps) = smtps {
             smtps.await.map_err(io::Error::other)?;
+        }
+        for reader in readers {
+            reader.await.map_err(io::Error::other)?;
         }
         hub_task.abort();
         sweeper.abort();

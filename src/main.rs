@@ -83,6 +83,14 @@ async fn serve(config: mailsnare::Config) -> std::io::Result<()> {
     } else {
         ("HTTP", "http")
     };
+    for (name, (plain, tls)) in [("POP3", server.pop3_addrs()), ("IMAP", server.imap_addrs())] {
+        if let Some(addr) = plain {
+            tracing::info!("{name} listening on {addr}");
+        }
+        if let Some(addr) = tls {
+            tracing::info!("{name}S listening on {addr}");
+        }
+    }
     let http = server.http_addr()?;
     tracing::info!("{label} listening on {http}");
     let url = format!("{scheme}://{}{}/", browsable(http), server.webroot());

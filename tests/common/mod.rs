@@ -28,6 +28,11 @@ pub struct Server {
     pub http: SocketAddr,
     /// The implicit-TLS listener, when started with `--smtps`.
     pub smtps: Option<SocketAddr>,
+    /// The POP3 and IMAP listeners (plain, implicit TLS), when started with their flags.
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
     log: Arc<Mutex<String>>,
 }
 
@@ -89,6 +94,8 @@ impl Server {
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let (mut smtp, mut http, mut smtps) = (None, None, None);
+        // Printed before the HTTP line, so they are in once it is.
+        let (mut pop3, mut pop3s, mut imap, mut imaps) = (None, None, None, None);
         let wants_smtps = extra.contains(&"--smtps");
         while smtp.is_none() || http.is_none() || (wants_smtps && smtps.is_none()) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -99,6 +106,10 @@ impl Server {
                         .or_else(|| address_after(&line, "HTTP listening on "))
                         .or_else(|| address_after(&line, "HTTPS listening on "));
                     smtps = smtps.or_else(|| address_after(&line, "SMTPS listening on "));
+                    pop3 = pop3.or_else(|| address_after(&line, "POP3 listening on "));
+                    pop3s = pop3s.or_else(|| address_after(&line, "POP3S listening on "));
+                    imap = imap.or_else(|| address_after(&line, "IMAP listening on "));
+                    imaps = imaps.or_else(|| address_after(&line, "IMAPS listening on "));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = child.kill();
@@ -122,6 +133,10 @@ impl Server {
             smtp: smtp.unwrap(),
             http: http.unwrap(),
             smtps,
+            pop3,
+            pop3s,
+            imap,
+            imaps,
             log,
         }
     }
