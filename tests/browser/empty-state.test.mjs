@@ -48,3 +48,26 @@ test('a search with no matches says so, and offers no message to select', async 
   assert.deepEqual(problems, []);
   await page.context().close();
 });
+
+test('the header shows the POP3 and IMAP addresses when they are on, and nothing when they are off', async () => {
+  const off = await startServer();
+  const plain = await openPage(browser, `${off.base}/`, { viewport: { width: 1440, height: 900 } });
+  await plain.page.waitForSelector('#welcome');
+  assert.equal(await plain.page.locator('#readers').isVisible(), false, 'no reader listeners: no addresses');
+  await plain.page.context().close();
+
+  const server = await startServer(['--pop3', '127.0.0.1:0', '--imap', '127.0.0.1:0']);
+  const { Listeners } = await apiJson(server, '/api/v1/about');
+  assert.match(Listeners.POP3, /^127\.0\.0\.1:\d+$/);
+  assert.match(Listeners.IMAP, /^127\.0\.0\.1:\d+$/);
+  const { page, problems } = await openPage(browser, `${server.base}/`, { viewport: { width: 1440, height: 900 } });
+  await page.waitForSelector('#readers:not([hidden])');
+  assert.ok(await page.locator('#readers').isVisible());
+  assert.equal(await page.textContent('#readers [data-protocol="IMAP"] code'), Listeners.IMAP);
+  assert.equal(await page.textContent('#readers [data-protocol="POP3"] code'), Listeners.POP3);
+  // The welcome card lists them too.
+  assert.match(await page.textContent('#welcome'), new RegExp(`IMAP\\s*${Listeners.IMAP.replace(/\./g, '\\.')}`));
+  await shot(page, 'wide1440-light-readers');
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});

@@ -10,7 +10,7 @@ import { installKeys } from './keys.js';
 import { initTheme, toggleTheme } from './theme.js';
 import { showUnread, initNotifications, notifyNew } from './badge.js';
 import { initSplitter } from './splitter.js';
-import { welcomeCard } from './welcome.js';
+import { welcomeCard, dialAddress } from './welcome.js';
 import { TagFilter, tagQuery, activeTag } from './tags.js';
 import { ChaosPanel } from './chaos.js';
 import { AboutPanel } from './about.js';
@@ -321,6 +321,20 @@ async function loadAbout() {
     }
   }
   placeWelcome({ rebuild: true });
+  showReaders();
+}
+
+/** The header's POP3/IMAP addresses, for pointing a mail client at the catch. */
+function showReaders() {
+  const l = about?.Listeners || {};
+  const box = $('readers');
+  const entries = [['IMAP', l.IMAP], ['IMAPS', l.IMAPS], ['POP3', l.POP3], ['POP3S', l.POP3S]]
+    .filter(([, a]) => a)
+    .map(([name, a]) => [name, dialAddress(a)]);
+  box.replaceChildren(...entries.map(([name, a]) => h('span', { class: 'reader', 'data-protocol': name },
+    `${name} `, h('code', { text: a }))));
+  box.title = 'Read this catch with a mail client: a login named like a mailbox reads that mailbox, any other the whole catch';
+  box.hidden = entries.length === 0;
 }
 
 let welcome = null;
