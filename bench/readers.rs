@@ -82,7 +82,8 @@ fn start(messages: usize) -> Running {
             let _ = server.run(std::future::pending()).await;
         });
     });
-    rx.recv().unwrap_or_else(|e| panic!("server did not start: {e}"))
+    rx.recv()
+        .unwrap_or_else(|e| panic!("server did not start: {e}"))
 }
 
 /// A line-oriented client connection.
@@ -236,7 +237,9 @@ async fn imap(addr: SocketAddr, messages: usize, fetch: usize) {
     assert_eq!(listed, messages, "UID FETCH 1:* lists every message");
     let started = Instant::now();
     for n in 1..=fetch {
-        let got = c.imap(&format!("c{n}"), &format!("FETCH {n} (BODY.PEEK[])")).await;
+        let got = c
+            .imap(&format!("c{n}"), &format!("FETCH {n} (BODY.PEEK[])"))
+            .await;
         assert_eq!(got, 1, "FETCH {n} gives one message");
     }
     let bodies = started.elapsed();

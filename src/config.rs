@@ -263,6 +263,9 @@ pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
 /// Real mail has a handful of parts; a newsletter with many images some dozens.
 pub const DEFAULT_MAX_MIME_PARTS: usize = 1000;
 const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
+const DEFAULT_POP3_IDLE_TIMEOUT_TEXT: &str = "10m";
+const DEFAULT_IMAP_IDLE_TIMEOUT_TEXT: &str = "30m";
+const DEFAULT_READER_MAX_LINE_TEXT: &str = "64KiB";
 /// A link that has not answered in this long is reported as a timeout (Mailpit allows 10 s; a
 /// link check is interactive).
 pub const DEFAULT_LINK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -565,7 +568,7 @@ pub struct Cli {
     pub pop3_max_connections: u32,
 
     /// Disconnect POP3 clients idle this long (RFC 1939 asks for at least 10 minutes)
-    #[arg(long, env = "MAILSNARE_POP3_IDLE_TIMEOUT", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "MAILSNARE_POP3_IDLE_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_POP3_IDLE_TIMEOUT_TEXT, value_parser = parse_duration)]
     pub pop3_idle_timeout: Duration,
 
     /// Serve IMAP on this address (e.g. 127.0.0.1:1143); off without it
@@ -597,7 +600,7 @@ pub struct Cli {
     pub imap_max_connections: u32,
 
     /// Disconnect IMAP clients idle this long, IDLE included (RFC 3501 asks for at least 30 minutes)
-    #[arg(long, env = "MAILSNARE_IMAP_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    #[arg(long, env = "MAILSNARE_IMAP_IDLE_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_IMAP_IDLE_TIMEOUT_TEXT, value_parser = parse_duration)]
     pub imap_idle_timeout: Duration,
 
     /// POP3 and IMAP: failed logins a connection may make before it is closed
@@ -605,8 +608,8 @@ pub struct Cli {
     pub max_login_failures: u32,
 
     /// POP3 and IMAP: longest command line in bytes (an IMAP literal is bounded by --max-message-size)
-    #[arg(long, env = "MAILSNARE_READER_MAX_LINE", value_name = "BYTES", default_value_t = DEFAULT_READER_MAX_LINE, value_parser = clap::value_parser!(usize))]
-    pub reader_max_line: usize,
+    #[arg(long, env = "MAILSNARE_READER_MAX_LINE", value_name = "BYTES", default_value = DEFAULT_READER_MAX_LINE_TEXT, value_parser = parse_size)]
+    pub reader_max_line: u64,
 
     /// Most mailboxes at once; mail for one more goes to the default mailbox, and a request for one more is answered 503
     #[arg(long, env = "MAILSNARE_MAX_MAILBOXES", value_name = "N", default_value_t = DEFAULT_MAX_MAILBOXES as u64, value_parser = clap::value_parser!(u64).range(1..))]
@@ -857,7 +860,7 @@ impl Cli {
             max_connections: self.pop3_max_connections,
             idle_timeout: self.pop3_idle_timeout,
             max_login_failures: self.max_login_failures,
-            max_line: self.reader_max_line.max(1024),
+            max_line: usize::try_from(self.reader_max_line.max(1024)).unwrap_or(usize::MAX),
             max_literal: max_message_size,
         };
         if pop3.tls_addr.is_some() && pop3.tls.is_none() {
@@ -876,7 +879,7 @@ impl Cli {
             max_connections: self.imap_max_connections,
             idle_timeout: self.imap_idle_timeout,
             max_login_failures: self.max_login_failures,
-            max_line: self.reader_max_line.max(1024),
+            max_line: usize::try_from(self.reader_max_line.max(1024)).unwrap_or(usize::MAX),
             max_literal: max_message_size,
         };
         if imap.tls_addr.is_some() && imap.tls.is_none() {
@@ -1114,6 +1117,55 @@ mod tests {
     }
 
     #[test]
+    fn pop3_and_imap_are_off_unless_asked_and_take_the_smtp_certificate() {
+        let none = |_: &str| None;
+        let c = cli(&[]).into_config(none).unwrap();
+        assert!(!c.pop3.enabled() && !c.imap.enabled());
+        let c = cli(&[
+            "--smtp-tls-cert",
+            "sans:localhost",
+            "--imaps",
+            "127.0.0.1:0",
+        ])
+        .into_config(none)
+        .unwrap();
+        assert!(c.imap.enabled());
+        assert_eq!(
+            c.imap.tls, c.smtp_tls,
+            "IMAP falls back to the SMTP certificate"
+        );
+        assert_eq!(c.imap.idle_timeout, DEFAULT_IMAP_IDLE_TIMEOUT);
+        assert_eq!(c.pop3.idle_timeout, DEFAULT_POP3_IDLE_TIMEOUT);
+        let err = cli(&["--pop3s", "127.0.0.1:0"])
+            .into_config(none)
+            .unwrap_err();
+        assert!(err.contains("--pop3s needs a certificate"), "{err}");
+        let err = cli(&["--imaps", "127.0.0.1:0"])
+            .into_config(none)
+            .unwrap_err();
+        assert!(err.contains("--imaps needs a certificate"), "{err}");
+        // Mailpit's variables.
+        let mailpit = |name: &str| match name {
+            "MP_POP3_BIND_ADDR" => Some("127.0.0.1:1110".to_string()),
+            "MP_POP3_AUTH" => Some("reader:secret".to_string()),
+            _ => None,
+        };
+        let c = cli(&["--reader-max-line", "8k"])
+            .into_config(mailpit)
+            .unwrap();
+        assert_eq!(c.pop3.addr.as_deref(), Some("127.0.0.1:1110"));
+        assert!(
+            c.pop3
+                .passwords
+                .as_ref()
+                .is_some_and(|p| p.verify("reader", "secret"))
+        );
+        assert!(c.imap.passwords.is_none(), "POP3's credentials are POP3's");
+        assert_eq!(c.pop3.max_line, 8192);
+        assert_eq!(c.imap.max_literal, c.session.max_message_size);
+    }
+
+    #[test]
     fn default_texts_match_default_values() {
         assert_eq!(
             parse_size(DEFAULT_MAX_MESSAGE_SIZE_TEXT),
@@ -1123,6 +1175,18 @@ mod tests {
         assert_eq!(
             parse_duration(DEFAULT_IDLE_TIMEOUT_TEXT),
             Ok(DEFAULT_IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            parse_duration(DEFAULT_POP3_IDLE_TIMEOUT_TEXT),
+            Ok(DEFAULT_POP3_IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            parse_duration(DEFAULT_IMAP_IDLE_TIMEOUT_TEXT),
+            Ok(DEFAULT_IMAP_IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            parse_size(DEFAULT_READER_MAX_LINE_TEXT),
+            Ok(DEFAULT_READER_MAX_LINE as u64)
         );
         assert_eq!(DEFAULT_SMTP, format!("127.0.0.1:{DEFAULT_SMTP_PORT}"));
         assert_eq!(
