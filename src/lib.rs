@@ -12,6 +12,7 @@
 //! - [`tags`]: what a tag may be, and the tags a message gets on arrival.
 //! - [`thumbnail`]: 180x120 JPEG thumbnails of image parts, bounded against bombs.
 //! - [`checks`]: checks of a message's content (the HTML check against caniemail's data).
+//! - [`extraction`]: a message's links and likely one-time codes, for tests and agents.
 //! - [`store`]: the bounded store, its change events, its blocking policy and optional Maildir
 //!   persistence.
 //! - [`stats`]: runtime counters for `/api/v1/info`.
@@ -30,6 +31,7 @@ pub mod chaos;
 pub mod checks;
 pub mod config;
 pub mod descriptors;
+pub mod extraction;
 pub mod http;
 pub mod imap;
 pub mod listen;

@@ -460,6 +460,18 @@ pub fn extract(html: &str, text: &str, max: usize) -> Vec<String> {
     collector.links
 }
 
+/// The `http(s)` URLs in plain text, in order, each once, at most `max`.
+pub fn text_urls(text: &str, max: usize) -> Vec<String> {
+    let mut collector = Collector {
+        links: Vec::new(),
+        max,
+    };
+    if max > 0 {
+        text_links(text, &mut collector);
+    }
+    collector.links
+}
+
 fn html_links(html: &str, collector: &mut Collector) {
     if html.is_empty() || collector.full() {
         return;

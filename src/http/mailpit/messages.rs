@@ -154,18 +154,51 @@ pub async fn get_one(
     Path(id): Path<String>,
     Lenient(params): Lenient<MessageQuery>,
 ) -> Result<Response, AppError> {
-    let message = if id == "latest"
-        && (params.query.is_some() || params.wait.is_some() || params.since.is_some())
-    {
-        latest_matching(&state, &params).await?
-    } else {
-        found(&state.store, &id)?
-    };
+    let message = lookup(&state, &id, &params).await?;
     state.store.set_read(vec![message.id], true).await;
     let json = crate::store::read(Arc::clone(&message), |m| Json(Message::new(m))).await;
     let mut response = json.into_response();
     mark_truncated(&mut response, &message);
     Ok(response)
+}
+
+/// The message `id` names; for `latest` with the wait API's parameters, the newest match (waited
+/// for).
+async fn lookup(
+    state: &AppState,
+    id: &str,
+    params: &MessageQuery,
+) -> Result<Arc<StoredMessage>, AppError> {
+    if id == "latest" && (params.query.is_some() || params.wait.is_some() || params.since.is_some())
+    {
+        latest_matching(state, params).await
+    } else {
+        found(&state.store, id)
+    }
+}
+
+/// What `GET /api/v1/message/{id}/extract` answers.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExtractResponse {
+    #[serde(rename = "ID")]
+    id: Uuid,
+    #[serde(flatten)]
+    extracted: crate::extraction::Extracted,
+}
+
+/// EXT GET /api/v1/message/{id}/extract: the message's links (with the text they show) and its
+/// likely one-time codes, best first. With `latest` it takes the wait API's parameters, so "wait
+/// for the mail to alice and give me its link" is one request. Does not mark the message read.
+pub async fn extract(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Lenient(params): Lenient<MessageQuery>,
+) -> Result<Response, AppError> {
+    let message = lookup(&state, &id, &params).await?;
+    let id = message.id;
+    let extracted = crate::store::read(message, crate::extraction::extract).await;
+    Ok(Json(ExtractResponse { id, extracted }).into_response())
 }
 
 /// EXT: says when the message's MIME structure went past a bound and its rest is shown as one

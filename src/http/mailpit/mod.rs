@@ -59,6 +59,7 @@ pub fn routes(options: &ApiOptions) -> Router<AppState> {
         )
         .route("/api/v1/message/{id}/release", post(info::release))
         .route("/api/v1/message/{id}/link-check", get(checks::link_check))
+        .route("/api/v1/message/{id}/extract", get(messages::extract))
         .route("/api/v1/message/{id}/sa-check", get(checks::sa_check))
         .route("/api/v1/tags", get(tags::list).put(tags::set))
         .route(
