@@ -78,6 +78,8 @@ export const api = {
   part: (id, partId) => request('GET', `api/v1/message/${enc(id)}/part/${enc(partId)}`, { as: 'blob' }),
   /** HEAD of a part: how the server would serve it (inline or as a download). */
   partHead: (id, partId) => request('HEAD', `api/v1/message/${enc(id)}/part/${enc(partId)}`, { as: 'response' }),
+  /** EXT: the message's links ({URL, Text, Visible?}) and likely one-time codes ({Code, Context}). */
+  extract: (id) => request('GET', `api/v1/message/${enc(id)}/extract`),
   raw: (id) => request('GET', `api/v1/message/${enc(id)}/raw`, { as: 'text' }),
   setRead: (ids, read) => request('PUT', 'api/v1/messages', { body: { IDs: ids, Read: read }, as: 'text' }),
   setReadSearch: (query, read) => request('PUT', 'api/v1/messages', { body: { Search: query, Read: read }, as: 'text' }),

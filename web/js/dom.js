@@ -44,6 +44,21 @@ export function icon(name, cls = '') {
 }
 
 /** Replaces an element's children. */
+/** A button that copies `text`, saying so (or why not) through `toast`. */
+export function copyButton(text, label, toast) {
+  return h('button', {
+    type: 'button', class: 'icon-btn copy-btn', title: `Copy ${label}`, 'aria-label': `Copy ${label}`,
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        toast('Copied');
+      } catch {
+        toast('The browser did not allow copying: select the text instead', { error: true });
+      }
+    },
+  }, icon('copy'));
+}
+
 export function replace(el, ...children) {
   el.replaceChildren();
   append(el, children);

@@ -11,6 +11,7 @@ import { sourceLines } from './highlight.js';
 import { receivedHeaders } from './headers.js';
 import { buildParts } from './parts.js';
 import { TagEditor } from './tags.js';
+import { extractStrip } from './extract.js';
 import { CHECK_TABS, CheckResults, spamAssassin, spamAssassinKnown, buildHtmlCheck, buildLinkCheck, buildSpamCheck } from './checks.js';
 
 export const TABS = [
@@ -213,7 +214,8 @@ export class MessageView {
         h('span', { class: 'chip', text: formatSize(m.Size) }),
         m.Attachments.length ? h('span', { class: 'chip' }, icon('clip'), plural(m.Attachments.length, 'attachment')) : null,
         m.Username ? h('span', { class: 'chip', text: `AUTH ${m.Username}` }) : null),
-      this.tagEditor(m));
+      this.tagEditor(m),
+      extractStrip(m.ID, { toast: this.actions.toast }));
 
     const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Message parts' });
     const panelsEl = h('div', { class: 'tab-panels' });

@@ -1,7 +1,7 @@
 // The empty mailbox: where to send mail (the SMTP address, and POP3/IMAP when they are on), a
 // command to try it with, and the version. From the EXT `api/v1/about` route.
 
-import { h, icon } from './dom.js';
+import { h, copyButton } from './dom.js';
 
 /** "host:port" as a client should dial it: a wildcard bind means the name this page was reached by. */
 export function dialAddress(listen) {
@@ -11,20 +11,6 @@ export function dialAddress(listen) {
   let host = m[1].replace(/^\[|\]$/g, '');
   if (host === '0.0.0.0' || host === '::' || host === '') host = location.hostname.replace(/^\[|\]$/g, '');
   return `${host.includes(':') ? `[${host}]` : host}:${m[2]}`;
-}
-
-function copyButton(text, label, toast) {
-  return h('button', {
-    type: 'button', class: 'icon-btn copy-btn', title: `Copy ${label}`, 'aria-label': `Copy ${label}`,
-    onclick: async () => {
-      try {
-        await navigator.clipboard.writeText(text);
-        toast('Copied');
-      } catch {
-        toast('The browser did not allow copying: select the text instead', { error: true });
-      }
-    },
-  }, icon('copy'));
 }
 
 export function welcomeCard(about, { toast }) {
