@@ -9,12 +9,11 @@
 //! `cargo test` it runs small, as a smoke test. Each server runs on a runtime of one worker
 //! thread, as the binary does by default; the clients run on another.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailsnare::mailbox::{Rule, Rules};
 use mailsnare::message::Envelope;
 use mailsnare::{Config, Server};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -104,60 +103,17 @@ async fn fill(
     }
 }
 
-/// One SMTP session sending `count` messages, one command at a time.
-async fn session(addr: std::net::SocketAddr, first: usize, count: usize, boxes: usize) {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    stream.set_nodelay(true).ok();
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    let mut line = String::new();
-    async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) {
-        loop {
-            line.clear();
-            read.read_line(line)
-                .await
-                .unwrap_or_else(|e| panic!("read: {e}"));
-            assert!(
-                line.starts_with('2') || line.starts_with('3'),
-                "reply {line:?}"
-            );
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return;
-            }
-        }
-    }
-    reply(&mut read, &mut line).await;
-    write.write_all(b"EHLO bench\r\n").await.ok();
-    reply(&mut read, &mut line).await;
-    for i in first..first + count {
-        let to = format!("app+box-{:04}@example.net", i % boxes);
-        for command in [
-            "MAIL FROM:<app@example.com>\r\n".to_string(),
-            format!("RCPT TO:<{to}>\r\n"),
-            "DATA\r\n".to_string(),
-        ] {
-            write.write_all(command.as_bytes()).await.ok();
-            reply(&mut read, &mut line).await;
-        }
-        write.write_all(body(i).as_bytes()).await.ok();
-        write.write_all(b".\r\n").await.ok();
-        reply(&mut read, &mut line).await;
-    }
-    write.write_all(b"QUIT\r\n").await.ok();
-}
-
+/// 20 000 messages (or `messages`) over [`SESSIONS`] kept-alive sessions, each `+tag`ged for one
+/// of `boxes` mailboxes; messages per second.
 async fn ingest(addr: std::net::SocketAddr, messages: usize, boxes: usize) -> f64 {
-    let started = Instant::now();
-    let per = messages / SESSIONS;
-    let tasks: Vec<_> = (0..SESSIONS)
-        .map(|s| tokio::spawn(session(addr, 1_000_000 + s * per, per, boxes)))
-        .collect();
-    for t in tasks {
-        t.await.unwrap_or_else(|e| panic!("{e}"));
-    }
-    (per * SESSIONS) as f64 / started.elapsed().as_secs_f64()
+    common::ingest(
+        addr,
+        SESSIONS,
+        messages,
+        move |i| format!("app+box-{:04}@example.net", i % boxes),
+        body,
+    )
+    .await
 }
 
 /// The first message ids of a list under `prefix`.

@@ -289,10 +289,8 @@ async fn idle(running: &Running, clients: usize, rounds: usize, messages: usize)
         tokio::spawn(async move {
             loop {
                 let line = c.read_line().await.to_string();
-                if line.ends_with(" EXISTS") {
-                    if tx.send((i, Instant::now())).is_err() {
-                        return;
-                    }
+                if line.ends_with(" EXISTS") && tx.send((i, Instant::now())).is_err() {
+                    return;
                 }
             }
         });
@@ -316,8 +314,8 @@ async fn idle(running: &Running, clients: usize, rounds: usize, messages: usize)
     latencies.sort();
     println!(
         "idle: {clients} clients x {rounds} arrivals, wake-up after the SMTP 250: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {clients} idling connections hold {held:.1} MiB",
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
 }

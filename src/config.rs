@@ -84,6 +84,15 @@ pub struct Config {
     pub pop3: ReaderConfig,
     /// The IMAP listeners (off unless `--imap` or `--imaps` is given).
     pub imap: ReaderConfig,
+    /// The webhooks and their bounds.
+    pub webhooks: WebhookConfig,
+}
+
+/// The configured webhooks (Mailpit's `--webhook-url` first) and their bounds.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    pub hooks: Vec<crate::webhooks::HookSpec>,
+    pub limits: crate::webhooks::WebhookLimits,
 }
 
 /// One mail-reading protocol's listeners (POP3 or IMAP) and their bounds.
@@ -188,6 +197,7 @@ impl Default for Config {
             mailboxes: MailboxConfig::default(),
             pop3: ReaderConfig::pop3_defaults(),
             imap: ReaderConfig::imap_defaults(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -253,6 +263,10 @@ pub const DEFAULT_MAX_LOGIN_FAILURES: u32 = 3;
 pub const DEFAULT_READER_MAX_LINE: usize = 64 * 1024;
 pub const DEFAULT_POP3_MAX_CONNECTIONS: u32 = 256;
 pub const DEFAULT_IMAP_MAX_CONNECTIONS: u32 = 1024;
+/// Webhooks: messages waiting per hook, how long a delivery is retried, one attempt's time.
+pub const DEFAULT_WEBHOOK_QUEUE: usize = 1000;
+pub const DEFAULT_WEBHOOK_RETRY_FOR: Duration = Duration::from_secs(300);
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_POP3_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_IMAP_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// One thread for all connections answers fastest (no hand-over between threads per reply);
@@ -264,6 +278,8 @@ pub const DEFAULT_MAX_MIME_DEPTH: usize = 16;
 pub const DEFAULT_MAX_MIME_PARTS: usize = 1000;
 const DEFAULT_IDLE_TIMEOUT_TEXT: &str = "5m";
 const DEFAULT_POP3_IDLE_TIMEOUT_TEXT: &str = "10m";
+const DEFAULT_WEBHOOK_RETRY_FOR_TEXT: &str = "5m";
+const DEFAULT_WEBHOOK_TIMEOUT_TEXT: &str = "5s";
 const DEFAULT_IMAP_IDLE_TIMEOUT_TEXT: &str = "30m";
 const DEFAULT_READER_MAX_LINE_TEXT: &str = "64KiB";
 /// A link that has not answered in this long is reported as a timeout (Mailpit allows 10 s; a
@@ -538,6 +554,38 @@ pub struct Cli {
     /// Routing rules from a file, one NAME=RULE per line (# comments), before any --mailbox
     #[arg(long, env = "MAILSNARE_MAILBOX_FILE", value_name = "PATH")]
     pub mailbox_file: Option<std::path::PathBuf>,
+
+    /// Mailpit's webhook: POST each new message's summary (JSON) to this URL [falls back to MP_WEBHOOK_URL]
+    #[arg(long, env = "MAILSNARE_WEBHOOK_URL", value_name = "URL")]
+    pub webhook_url: Option<String>,
+
+    /// --webhook-url: at most one request per this many seconds, the messages in between skipped (Mailpit's); 0 sends every one [falls back to MP_WEBHOOK_LIMIT]
+    #[arg(long, env = "MAILSNARE_WEBHOOK_LIMIT", value_name = "SECONDS")]
+    pub webhook_limit: Option<u64>,
+
+    /// --webhook-url: wait this many seconds before each request [falls back to MP_WEBHOOK_DELAY]
+    #[arg(long, env = "MAILSNARE_WEBHOOK_DELAY", value_name = "SECONDS")]
+    pub webhook_delay: Option<u64>,
+
+    /// --webhook-url: sign each body with HMAC-SHA256 under this secret (header X-Mailsnare-Signature: sha256=HEX)
+    #[arg(long, env = "MAILSNARE_WEBHOOK_SECRET", value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
+
+    /// A webhook of ours, repeatable: 'URL [secret=S] [mailbox=NAME] [delay=DURATION] [query=SEARCH…]' (query= takes the rest); every message is queued (none skipped), signed when a secret is given
+    #[arg(long = "webhook", env = "MAILSNARE_WEBHOOK", value_name = "SPEC")]
+    pub webhook: Vec<String>,
+
+    /// Messages waiting per webhook; when it is full the oldest waiting one is dropped (and logged as dropped)
+    #[arg(long, env = "MAILSNARE_WEBHOOK_QUEUE", value_name = "N", default_value_t = DEFAULT_WEBHOOK_QUEUE, value_parser = clap::value_parser!(usize))]
+    pub webhook_queue: usize,
+
+    /// Retry a failed webhook delivery (timeouts, 408, 429, 5xx) for this long, the pause doubling from 1 s to 60 s
+    #[arg(long, env = "MAILSNARE_WEBHOOK_RETRY_FOR", value_name = "DURATION", default_value = DEFAULT_WEBHOOK_RETRY_FOR_TEXT, value_parser = parse_duration)]
+    pub webhook_retry_for: Duration,
+
+    /// One webhook attempt, connect to last byte
+    #[arg(long, env = "MAILSNARE_WEBHOOK_TIMEOUT", value_name = "DURATION", default_value = DEFAULT_WEBHOOK_TIMEOUT_TEXT, value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
 
     /// Serve POP3 on this address (e.g. 127.0.0.1:1110); off without it [falls back to MP_POP3_BIND_ADDR]
     #[arg(long, env = "MAILSNARE_POP3", value_name = "ADDR")]
@@ -945,10 +993,46 @@ impl Cli {
                 })
             })
             .transpose()?;
+        let allow_internal = self.allow_internal_http_requests
+            || fallback(&["MP_ALLOW_INTERNAL_HTTP_REQUESTS"]).is_some_and(truthy);
+        let webhooks = {
+            use crate::webhooks::HookSpec;
+            let mut hooks = Vec::new();
+            let number = |name: &str, flag: Option<u64>, env: &str| -> Result<u64, String> {
+                match flag {
+                    Some(n) => Ok(n),
+                    None => match fallback(&[env]) {
+                        Some(v) => v.trim().parse().map_err(|_| {
+                            format!("{name}: expected a number of seconds, got {v:?}")
+                        }),
+                        None => Ok(if name == "--webhook-limit" { 1 } else { 0 }),
+                    },
+                }
+            };
+            if let Some(url) = self.webhook_url.or_else(|| fallback(&["MP_WEBHOOK_URL"])) {
+                let limit = number("--webhook-limit", self.webhook_limit, "MP_WEBHOOK_LIMIT")?;
+                let delay = number("--webhook-delay", self.webhook_delay, "MP_WEBHOOK_DELAY")?;
+                hooks.push(
+                    HookSpec::mailpit(&url, limit, delay, self.webhook_secret)
+                        .map_err(|e| format!("--webhook-url: {e}"))?,
+                );
+            }
+            for line in &self.webhook {
+                hooks.push(HookSpec::parse(line).map_err(|e| format!("--webhook: {e}"))?);
+            }
+            WebhookConfig {
+                hooks,
+                limits: crate::webhooks::WebhookLimits {
+                    queue: self.webhook_queue.max(1),
+                    retry_for: self.webhook_retry_for,
+                    timeout: self.webhook_timeout,
+                    allow_internal,
+                },
+            }
+        };
         let checks = ChecksConfig {
             links: LinkCheckConfig {
-                allow_internal: self.allow_internal_http_requests
-                    || fallback(&["MP_ALLOW_INTERNAL_HTTP_REQUESTS"]).is_some_and(truthy),
+                allow_internal,
                 allow_untrusted_tls: self.allow_untrusted_tls
                     || fallback(&["MP_ALLOW_UNTRUSTED_TLS"]).is_some_and(truthy),
                 rate_limit: !(self.disable_link_check_rate_limit
@@ -1015,6 +1099,7 @@ impl Cli {
             mailboxes,
             pop3,
             imap,
+            webhooks,
             auto_tags: Arc::new(auto_tags),
             max_sends: self.max_sends.max(1),
             max_auth_checks: self.max_auth_checks.max(1),
@@ -1183,6 +1268,14 @@ mod tests {
         assert_eq!(
             parse_duration(DEFAULT_IMAP_IDLE_TIMEOUT_TEXT),
             Ok(DEFAULT_IMAP_IDLE_TIMEOUT)
+        );
+        assert_eq!(
+            parse_duration(DEFAULT_WEBHOOK_RETRY_FOR_TEXT),
+            Ok(DEFAULT_WEBHOOK_RETRY_FOR)
+        );
+        assert_eq!(
+            parse_duration(DEFAULT_WEBHOOK_TIMEOUT_TEXT),
+            Ok(DEFAULT_WEBHOOK_TIMEOUT)
         );
         assert_eq!(
             parse_size(DEFAULT_READER_MAX_LINE_TEXT),

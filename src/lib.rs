@@ -22,6 +22,7 @@
 //! - [`pop3`], [`imap`]: the mail-reading protocols, each a sans-I/O session and its I/O loop;
 //!   [`login`] says which store a login reads, [`listen`] is their accept loop.
 //! - [`checks`]: message checks that look outside the message: links, spamd.
+//! - [`webhooks`]: signed, retried POSTs of each new message's summary to configured receivers.
 //!
 //! [`Server`] ties them together; the binary only parses flags and calls it, and tests bind it on
 //! port 0.
@@ -48,6 +49,7 @@ pub mod store;
 pub mod tags;
 pub mod thumbnail;
 pub mod tls;
+pub mod webhooks;
 
 use std::future::Future;
 use std::io;
@@ -405,6 +407,12 @@ impl Server {
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);
         let readers = self.spawn_readers(&stop_rx)?;
+        let webhooks = webhooks::Webhooks::start(
+            &self.config.webhooks.hooks,
+            self.config.webhooks.limits,
+            &self.mailboxes,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let hub = http::live::Hub::new(self.config.live);
         let hub_task = tokio::spawn(hub.clone().run(self.store.clone(), self.store.subscribe()));
 
@@ -459,6 +467,7 @@ impl Server {
             mailhog_renders: Arc::default(),
             checks: checks::Checks::new(&self.config.checks),
             mailboxes: self.mailboxes.clone(),
+            webhooks,
         };
         let sweeper = tokio::spawn(self.mailboxes.clone().sweep_forever());
         let policy = http::ops::origin::OriginPolicy::new(

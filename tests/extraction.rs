@@ -59,7 +59,10 @@ async fn fixtures_give_their_links_and_codes() {
         assert_eq!(status, StatusCode::OK, "{}", eml.display());
         assert_eq!(got["ID"], stored.id.to_string());
         got["ID"] = Value::String("<id>".into());
-        assert!(!stored.is_read(), "extracting does not mark the message read");
+        assert!(
+            !stored.is_read(),
+            "extracting does not mark the message read"
+        );
         let expected_path = eml.with_extension("extract.json");
         let pretty = serde_json::to_string_pretty(&got).unwrap() + "\n";
         if update {
@@ -75,7 +78,10 @@ async fn fixtures_give_their_links_and_codes() {
             failures.push(eml.display().to_string());
         }
     }
-    assert!(failures.is_empty(), "differ from their .extract.json (see .failed): {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "differ from their .extract.json (see .failed): {failures:?}"
+    );
 }
 
 #[tokio::test]
@@ -93,13 +99,20 @@ async fn one_request_waits_for_the_mail_and_gives_its_link() {
     let waiting = {
         let app = app.clone();
         tokio::spawn(async move {
-            get(&app, "/api/v1/message/latest/extract?query=to:alice@example.com&wait=10").await
+            get(
+                &app,
+                "/api/v1/message/latest/extract?query=to:alice@example.com&wait=10",
+            )
+            .await
         })
     };
     // The request counts itself as waiting once it has looked and found nothing.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while state.waiting.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the request never waited");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never waited"
+        );
         tokio::task::yield_now().await;
     }
     let signup = std::fs::read(
@@ -117,7 +130,11 @@ async fn one_request_waits_for_the_mail_and_gives_its_link() {
         "https://app.acme.test/confirm?token=abc123&user=42"
     );
     // Nothing for carol arrives: 404 after the wait.
-    let (status, _) = get(&app, "/api/v1/message/latest/extract?query=to:carol@example.com&wait=0.2").await;
+    let (status, _) = get(
+        &app,
+        "/api/v1/message/latest/extract?query=to:carol@example.com&wait=0.2",
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = get(&app, "/api/v1/message/latest/extract?wait=soon").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -57,6 +57,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/message/{ID}/html-check", &["get"]),
     ("/api/v1/message/{ID}/release", &["post"]),
     ("/api/v1/message/{ID}/link-check", &["get"]),
+    ("/api/v1/message/{ID}/extract", &["get"]),
     ("/api/v1/message/{ID}/sa-check", &["get"]),
     ("/api/v1/send", &["post"]),
     ("/api/v1/tags", &["get", "put"]),
@@ -64,6 +65,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/info", &["get"]),
     ("/api/v1/webui", &["get"]),
     ("/api/v1/about", &["get"]),
+    ("/api/v1/webhooks", &["get"]),
     ("/api/v1/chaos", &["get", "put"]),
     ("/api/v1/openapi.json", &["get"]),
     ("/view/{file}", &["get"]),
@@ -1036,6 +1038,10 @@ async fn responses_validate_against_the_document() {
             "/api/v1/message/%FF/link-check",
         ),
         (
+            "/api/v1/message/{ID}/extract",
+            "/api/v1/message/%FF/extract",
+        ),
+        (
             "/api/v1/message/{ID}/sa-check",
             "/api/v1/message/%FF/sa-check",
         ),
@@ -1273,6 +1279,30 @@ async fn responses_validate_against_the_document() {
     let unknown = Uuid::now_v7();
     let reply = get("/api/v1/about".to_string()).await;
     check(&doc, &mut cov, "get", "/api/v1/about", &reply);
+    let reply = get("/api/v1/webhooks".to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    check(&doc, &mut cov, "get", "/api/v1/webhooks", &reply);
+    // Links and codes of every fixture, and the wait API's bad parameter.
+    for (name, id) in &ids {
+        let reply = get(format!("/api/v1/message/{id}/extract")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {}", reply.text());
+        check(
+            &doc,
+            &mut cov,
+            "get",
+            "/api/v1/message/{ID}/extract",
+            &reply,
+        );
+    }
+    let reply = get("/api/v1/message/latest/extract?wait=soon".to_string()).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    check(
+        &doc,
+        &mut cov,
+        "get",
+        "/api/v1/message/{ID}/extract",
+        &reply,
+    );
     // Tags (set, list, rename, delete) and mailboxes (list, limits, delete), with each refusal.
     state.mailboxes.get_or_create("job-1").expect("a mailbox");
     let set = format!(r#"{{"Tags":["Red","blue"],"IDs":["{first}"]}}"#);
@@ -1380,6 +1410,10 @@ async fn responses_validate_against_the_document() {
         (
             "/api/v1/message/{ID}/link-check",
             format!("/api/v1/message/{unknown}/link-check"),
+        ),
+        (
+            "/api/v1/message/{ID}/extract",
+            format!("/api/v1/message/{unknown}/extract"),
         ),
         (
             "/api/v1/message/{ID}/sa-check",
@@ -1514,6 +1548,7 @@ async fn responses_validate_against_the_document() {
         "ChaosTriggers",
         "SendResponse",
         "LinkCheckResponse",
+        "Extracted",
         "SpamAssassinResponse",
         "HTMLCheckResponse",
         "Error",

@@ -1,5 +1,5 @@
-//! What the benchmarks share: percentiles and their report line, a timed GET, and the
-//! `BENCH_*` settings read from the environment. Each benchmark includes it with
+//! What the benchmarks share: percentiles and their report line, a timed GET, kept-alive SMTP
+//! ingest, and the `BENCH_*` settings read from the environment. Each benchmark includes it with
 //! `#[path = "common/mod.rs"] mod common;` (they are separate crates).
 
 #![allow(dead_code)]
@@ -63,4 +63,86 @@ pub fn setting(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// One kept-alive SMTP session sending messages `first..first + count`, one command at a time
+/// (as smtp-source sends them): recipient `to(i)`, body `body(i)`.
+pub async fn smtp_session(
+    addr: std::net::SocketAddr,
+    first: usize,
+    count: usize,
+    to: impl Fn(usize) -> String,
+    body: impl Fn(usize) -> String,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    stream.set_nodelay(true).ok();
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, line: &mut String) {
+        loop {
+            line.clear();
+            read.read_line(line)
+                .await
+                .unwrap_or_else(|e| panic!("read: {e}"));
+            assert!(
+                line.starts_with('2') || line.starts_with('3'),
+                "reply {line:?}"
+            );
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+    reply(&mut read, &mut line).await;
+    write.write_all(b"EHLO bench\r\n").await.ok();
+    reply(&mut read, &mut line).await;
+    for i in first..first + count {
+        for command in [
+            "MAIL FROM:<app@example.com>\r\n".to_string(),
+            format!("RCPT TO:<{}>\r\n", to(i)),
+            "DATA\r\n".to_string(),
+        ] {
+            write.write_all(command.as_bytes()).await.ok();
+            reply(&mut read, &mut line).await;
+        }
+        write.write_all(body(i).as_bytes()).await.ok();
+        write.write_all(b".\r\n").await.ok();
+        reply(&mut read, &mut line).await;
+    }
+    write.write_all(b"QUIT\r\n").await.ok();
+}
+
+/// `messages` messages over `sessions` concurrent [`smtp_session`]s; messages per second.
+pub async fn ingest<T, B>(
+    addr: std::net::SocketAddr,
+    sessions: usize,
+    messages: usize,
+    to: T,
+    body: B,
+) -> f64
+where
+    T: Fn(usize) -> String + Clone + Send + 'static,
+    B: Fn(usize) -> String + Clone + Send + 'static,
+{
+    let started = Instant::now();
+    let per = messages / sessions;
+    let tasks: Vec<_> = (0..sessions)
+        .map(|s| {
+            tokio::spawn(smtp_session(
+                addr,
+                1_000_000 + s * per,
+                per,
+                to.clone(),
+                body.clone(),
+            ))
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    (per * sessions) as f64 / started.elapsed().as_secs_f64()
 }

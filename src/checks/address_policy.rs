@@ -66,6 +66,35 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A resolver for reqwest that hands the connector only addresses the policy allows (IP literals
+/// never reach a resolver: vet them with [`AddressPolicy::check_ip`]). Every HTTP client that
+/// goes where mail or a setting says uses it: the link check, the webhooks.
+pub struct Vetting {
+    policy: AddressPolicy,
+    resolver: Arc<dyn Resolver>,
+}
+
+impl Vetting {
+    pub fn new(policy: AddressPolicy, resolver: Arc<dyn Resolver>) -> Vetting {
+        Vetting { policy, resolver }
+    }
+}
+
+impl reqwest::dns::Resolve for Vetting {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        let resolver = Arc::clone(&self.resolver);
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = policy.vet(&host, &resolver).await?;
+            // Port 0: the connector puts in the URL's port.
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
 /// Classifies an address: `None` for a public one, else the name of its range.
 pub type Classifier = fn(IpAddr) -> Option<&'static str>;
 

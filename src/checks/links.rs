@@ -18,7 +18,9 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::address_policy::{AddressPolicy, Refusal, Resolver, SystemResolver, ip_literal};
+use super::address_policy::{
+    AddressPolicy, Refusal, Resolver, SystemResolver, Vetting, ip_literal,
+};
 use super::throttle::{Cache, Sites, site_of};
 
 /// URLs one link may visit when following redirects: the link and two redirects, as Mailpit
@@ -159,28 +161,6 @@ impl Failure {
     }
 }
 
-/// The connector's resolver: every name goes through the policy, and only vetted addresses
-/// come back, so the connection is made to exactly what was checked.
-struct Vetting {
-    policy: AddressPolicy,
-    resolver: Arc<dyn Resolver>,
-}
-
-impl reqwest::dns::Resolve for Vetting {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy.clone();
-        let resolver = Arc::clone(&self.resolver);
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let ips = policy.vet(&host, &resolver).await?;
-            // Port 0: the connector puts in the URL's port.
-            let addrs: reqwest::dns::Addrs =
-                Box::new(ips.into_iter().map(|ip| std::net::SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
-    }
-}
-
 /// The link checker a server shares between requests: its client, limits and cache.
 pub struct LinkChecker {
     config: LinkCheckConfig,
@@ -246,10 +226,10 @@ impl LinkChecker {
                     .redirect(reqwest::redirect::Policy::none())
                     // A proxy would resolve names itself, past the policy.
                     .no_proxy()
-                    .dns_resolver(Arc::new(Vetting {
-                        policy: self.policy.clone(),
-                        resolver: Arc::clone(&self.resolver),
-                    }))
+                    .dns_resolver(Arc::new(Vetting::new(
+                        self.policy.clone(),
+                        Arc::clone(&self.resolver),
+                    )))
                     .connect_timeout(self.config.timeout)
                     .timeout(self.config.timeout)
                     // Nothing to reuse between links worth the open descriptors.

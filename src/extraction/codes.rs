@@ -51,15 +51,33 @@ static CANDIDATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
-static SKIPPED: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+").ok()
-});
+static SKIPPED: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+").ok());
 
 /// Words that announce a code; a trailing `*` matches any ending (`verif*`: verify, verification).
 const CODE_WORDS: &[&str] = &[
-    "code", "codes", "otp", "one-time", "one time", "verif*", "passcode", "password", "pin",
-    "token", "2fa", "two-factor", "security", "confirm*", "login", "log in", "sign in", "sign-in",
-    "enter", "authenticat*", "código", "kod",
+    "code",
+    "codes",
+    "otp",
+    "one-time",
+    "one time",
+    "verif*",
+    "passcode",
+    "password",
+    "pin",
+    "token",
+    "2fa",
+    "two-factor",
+    "security",
+    "confirm*",
+    "login",
+    "log in",
+    "sign in",
+    "sign-in",
+    "enter",
+    "authenticat*",
+    "código",
+    "kod",
 ];
 
 /// Words before a number that say it is something else.
@@ -101,7 +119,10 @@ fn before(s: &str, at: usize, n: usize) -> &str {
 }
 
 fn after(s: &str, at: usize, n: usize) -> &str {
-    let end = s[at..].char_indices().nth(n).map_or(s.len(), |(i, _)| at + i);
+    let end = s[at..]
+        .char_indices()
+        .nth(n)
+        .map_or(s.len(), |(i, _)| at + i);
     &s[at..end]
 }
 
@@ -137,7 +158,11 @@ fn scan_text(line: &str, source: &'static str, out: &mut Vec<(Code, usize)>, ord
         let is_grouped = caps.get(1).is_some();
         let mut score = if caps.get(3).is_some() {
             // Letters and digits both, and not a word with a digit tacked on (`v2`, `mp3`).
-            if digits == 0 || letters == 0 || digits < 2 || token.len() - token.matches('-').count() < 5 {
+            if digits == 0
+                || letters == 0
+                || digits < 2
+                || token.len() - token.matches('-').count() < 5
+            {
                 continue;
             }
             // Lower-case letters: an id or a word far more often than a code.
@@ -182,8 +207,11 @@ fn scan_text(line: &str, source: &'static str, out: &mut Vec<(Code, usize)>, ord
                 .is_ok_and(|y| (1900..=2100).contains(&y));
         let looks_like_amount = matches!(prev, Some('$' | '€' | '£' | '¥' | '#'))
             || matches!(next, Some('%' | '€'))
-            || blanked[end..].starts_with(['.', ',']) && blanked[end + 1..].starts_with(|c: char| c.is_ascii_digit())
-            || blanked[..start].ends_with(['.', ',', ':', '/']) && start > 0 && blanked[..start - 1].ends_with(|c: char| c.is_ascii_digit());
+            || blanked[end..].starts_with(['.', ','])
+                && blanked[end + 1..].starts_with(|c: char| c.is_ascii_digit())
+            || blanked[..start].ends_with(['.', ',', ':', '/'])
+                && start > 0
+                && blanked[..start - 1].ends_with(|c: char| c.is_ascii_digit());
         let looks_like_phone = matches!(prev, Some('+' | '(' | ')'));
         if looks_like_year || looks_like_amount || looks_like_phone {
             score -= 3;
@@ -191,11 +219,12 @@ fn scan_text(line: &str, source: &'static str, out: &mut Vec<(Code, usize)>, ord
         if has_word(before(&lower, start, 24), NOT_CODE_WORDS) {
             score -= 3;
         }
-        let code: String = if is_grouped && digits == token.len() - token.matches([' ', '-']).count() {
-            token.chars().filter(char::is_ascii_digit).collect()
-        } else {
-            token.to_string()
-        };
+        let code: String =
+            if is_grouped && digits == token.len() - token.matches([' ', '-']).count() {
+                token.chars().filter(char::is_ascii_digit).collect()
+            } else {
+                token.to_string()
+            };
         let context = collapse(&format!(
             "{}{}{}",
             before(&blanked, start, CONTEXT_CHARS),
@@ -257,14 +286,25 @@ mod tests {
         assert_eq!(found[0].code, "482913");
         assert_eq!(found[0].source, "text");
         assert!(found[0].context.contains("verification code is 482913"));
-        assert!(found.iter().all(|c| c.code != "2024" && c.code != "123456" && c.code != "5551234"), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .all(|c| c.code != "2024" && c.code != "123456" && c.code != "5551234"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn grouped_and_alphanumeric_codes() {
         assert_eq!(best("", "Enter this code: 123 456"), Some("123456".into()));
-        assert_eq!(best("", "Your one-time passcode\n\n  X7K2-9QF4\n"), Some("X7K2-9QF4".into()));
-        assert_eq!(best("482913 is your login code", "Hi"), Some("482913".into()));
+        assert_eq!(
+            best("", "Your one-time passcode\n\n  X7K2-9QF4\n"),
+            Some("X7K2-9QF4".into())
+        );
+        assert_eq!(
+            best("482913 is your login code", "Hi"),
+            Some("482913".into())
+        );
     }
 
     #[test]
@@ -282,6 +322,9 @@ mod tests {
 
     #[test]
     fn plain_words_with_digits_are_not_codes() {
-        assert_eq!(codes("mp3 files", "Use utf8 and h264 or abc123def", &[]), vec![]);
+        assert_eq!(
+            codes("mp3 files", "Use utf8 and h264 or abc123def", &[]),
+            vec![]
+        );
     }
 }

@@ -68,9 +68,10 @@ pub fn scan_html(html: &str) -> HtmlScan {
             Ok(())
         }))
         .append_element_content_handler(element!("a[href] img[alt]", |el: &mut Element<'_, '_>| {
-            if let (Some(alt), Some((_, shown))) =
-                (el.get_attribute("alt"), scan.borrow_mut().anchors.last_mut())
-            {
+            if let (Some(alt), Some((_, shown))) = (
+                el.get_attribute("alt"),
+                scan.borrow_mut().anchors.last_mut(),
+            ) {
                 shown.push(' ');
                 shown.push_str(&alt);
             }
@@ -129,10 +130,7 @@ pub fn links(scan: &HtmlScan, text: &str) -> Vec<Link> {
             continue;
         }
         let text = shown_text(shown);
-        let visible = text_urls(&text, 1)
-            .into_iter()
-            .next()
-            .filter(|v| v != href);
+        let visible = text_urls(&text, 1).into_iter().next().filter(|v| v != href);
         out.push(Link {
             url: href.clone(),
             text,
@@ -186,7 +184,10 @@ mod tests {
         );
         assert_eq!(found[0].text, "Confirm your account");
         assert_eq!(found[0].visible, None);
-        assert_eq!(found[1].visible.as_deref(), Some("https://app.test/reset?k=9"));
+        assert_eq!(
+            found[1].visible.as_deref(),
+            Some("https://app.test/reset?k=9")
+        );
         assert_eq!(found[2].text, "Our logo");
         assert_eq!(found[3].source, "text");
     }
@@ -198,6 +199,10 @@ mod tests {
             .collect();
         let found = links(&scan_html(&html), "");
         assert_eq!(found.len(), MAX_LINKS);
-        assert!(found.iter().all(|l| l.text.chars().count() <= MAX_LINK_TEXT));
+        assert!(
+            found
+                .iter()
+                .all(|l| l.text.chars().count() <= MAX_LINK_TEXT)
+        );
     }
 }

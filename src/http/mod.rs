@@ -98,6 +98,7 @@ fn routes(state: AppState) -> Router {
         .merge(mailpit::routes(&state.options))
         .merge(mailhog::routes())
         .route("/api/v1/about", get(ops::about::about))
+        .route("/api/v1/webhooks", get(ops::webhooks::list))
         .route("/metrics", get(ops::metrics::metrics))
         .route(
             "/api/v1/openapi.json",

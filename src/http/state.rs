@@ -36,6 +36,8 @@ pub struct AppState {
     pub checks: Arc<crate::checks::Checks>,
     /// Every mailbox; `store` is the root view's store, or one mailbox's under `/mailbox/{name}/`.
     pub mailboxes: crate::mailbox::Mailboxes,
+    /// The webhooks and what they delivered.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 /// Counts one waiting request while it lives.
@@ -107,6 +109,7 @@ impl AppState {
             waiting: Arc::default(),
             mailhog_renders: Arc::default(),
             checks: Arc::default(),
+            webhooks: crate::webhooks::Webhooks::default(),
         }
     }
 
