@@ -4,6 +4,7 @@
 //! session over byte streams the way `conn` does, for tests and fuzzing.
 
 pub mod command;
+pub mod conn;
 pub mod drive;
 pub mod maildrop;
 pub mod session;
@@ -25,7 +26,6 @@ pub use session::{Login, LoginFailure, Output, Session, SessionConfig};
 pub const REFUSAL: &[u8] = b"-ERR [SYS/TEMP] too many connections, try again later\r\n";
 
 /// What every connection shares.
-#[allow(dead_code)] // the session configs are read by the I/O loop, which lands next
 pub struct Pop3Context {
     pub config: ReaderConfig,
     pub logins: Logins,
@@ -76,10 +76,10 @@ pub async fn serve(
     ctx: Arc<Pop3Context>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    // The I/O loop lands next; until then the connection is closed at once.
-    let _ = (ctx, shutdown);
-    drop(stream);
-    Ok(())
+    match stream {
+        Accepted::Plain(stream) => conn::serve(stream, &ctx, shutdown, false).await,
+        Accepted::Tls(stream) => conn::serve(*stream, &ctx, shutdown, true).await,
+    }
 }
 
 #[cfg(test)]
