@@ -510,8 +510,11 @@ fn an_idle_client_is_disconnected() {
 
 #[test]
 fn shutdown_closes_sessions_without_applying_deletions() {
-    let server = pop3_server(&[]);
-    send_mail(server.smtp, &["b@example.com"], &mail("one", "x\r\n"));
+    let dir = common::TempDir::new("pop3-shutdown");
+    let storage = dir.path("store");
+    let storage = storage.to_str().unwrap();
+    let mut server = pop3_server(&["--storage", storage]);
+    let id = send_mail(server.smtp, &["b@example.com"], &mail("one", "x\r\n"));
     server.wait_for_count(1);
     let mut pop = Pop::connect(pop3(&server));
     assert!(pop.line().starts_with("+OK"));
@@ -524,6 +527,13 @@ fn shutdown_closes_sessions_without_applying_deletions() {
         .expect("kill");
     assert!(kill.success());
     assert_eq!(pop.rest(), "-ERR [SYS/TEMP] server shutting down\r\n");
+    let status = server.wait_exit(WAIT_TIMEOUT).expect("the server exits");
+    assert!(status.success(), "{status:?}: {}", server.stderr());
+    drop(server);
+    // The message marked deleted is still stored: only QUIT applies deletions.
+    let again = pop3_server(&["--storage", storage]);
+    let list = again.wait_for_count(1);
+    assert_eq!(list["messages"][0]["ID"], id);
 }
 
 #[test]
