@@ -477,6 +477,24 @@ fn a_login_named_like_a_mailbox_reads_only_its_mail() {
     // Any other name reads the whole catch.
     let report = poplib(&server, addr, login_job("someone", "x", json!([["stat"]])));
     assert_eq!(report["steps"][0]["count"], 2, "{report}");
+
+    // RETR marked it read in the mailbox; DELE and QUIT remove it from the mailbox.
+    let mailbox = "/mailbox/job1/api/v1/messages";
+    wait_until("RETR to mark the mailbox's copy read", || {
+        server.get_json(mailbox)["messages"][0]["Read"] == true
+    });
+    let report = poplib(
+        &server,
+        addr,
+        login_job("job1", "x", json!([["dele", 1], ["quit"]])),
+    );
+    assert!(
+        report["steps"][1]["resp"]
+            .as_str()
+            .unwrap()
+            .contains("1 messages deleted")
+    );
+    assert_eq!(server.get_json(mailbox)["total"], 0);
 }
 
 #[test]
