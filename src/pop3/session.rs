@@ -516,3 +516,32 @@ fn ok(out: &mut Vec<Output>, text: &str) {
 fn err(out: &mut Vec<Output>, text: &str) {
     out.push(Output::Reply(format!("-ERR {text}\r\n").into_bytes()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_line_is_drained_not_buffered() {
+        let config = Arc::new(SessionConfig {
+            max_line: 100,
+            ..SessionConfig::default()
+        });
+        let mut session = Session::new(config);
+        let mut out = Vec::new();
+        let piece = [b'x'; 1024];
+        for _ in 0..1024 {
+            assert_eq!(session.feed(&piece, &mut out), piece.len());
+            assert!(session.line.capacity() <= 1024, "{}", session.line.capacity());
+        }
+        assert!(out.is_empty(), "nothing is answered before the line ends");
+        assert_eq!(session.feed(b"\r\nNOOP\r\n", &mut out), 8);
+        assert_eq!(
+            out,
+            [
+                Output::Reply(b"-ERR line too long\r\n".to_vec()),
+                Output::Reply(b"-ERR not valid in the AUTHORIZATION state\r\n".to_vec()),
+            ]
+        );
+    }
+}

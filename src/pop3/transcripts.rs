@@ -154,6 +154,10 @@ fn dele_marks_rset_unmarks_and_quit_applies() {
         run.line("LIST"),
         "+OK 2 messages (39 octets)\r\n2 28\r\n3 11\r\n.\r\n"
     );
+    assert_eq!(
+        run.line("UIDL"),
+        format!("+OK unique-id listing follows\r\n2 {B}\r\n3 {C}\r\n.\r\n")
+    );
     assert_eq!(run.line("DELE 5"), "-ERR no such message\r\n");
     assert_eq!(
         run.line("RSET"),
