@@ -442,6 +442,45 @@ fn stls_and_implicit_tls() {
     assert_eq!(report["steps"][1]["count"], 1);
 }
 
+/// Plaintext pipelined after STLS must never be read as if it came inside TLS (the STARTTLS
+/// command-injection attack): the server drops the rest of that read.
+#[test]
+fn commands_pipelined_after_stls_are_dropped() {
+    let server = pop3_server(&["--pop3-tls-cert", SELF_SIGNED]);
+    let addr = pop3(&server);
+    let script = r#"
+import socket, ssl, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+f = sock.makefile("rb")
+assert f.readline().startswith(b"+OK")
+sock.sendall(b"STLS\r\nUSER injected\r\n")
+print(f.readline().decode().strip())
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+tls = ctx.wrap_socket(sock, server_hostname="localhost")
+t = tls.makefile("rb")
+tls.sendall(b"PASS p\r\n")
+print(t.readline().decode().strip())
+"#;
+    let python = require_program("python3");
+    let port = addr.port().to_string();
+    let run = run_with_timeout(
+        &python,
+        &["-c", script, &addr.ip().to_string(), &port],
+        b"",
+        Duration::from_secs(60),
+    );
+    assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+    // Had `USER injected` been kept, PASS would log in.
+    assert_eq!(
+        run.stdout,
+        "+OK begin TLS negotiation\n-ERR USER first\n",
+        "{}",
+        server.stderr()
+    );
+}
+
 #[test]
 fn a_login_named_like_a_mailbox_reads_only_its_mail() {
     let server = pop3_server(&[]);

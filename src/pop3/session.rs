@@ -532,7 +532,11 @@ mod tests {
         let piece = [b'x'; 1024];
         for _ in 0..1024 {
             assert_eq!(session.feed(&piece, &mut out), piece.len());
-            assert!(session.line.capacity() <= 1024, "{}", session.line.capacity());
+            assert!(
+                session.line.capacity() <= 1024,
+                "{}",
+                session.line.capacity()
+            );
         }
         assert!(out.is_empty(), "nothing is answered before the line ends");
         assert_eq!(session.feed(b"\r\nNOOP\r\n", &mut out), 8);
