@@ -405,6 +405,57 @@ fn a_password_file_refuses_wrong_logins_and_the_limit_closes() {
 }
 
 #[test]
+fn an_auth_file_checks_passwords_and_a_restricted_user_reads_its_mailbox() {
+    let dir = common::TempDir::new("pop3-auth-file");
+    let file = dir.path("pop3.passwd");
+    std::fs::write(&file, "alice:secret\ncarol:{PLAIN}pw:mailboxes=team\n").unwrap();
+    let server = pop3_server(&["--pop3-auth-file", file.to_str().unwrap()]);
+    swaks(
+        &server,
+        &[
+            "--to",
+            "a@example.com",
+            "--from",
+            "ci@example.com",
+            "--header",
+            "Subject: team mail",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "team",
+            "--auth-password",
+            "x",
+        ],
+    );
+    send_mail(server.smtp, &["a@example.com"], &mail("other", "x\r\n"));
+    server.wait_for_count(2);
+    let addr = pop3(&server);
+
+    let report = poplib(&server, addr, login_job("carol", "nope", json!([])));
+    assert!(
+        report["login_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("-ERR [AUTH]"),
+        "{report}"
+    );
+    let report = poplib(
+        &server,
+        addr,
+        login_job("carol", "pw", json!([["stat"], ["top", 1, 0]])),
+    );
+    assert_eq!(report["steps"][0]["count"], 1, "{report}");
+    let head = String::from_utf8(decoded(&report["steps"][1])).unwrap();
+    assert!(head.contains("Subject: team mail"), "{head}");
+    let report = poplib(
+        &server,
+        addr,
+        login_job("alice", "secret", json!([["stat"]])),
+    );
+    assert_eq!(report["steps"][0]["count"], 2, "{report}");
+}
+
+#[test]
 fn stls_and_implicit_tls() {
     let server = pop3_server(&["--pop3-tls-cert", SELF_SIGNED, "--pop3s", "127.0.0.1:0"]);
     send_mail(server.smtp, &["b@example.com"], &mail("one", "x\r\n"));
