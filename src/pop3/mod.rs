@@ -2,6 +2,14 @@
 //! sans-I/O session (`session`, with `command` for parsing and `maildrop` for the messages and
 //! their encoding), the only code that does I/O for it (`conn`), and `drive`, which runs the
 //! session over byte streams the way `conn` does, for tests and fuzzing.
+//!
+//! Two choices a reader may look for:
+//! - No maildrop lock, so `[IN-USE]` is never sent. RFC 1939 4 asks for a lock "as necessary to
+//!   prevent messages from being modified or removed" before UPDATE; here a session holds its
+//!   own snapshot of immutable message bytes and a deletion of something already gone is fine,
+//!   so two CI jobs reading one mailbox at once both work (Mailpit does not lock either).
+//! - USER, PASS and AUTH PLAIN are accepted before STLS even when TLS is on offer: RFC 2595 lets
+//!   a server refuse them but does not require it, and this is a test server.
 
 pub mod command;
 pub mod conn;
