@@ -8,8 +8,9 @@
 //!   prevent messages from being modified or removed" before UPDATE; here a session holds its
 //!   own snapshot of immutable message bytes and a deletion of something already gone is fine,
 //!   so two CI jobs reading one mailbox at once both work (Mailpit does not lock either).
-//! - USER, PASS and AUTH PLAIN are accepted before STLS even when TLS is on offer: RFC 2595 lets
-//!   a server refuse them but does not require it, and this is a test server.
+//! - USER, PASS and AUTH PLAIN are accepted before STLS even when TLS is on offer: neither
+//!   RFC 1939 nor RFC 2595 requires refusing them, Mailpit accepts them, and this is a test
+//!   server.
 
 pub mod command;
 pub mod conn;
