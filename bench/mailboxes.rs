@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use mailsnare::mailbox::{Rule, Rules};
 use mailsnare::message::Envelope;
-use mailsnare::{Config, Server};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -39,39 +38,24 @@ struct Running {
     base: String,
 }
 
-/// Starts a server on a runtime of its own, with one worker thread (the binary's default).
+/// Starts a server (one worker thread, the binary's default) routing by `rules`.
 fn start(rules: Rules) -> (Running, mailsnare::mailbox::Mailboxes) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("runtime: {e}"));
-        runtime.block_on(async move {
-            let mut config = Config::ephemeral();
-            config.store.max_messages = 1_000_000;
-            config.store.max_bytes = 8 << 30;
+    common::start_server(
+        move |config| {
             config.mailboxes.rules = rules;
             config.mailboxes.limits.store = config.store;
-            let server = Server::bind(config)
-                .await
-                .unwrap_or_else(|e| panic!("bind: {e}"));
+        },
+        |server| {
             let smtp = server.smtp_addr().unwrap_or_else(|e| panic!("{e}"));
             let http = server.http_addr().unwrap_or_else(|e| panic!("{e}"));
-            let mailboxes = server.mailboxes();
-            tx.send((smtp, http, mailboxes))
-                .unwrap_or_else(|e| panic!("{e}"));
-            server.run(std::future::pending()).await.ok();
-        });
-    });
-    let (smtp, http, mailboxes) = rx.recv().unwrap_or_else(|e| panic!("{e}"));
-    (
-        Running {
-            smtp,
-            base: format!("http://{http}"),
+            (
+                Running {
+                    smtp,
+                    base: format!("http://{http}"),
+                },
+                server.mailboxes(),
+            )
         },
-        mailboxes,
     )
 }
 

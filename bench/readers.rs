@@ -18,7 +18,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mailsnare::message::{Envelope, StoredMessage};
-use mailsnare::{Config, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -42,25 +41,15 @@ struct Running {
     imap: SocketAddr,
 }
 
-/// Starts a server with POP3 and IMAP on a runtime of its own (one worker thread) and fills its
-/// store with `messages` messages.
+/// Starts a server with POP3 and IMAP (one worker thread) and fills its store with `messages`
+/// messages.
 fn start(messages: usize) -> Running {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("runtime: {e}"));
-        runtime.block_on(async move {
-            let mut config = Config::ephemeral();
-            config.store.max_messages = 1_000_000;
-            config.store.max_bytes = 8 << 30;
+    common::start_server(
+        |config| {
             config.pop3.addr = Some("127.0.0.1:0".into());
             config.imap.addr = Some("127.0.0.1:0".into());
-            let server = Server::bind(config)
-                .await
-                .unwrap_or_else(|e| panic!("bind: {e}"));
+        },
+        move |server| {
             let store = server.store();
             for i in 0..messages {
                 let envelope = Envelope {
@@ -72,18 +61,19 @@ fn start(messages: usize) -> Running {
                     .insert(StoredMessage::new(envelope, body(i)))
                     .unwrap_or_else(|e| panic!("insert: {e}"));
             }
-            let (pop3, imap) = (server.pop3_addrs().0, server.imap_addrs().0);
-            let running = Running {
+            Running {
                 smtp: server.smtp_addr().unwrap_or_else(|e| panic!("{e}")),
-                pop3: pop3.unwrap_or_else(|| panic!("no POP3 listener")),
-                imap: imap.unwrap_or_else(|| panic!("no IMAP listener")),
-            };
-            let _ = tx.send(running);
-            let _ = server.run(std::future::pending()).await;
-        });
-    });
-    rx.recv()
-        .unwrap_or_else(|e| panic!("server did not start: {e}"))
+                pop3: server
+                    .pop3_addrs()
+                    .0
+                    .unwrap_or_else(|| panic!("no POP3 listener")),
+                imap: server
+                    .imap_addrs()
+                    .0
+                    .unwrap_or_else(|| panic!("no IMAP listener")),
+            }
+        },
+    )
 }
 
 /// A line-oriented client connection.

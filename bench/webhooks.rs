@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 
 use mailsnare::webhooks::HookSpec;
-use mailsnare::{Config, Server};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -37,33 +36,20 @@ fn dead_receiver() -> SocketAddr {
     addr
 }
 
-/// A server (one worker thread) with `hooks`; returns its SMTP address and its store.
+/// A server (one worker thread) with `hooks`; its SMTP address and its store.
 fn start(hooks: Vec<HookSpec>) -> (SocketAddr, mailsnare::store::Store) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("runtime: {e}"));
-        runtime.block_on(async move {
-            let mut config = Config::ephemeral();
-            config.store.max_messages = 1_000_000;
-            config.store.max_bytes = 8 << 30;
+    common::start_server(
+        move |config| {
             config.webhooks.hooks = hooks;
             config.webhooks.limits.allow_internal = true;
-            let server = Server::bind(config)
-                .await
-                .unwrap_or_else(|e| panic!("bind: {e}"));
-            let _ = tx.send((
+        },
+        |server| {
+            (
                 server.smtp_addr().unwrap_or_else(|e| panic!("{e}")),
                 server.store(),
-            ));
-            let _ = server.run(std::future::pending()).await;
-        });
-    });
-    rx.recv()
-        .unwrap_or_else(|e| panic!("server did not start: {e}"))
+            )
+        },
+    )
 }
 
 fn main() {

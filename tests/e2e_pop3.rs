@@ -34,27 +34,11 @@ fn pop3(server: &Server) -> SocketAddr {
 
 /// Runs tests/clients/python/pop3_client.py with `job` (host and port filled in).
 fn poplib(server: &Server, addr: SocketAddr, mut job: Value) -> Value {
-    let python = require_program("python3");
     job["host"] = json!(addr.ip().to_string());
     job["port"] = json!(addr.port());
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients/python/pop3_client.py");
-    let run = run_with_timeout(
-        &python,
-        &[script.to_str().unwrap()],
-        job.to_string().as_bytes(),
-        Duration::from_secs(60),
-    );
-    assert!(
-        run.status.success(),
-        "poplib client failed ({}):\nstdout: {}\nstderr: {}\nserver stderr:\n{}",
-        run.status,
-        run.stdout,
-        run.stderr,
-        server.stderr()
-    );
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("poplib report is not JSON ({e}): {}", run.stdout))
+    common::python_job(server, &script, &job, "poplib")
 }
 
 fn login_job(user: &str, password: &str, steps: Value) -> Value {

@@ -1,5 +1,5 @@
-//! What the benchmarks share: percentiles and their report line, a timed GET, kept-alive SMTP
-//! ingest, and the `BENCH_*` settings read from the environment. Each benchmark includes it with
+//! What the benchmarks share: a server on a runtime of its own, percentiles and their report
+//! line, a timed GET, kept-alive SMTP ingest, and the `BENCH_*` settings read from the environment. Each benchmark includes it with
 //! `#[path = "common/mod.rs"] mod common;` (they are separate crates).
 
 #![allow(dead_code)]
@@ -145,4 +145,34 @@ where
         t.await.unwrap_or_else(|e| panic!("{e}"));
     }
     (per * sessions) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Starts a server on a runtime of its own with one worker thread (the binary's default), its
+/// store's limits raised for benchmark sizes. `configure` adjusts the configuration; `ready` takes
+/// what the benchmark needs from the bound server, on that runtime, before it starts serving.
+pub fn start_server<T: Send + 'static>(
+    configure: impl FnOnce(&mut mailsnare::Config) + Send + 'static,
+    ready: impl FnOnce(&mailsnare::Server) -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        runtime.block_on(async move {
+            let mut config = mailsnare::Config::ephemeral();
+            config.store.max_messages = 1_000_000;
+            config.store.max_bytes = 8 << 30;
+            configure(&mut config);
+            let server = mailsnare::Server::bind(config)
+                .await
+                .unwrap_or_else(|e| panic!("bind: {e}"));
+            let _ = tx.send(ready(&server));
+            let _ = server.run(std::future::pending()).await;
+        });
+    });
+    rx.recv()
+        .unwrap_or_else(|e| panic!("server did not start: {e}"))
 }

@@ -678,7 +678,6 @@ pub fn smtplib(
     messages: &[PyMessage],
 ) -> Value {
     use base64::Engine as _;
-    let python = require_program("python3");
     let job = serde_json::json!({
         "host": server.smtp.ip().to_string(),
         "port": server.smtp_port(),
@@ -693,7 +692,13 @@ pub fn smtplib(
             "mode": m.mode,
         })).collect::<Vec<_>>(),
     });
-    let script = fixture("smtplib_client.py");
+    python_job(server, &fixture("smtplib_client.py"), &job, "smtplib")
+}
+
+/// Runs a Python client script with `job` as JSON on its stdin, asserting it succeeds; its stdout
+/// is its JSON report. `what` names it in failure messages.
+pub fn python_job(server: &Server, script: &Path, job: &Value, what: &str) -> Value {
+    let python = require_program("python3");
     let run = run_with_timeout(
         &python,
         &[script.to_str().unwrap()],
@@ -702,14 +707,14 @@ pub fn smtplib(
     );
     assert!(
         run.status.success(),
-        "python smtplib client failed ({}):\nstdout: {}\nstderr: {}\nserver stderr:\n{}",
+        "python {what} client failed ({}):\nstdout: {}\nstderr: {}\nserver stderr:\n{}",
         run.status,
         run.stdout,
         run.stderr,
         server.stderr()
     );
     serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("smtplib report is not JSON ({e}): {}", run.stdout))
+        .unwrap_or_else(|e| panic!("{what} report is not JSON ({e}): {}", run.stdout))
 }
 
 /// Runs swaks against the server with `args` (after `--server`), asserting exit status 0.
