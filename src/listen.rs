@@ -14,7 +14,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::Instrument;
 
-use crate::tls::HANDSHAKE_TIMEOUT;
 
 /// A connection as the accept loop hands it over: plain (a later STLS/STARTTLS may upgrade it)
 /// or already inside TLS (the implicit-TLS listener).
@@ -82,16 +81,9 @@ pub async fn run<F, Fut>(
         let task = async move {
             let accepted = match implicit_tls {
                 None => Ok(Accepted::Plain(stream)),
-                Some(acceptor) => {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => Ok(Accepted::Tls(Box::new(tls))),
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "TLS handshake timed out",
-                        )),
-                    }
-                }
+                Some(acceptor) => crate::tls::handshake(&acceptor, stream)
+                    .await
+                    .map(|tls| Accepted::Tls(Box::new(tls))),
             };
             let result = match accepted {
                 Ok(stream) => serve(stream, peer).await,

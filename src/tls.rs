@@ -14,6 +14,21 @@ use tokio_rustls::server::TlsStream;
 /// How long a client may take to finish a TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The server side of a TLS handshake, within [`HANDSHAKE_TIMEOUT`]: for the implicit-TLS
+/// listeners and every in-session upgrade (STARTTLS, STLS).
+pub async fn handshake<IO>(acceptor: &TlsAcceptor, stream: IO) -> std::io::Result<TlsStream<IO>>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
+}
+
 /// Where a certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CertSource {

@@ -15,7 +15,6 @@ use super::session::{LoginFailure, Output, Session};
 use crate::login::LoginError;
 use crate::smtp::conn::auth_failure_delay;
 use crate::store::Store;
-use crate::tls::HANDSHAKE_TIMEOUT;
 
 /// Bytes read per syscall.
 const READ_BUFFER: usize = 8 * 1024;
@@ -75,19 +74,10 @@ where
         return Ok(());
     };
     // Boxed: inline, the TLS states would make every plain connection's task as big as a TLS one.
-    let tls = match Box::pin(tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        acceptor.accept(stream),
-    ))
-    .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!("STLS handshake failed: {e}");
-            return Ok(());
-        }
-        Err(_) => {
-            tracing::debug!("STLS handshake timed out");
+    let tls = match Box::pin(crate::tls::handshake(acceptor, stream)).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::debug!("STLS handshake: {e}");
             return Ok(());
         }
     };

@@ -18,7 +18,7 @@ use super::session::{Output, Received, Session, SessionConfig};
 use crate::chaos::{Chaos, ConnectionChaos, Rng};
 use crate::passwords::Passwords;
 use crate::stats::Stats;
-use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
+use crate::tls::protocol_name;
 
 /// Bytes read per syscall.
 const READ_BUFFER: usize = 16 * 1024;
@@ -187,19 +187,10 @@ where
     };
     // The TLS states are boxed: inline they would make every plain connection's task as big as
     // a TLS one, and those per-connection allocations fragmented the heap between messages.
-    let tls = match Box::pin(tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        acceptor.accept(stream),
-    ))
-    .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!("STARTTLS handshake failed: {e}");
-            return Ok(());
-        }
-        Err(_) => {
-            tracing::debug!("STARTTLS handshake timed out");
+    let tls = match Box::pin(crate::tls::handshake(acceptor, stream)).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::debug!("STARTTLS handshake: {e}");
             return Ok(());
         }
     };

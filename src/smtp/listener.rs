@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::conn::{self, SHUTDOWN_GRACE, SmtpContext};
 use crate::stats::Stats;
-use crate::tls::{HANDSHAKE_TIMEOUT, protocol_name};
+use crate::tls::protocol_name;
 
 /// Accepts connections until `shutdown` turns true, then waits for open sessions to finish.
 /// With `implicit_tls`, every connection starts with a TLS handshake (SMTPS).
@@ -62,21 +62,12 @@ pub async fn run(
                 None => conn::serve(stream, peer, &ctx, shutdown, None).await,
                 Some(acceptor) => {
                     // Boxed so plain connections' tasks stay small (see conn::serve).
-                    match Box::pin(tokio::time::timeout(
-                        HANDSHAKE_TIMEOUT,
-                        acceptor.accept(stream),
-                    ))
-                    .await
-                    {
-                        Ok(Ok(tls)) => {
+                    match Box::pin(crate::tls::handshake(&acceptor, stream)).await {
+                        Ok(tls) => {
                             let protocol = protocol_name(&tls);
                             Box::pin(conn::serve(tls, peer, &ctx, shutdown, Some(protocol))).await
                         }
-                        Ok(Err(e)) => Err(e),
-                        Err(_) => Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "TLS handshake timed out",
-                        )),
+                        Err(e) => Err(e),
                     }
                 }
             };
