@@ -14,7 +14,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tracing::Instrument;
 
-
 /// A connection as the accept loop hands it over: plain (a later STLS/STARTTLS may upgrade it)
 /// or already inside TLS (the implicit-TLS listener).
 pub enum Accepted {

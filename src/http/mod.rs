@@ -15,6 +15,7 @@ pub mod live;
 pub mod mailbox;
 pub mod mailhog;
 pub mod mailpit;
+pub mod mcp;
 pub mod ops;
 pub mod respond;
 pub mod serve;
@@ -99,6 +100,7 @@ fn routes(state: AppState) -> Router {
         .merge(mailhog::routes())
         .route("/api/v1/about", get(ops::about::about))
         .route("/api/v1/webhooks", get(ops::webhooks::list))
+        .nest_service("/mcp", mcp::service(state.clone()))
         .route("/metrics", get(ops::metrics::metrics))
         .route(
             "/api/v1/openapi.json",

@@ -162,6 +162,17 @@ pub async fn get_one(
     Ok(response)
 }
 
+/// The newest message matching `query` stored after `since`, waited for up to `wait` seconds:
+/// the wait API, for callers other than the HTTP route (the MCP tools).
+pub(crate) async fn wait_for(
+    state: &AppState,
+    query: Option<String>,
+    wait: Option<String>,
+    since: Option<String>,
+) -> Result<Arc<StoredMessage>, AppError> {
+    latest_matching(state, &MessageQuery { query, wait, since }).await
+}
+
 /// The message `id` names; for `latest` with the wait API's parameters, the newest match (waited
 /// for).
 async fn lookup(
