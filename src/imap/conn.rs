@@ -196,9 +196,11 @@ impl Conn<'_> {
                     }
                     Output::SetRead { store, ids, read } => {
                         store.set_read(ids, read).await;
+                        session.stored(outputs);
                     }
                     Output::Delete { store, ids } => {
                         store.delete(ids).await;
+                        session.stored(outputs);
                     }
                     Output::Append {
                         store,

@@ -8,9 +8,11 @@
 //! - [`uids`]: UID assignment and UIDVALIDITY, persisted with `--storage`;
 //! - [`fetch`], [`parts`], [`search`]: FETCH rendering over the MIME tree, SEARCH;
 //! - [`wire`]: response syntax;
-//! - [`conn`]: the I/O loop (sockets, TLS, timeouts, store events, shutdown).
+//! - [`conn`]: the I/O loop (sockets, TLS, timeouts, store events, shutdown);
+//! - [`drive`]: the same loop without I/O, for transcripts, property tests and fuzzing.
 
 pub mod conn;
+pub mod drive;
 pub mod fetch;
 pub mod framer;
 pub mod parts;

@@ -100,6 +100,8 @@ enum Waiting {
     Login(Tag<'static>),
     Append(Tag<'static>),
     StartTls,
+    /// A store change ([`Output::SetRead`], [`Output::Delete`]): the next command must see it.
+    Store,
 }
 
 /// The login and what it reads.
@@ -219,7 +221,19 @@ impl Session {
     /// Emits an output after the bytes written so far.
     fn emit(&mut self, output: Output, out: &mut Vec<Output>) {
         self.flush_buf(out);
+        if matches!(output, Output::SetRead { .. } | Output::Delete { .. }) {
+            // The rest of this command may go on; the next one waits for [`Session::stored`].
+            self.waiting = Some(Waiting::Store);
+        }
         out.push(output);
+    }
+
+    /// The loop carried out an [`Output::SetRead`] or [`Output::Delete`].
+    pub fn stored(&mut self, out: &mut Vec<Output>) {
+        if matches!(self.waiting, Some(Waiting::Store)) {
+            self.waiting = None;
+        }
+        self.advance(out);
     }
 
     fn tagged(&mut self, tag: &Tag<'_>, kind: &str, code: Option<&str>, text: &str) {
