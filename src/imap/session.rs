@@ -6,8 +6,9 @@
 //!
 //! One INBOX per login: the store the login reads (see [`crate::login`]). Notes on choices:
 //! - \Seen is the store's read flag, both ways. \Deleted, \Flagged, \Answered, \Draft and
-//!   keywords live in the session's folder only (PERMANENTFLAGS says so: only \Seen); EXPUNGE,
-//!   UID EXPUNGE and CLOSE delete \Deleted messages from the store.
+//!   keywords are kept beside the UIDs, in memory, shared by the store's sessions (another
+//!   session sees them at its next SELECT; they are not pushed, and not kept across a restart);
+//!   EXPUNGE, UID EXPUNGE and CLOSE delete \Deleted messages from the store.
 //! - No message is ever \Recent (RFC 9051 dropped it; `* 0 RECENT` is honest here).
 //! - CREATE, DELETE, RENAME, COPY and MOVE are refused: a catcher has one folder per login.
 //! - APPEND stores the message as if it had arrived now (INTERNALDATE is the arrival time; a
@@ -720,18 +721,15 @@ impl Session {
         );
         let b = &mut self.buf;
         wire::untagged(b, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+        // \Seen is the store's read flag; the others live as long as the server process (as
+        // long as the store itself without --storage). Strict clients (imapflow) set no flag
+        // that is not listed here.
         let permanent = if read_only {
             "PERMANENTFLAGS ()"
         } else {
-            "PERMANENTFLAGS (\\Seen)"
+            "PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)"
         };
-        wire::status(
-            b,
-            None,
-            "OK",
-            Some(permanent),
-            "only \\Seen outlives the session",
-        );
+        wire::status(b, None, "OK", Some(permanent), "flags");
         wire::untagged(b, &format!("{} EXISTS", folder.exists()));
         wire::untagged(b, "0 RECENT");
         if let Some(first) = folder.entries.iter().position(|e| !e.seen) {
@@ -918,6 +916,7 @@ impl Session {
                     }
                 }
             }
+            folder.uids.set_flags(entry.message.id, &entry.flags);
             if seen != entry.seen {
                 entry.seen = seen;
                 if seen {

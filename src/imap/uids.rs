@@ -11,7 +11,7 @@
 //! persisted: it gets a fresh UIDVALIDITY each run. Without storage every map's UIDVALIDITY is
 //! the startup time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -37,6 +37,9 @@ pub struct Uids {
 struct State {
     by_id: HashMap<Uuid, u32>,
     next: u32,
+    /// Flags other than \Seen (which is the store's read state), kept for the life of the
+    /// process: the store has no place for them. Not written to disk.
+    flags: HashMap<Uuid, BTreeSet<String>>,
 }
 
 /// A change for the writer thread.
@@ -54,6 +57,7 @@ impl Uids {
             state: Mutex::new(State {
                 by_id: HashMap::new(),
                 next: 1,
+                flags: HashMap::new(),
             }),
             file: None,
             writer: None,
@@ -71,6 +75,25 @@ impl Uids {
 
     pub fn get(&self, id: &Uuid) -> Option<u32> {
         self.lock().by_id.get(id).copied()
+    }
+
+    /// The flags other than \Seen set on `id` by any session.
+    pub fn flags_of(&self, id: &Uuid) -> BTreeSet<String> {
+        self.lock().flags.get(id).cloned().unwrap_or_default()
+    }
+
+    pub fn set_flags(&self, id: Uuid, flags: &BTreeSet<String>) {
+        let mut state = self.lock();
+        if flags.is_empty() {
+            state.flags.remove(&id);
+        } else {
+            state.flags.insert(id, flags.clone());
+        }
+    }
+
+    /// Forgets the flags of messages no longer in the store.
+    pub fn keep_flags_of(&self, present: &HashSet<Uuid>) {
+        self.lock().flags.retain(|id, _| present.contains(id));
     }
 
     /// `id`'s UID, given now if it has none.
@@ -110,8 +133,7 @@ impl Uids {
     /// Drops the entries of messages the store no longer holds and rewrites the file with the rest.
     fn compact(&self, store: &Store) {
         let snapshot = store.snapshot();
-        let present: std::collections::HashSet<Uuid> =
-            snapshot.messages().iter().map(|m| m.id).collect();
+        let present: HashSet<Uuid> = snapshot.messages().iter().map(|m| m.id).collect();
         let contents = {
             let mut state = self.lock();
             state.by_id.retain(|id, _| present.contains(id));

@@ -25,8 +25,8 @@ pub struct Entry {
     pub message: Arc<StoredMessage>,
     /// The store's read state as last told to the client.
     pub seen: bool,
-    /// Every other flag (\Deleted, \Flagged, \Answered, \Draft, keywords), kept per session:
-    /// the store has no place for them.
+    /// Every other flag (\Deleted, \Flagged, \Answered, \Draft, keywords); the store has no
+    /// place for them, so the UID map keeps them for every session ([`Uids::flags_of`]).
     pub flags: BTreeSet<String>,
 }
 
@@ -79,14 +79,16 @@ impl Folder {
         let mut messages: Vec<Arc<StoredMessage>> = snapshot.messages().to_vec();
         messages.reverse();
         let uids = self.uids.assign_all(messages.iter().map(|m| m.id));
+        let present: HashSet<Uuid> = messages.iter().map(|m| m.id).collect();
+        self.uids.keep_flags_of(&present);
         let mut entries: Vec<Entry> = messages
             .into_iter()
             .zip(uids)
             .map(|(message, uid)| Entry {
                 uid,
                 seen: message.is_read(),
+                flags: self.uids.flags_of(&message.id),
                 message,
-                flags: BTreeSet::new(),
             })
             .collect();
         entries.sort_by_key(|e| e.uid);
@@ -164,8 +166,8 @@ impl Folder {
                                 self.entries.push(Entry {
                                     uid,
                                     seen: message.is_read(),
+                                    flags: self.uids.flags_of(&message.id),
                                     message,
-                                    flags: BTreeSet::new(),
                                 });
                             }
                         }
