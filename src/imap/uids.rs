@@ -156,6 +156,9 @@ impl Uids {
     }
 }
 
+/// A store whose map is in use: the store, its file name when persisted, the map.
+type Opened = (Store, Option<String>, Arc<Uids>);
+
 /// Every store's map, found by store.
 #[derive(Debug)]
 pub struct Registry {
@@ -164,7 +167,7 @@ pub struct Registry {
     dir: Option<PathBuf>,
     /// Maps read from disk at startup, by file name, not yet claimed by a store.
     loaded: Mutex<HashMap<String, Uids>>,
-    maps: Mutex<Vec<(Store, Option<String>, Arc<Uids>)>>,
+    maps: Mutex<Vec<Opened>>,
     writer: Option<mpsc::Sender<Write>>,
 }
 
