@@ -606,3 +606,20 @@ fn bounds_idle_timeout_and_failed_logins() {
     assert_eq!(imap.line(), "+ idling\r\n");
     assert_eq!(imap.line(), "* BYE idle timeout, closing\r\n");
 }
+
+#[test]
+fn shutdown_says_bye_to_an_idling_client() {
+    let mut server = Server::start_with(&["--imap", "127.0.0.1:0"]);
+    let mut imap = Raw::connect(server.imap.unwrap());
+    imap.command("a", "LOGIN u p");
+    imap.command("b", "SELECT INBOX");
+    imap.send("c IDLE\r\n");
+    assert_eq!(imap.line(), "+ idling\r\n");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert_eq!(imap.line(), "* BYE server shutting down\r\n");
+    assert!(server.wait_exit(WAIT).is_some(), "the server did not exit");
+}
