@@ -140,11 +140,6 @@ impl Folder {
         self.resync = true;
     }
 
-    /// True when a flush would say something.
-    pub fn has_pending(&self) -> bool {
-        self.resync || !self.pending.is_empty()
-    }
-
     /// Tells the client what changed. Removals wait (stay queued) unless `expunge` is allowed.
     pub fn flush(&mut self, expunge: bool, out: &mut Vec<u8>) {
         let mut told = self.entries.len();
@@ -169,6 +164,14 @@ impl Folder {
                                     flags: self.uids.flags_of(&message.id),
                                     message,
                                 });
+                            } else {
+                                // Only if UIDs were given out of arrival order (they are given in
+                                // store order everywhere): a lower UID cannot join the numbering
+                                // without breaking it, so the message shows at the next SELECT.
+                                tracing::warn!(
+                                    uid,
+                                    "IMAP: a new message's UID is below the folder's last"
+                                );
                             }
                         }
                     }
