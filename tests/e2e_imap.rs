@@ -623,3 +623,48 @@ fn shutdown_says_bye_to_an_idling_client() {
     assert_eq!(imap.line(), "* BYE server shutting down\r\n");
     assert!(server.wait_exit(WAIT).is_some(), "the server did not exit");
 }
+
+#[test]
+fn tags_set_over_the_api_are_folders_that_fill_while_idling() {
+    let server = Server::start_with(&["--imap", "127.0.0.1:0"]);
+    let first = send_mail(server.smtp, &["bob@example.org"], &mail("tag me", "x"));
+    let second = send_mail(server.smtp, &["bob@example.org"], &mail("later", "y"));
+    server.wait_for_count(2);
+    let tag = |ids: &[&str]| {
+        let body = serde_json::json!({"Tags": ["Work"], "IDs": ids}).to_string();
+        let resp = http_with(
+            server.http,
+            "PUT",
+            "/api/v1/tags",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    };
+    tag(&[&first]);
+    let mut imap = Raw::connect(server.imap.unwrap());
+    imap.command("a", "LOGIN u p");
+    let listed = imap.command("b", "LIST \"\" *");
+    assert!(
+        listed
+            .iter()
+            .any(|l| l == "* LIST (\\HasNoChildren) \"/\" \"Work\"\r\n"),
+        "{listed:?}"
+    );
+    let selected = imap.command("c", "SELECT Work");
+    assert!(
+        selected.iter().any(|l| l == "* 1 EXISTS\r\n"),
+        "{selected:?}"
+    );
+    imap.send("d IDLE\r\n");
+    assert_eq!(imap.line(), "+ idling\r\n");
+    tag(&[&first, &second]);
+    assert_eq!(imap.line(), "* 2 EXISTS\r\n");
+    imap.send("DONE\r\n");
+    assert_eq!(imap.line(), "d OK IDLE terminated\r\n");
+    let fetched = imap.command("e", "FETCH 2 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(
+        fetched.iter().any(|l| l == "Subject: later\r\n"),
+        "{fetched:?}"
+    );
+}

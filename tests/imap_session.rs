@@ -554,3 +554,87 @@ proptest! {
         prop_assert!(t.wire.ends_with(b"\r\n") || t.wire.is_empty());
     }
 }
+
+/// MAIL tagged `Work`, MAIL2 tagged `Work` and `x y`.
+fn tagged_world() -> (Store, Arc<Registry>) {
+    let (store, registry) = world();
+    let ids: Vec<_> = store.snapshot().messages().iter().map(|m| m.id).collect();
+    // Newest first: ids[0] is MAIL2.
+    store.set_tags_blocking(&[ids[0]], &["Work".to_string(), "x y".to_string()]);
+    store.set_tags_blocking(&[ids[1]], &["Work".to_string()]);
+    (store, registry)
+}
+
+#[test]
+fn tags_are_virtual_folders() {
+    let (store, registry) = tagged_world();
+    let t = once(
+        &store,
+        &registry,
+        false,
+        &[b"a LOGIN u pw\r\nb LIST \"\" *\r\nc LIST \"\" W%\r\nd STATUS Work (MESSAGES UIDNEXT)\r\ne SELECT Work\r\nf FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\ng SELECT \"x y\"\r\nh UID FETCH 1:* FLAGS\r\ni APPEND Work {1}\r\nx\r\nj COPY 1 Work\r\nk SELECT work\r\nl STATUS \"x y\" (MESSAGES)\r\n"],
+    )
+    .text();
+    has(
+        &t,
+        "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST (\\HasNoChildren) \"/\" \"Work\"\r\n* LIST (\\HasNoChildren) \"/\" \"x y\"\r\nb OK",
+    );
+    has(&t, "* LIST (\\HasNoChildren) \"/\" \"Work\"\r\nc OK");
+    has(&t, "* STATUS \"Work\" (MESSAGES 2 UIDNEXT 3)\r\nd OK");
+    has(&t, "* 2 EXISTS\r\n");
+    has(&t, "e OK [READ-WRITE] SELECT completed");
+    has(
+        &t,
+        "* 1 FETCH (UID 1 BODY[HEADER.FIELDS (\"SUBJECT\")] {18}\r\nSubject: Hello\r\n\r\n)",
+    );
+    has(&t, "* 1 EXISTS\r\n");
+    has(&t, "* 1 FETCH (UID 1 FLAGS ())\r\nh OK");
+    has(&t, "i NO [CANNOT]");
+    has(&t, "j NO [CANNOT]");
+    // Tag names are matched exactly, INBOX alone ignores case.
+    has(&t, "k NO [NONEXISTENT]");
+    has(&t, "* STATUS \"x y\" (MESSAGES 1)\r\nl OK");
+}
+
+#[test]
+fn a_tag_folder_follows_tag_changes_with_new_uids() {
+    let (store, registry) = world();
+    let ids: Vec<_> = store.snapshot().messages().iter().map(|m| m.id).collect();
+    let (second, first) = (ids[0], ids[1]);
+    store.set_tags_blocking(&[first], &["Work".to_string()]);
+    let mut events = store.subscribe();
+    let mut session = logged_in(&store, &registry);
+    let mut wire = Vec::new();
+    let mut out = Vec::new();
+    session.feed(b"b SELECT Work\r\nc IDLE\r\n");
+    session.advance(&mut out);
+    pump(&mut session, std::mem::take(&mut out), &mut wire);
+    has(&String::from_utf8_lossy(&wire), "* 1 EXISTS\r\n");
+    wire.clear();
+    let mut deliver = |session: &mut Session, wire: &mut Vec<u8>| {
+        let mut out = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            session.store_event(event, &mut out);
+            pump(session, std::mem::take(&mut out), wire);
+        }
+    };
+    store.set_tags_blocking(&[second], &["Work".to_string()]);
+    deliver(&mut session, &mut wire);
+    store.set_tags_blocking(&[first], &[]);
+    deliver(&mut session, &mut wire);
+    store.set_tags_blocking(&[first], &["Work".to_string()]);
+    deliver(&mut session, &mut wire);
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "* 2 EXISTS\r\n* 1 EXPUNGE\r\n* 2 EXISTS\r\n"
+    );
+    wire.clear();
+    session.feed(b"DONE\r\nd UID FETCH 1:* FLAGS\r\n");
+    session.advance(&mut out);
+    pump(&mut session, std::mem::take(&mut out), &mut wire);
+    // The message that left and came back is a new message there, with a new UID.
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "c OK IDLE terminated\r\n* 1 FETCH (UID 2 FLAGS ())\r\n* 2 FETCH (UID 3 FLAGS ())\r\nd OK FETCH completed\r\n"
+    );
+}

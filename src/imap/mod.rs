@@ -1,5 +1,6 @@
 //! IMAP4rev1 (RFC 3501) with IDLE, UIDPLUS, MOVE (refused: one folder), ENABLE, LITERAL+,
-//! SASL-IR, NAMESPACE, ID, UNSELECT and STARTTLS: one INBOX per login, the store the login reads.
+//! SASL-IR, NAMESPACE, ID, UNSELECT and STARTTLS: one INBOX per login (the store the login
+//! reads) and a virtual folder per tag.
 //!
 //! - [`framer`]: client bytes into whole messages (lines and literals, bounded), decoded by
 //!   imap-codec;

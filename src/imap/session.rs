@@ -4,13 +4,20 @@
 //! checks, disk writes, parsing large mail) is an [`Output`] the loop carries out, reporting back
 //! with [`Session::logged_in`] and [`Session::appended`] when the session needs the result.
 //!
-//! One INBOX per login: the store the login reads (see [`crate::login`]). Notes on choices:
+//! One INBOX per login: the store the login reads (see [`crate::login`]), and one virtual folder
+//! per tag its messages carry (printable ASCII names): the messages with that tag, numbered with
+//! their own UIDs; a message that gains the tag arrives there (EXISTS), one that loses it leaves
+//! (EXPUNGE) and gets a new UID should it come back. Notes on choices:
 //! - \Seen is the store's read flag, both ways. \Deleted, \Flagged, \Answered, \Draft and
 //!   keywords are kept beside the UIDs, in memory, shared by the store's sessions (another
 //!   session sees them at its next SELECT; they are not pushed, and not kept across a restart);
 //!   EXPUNGE, UID EXPUNGE and CLOSE delete \Deleted messages from the store.
 //! - No message is ever \Recent (RFC 9051 dropped it; `* 0 RECENT` is honest here).
-//! - CREATE, DELETE, RENAME, COPY and MOVE are refused: a catcher has one folder per login.
+//! - CREATE, DELETE, RENAME, COPY and MOVE are refused: INBOX holds every message already and a
+//!   tag folder follows the tags the API sets (COPY/MOVE to a folder that exists: NO [CANNOT];
+//!   to one that does not: NO [TRYCREATE]). APPEND goes to INBOX only.
+//! - EXPUNGE in a tag folder deletes the message from the store, as in INBOX (it is the same
+//!   message); flags other than \Seen are kept per folder.
 //! - APPEND stores the message as if it had arrived now (INTERNALDATE is the arrival time; a
 //!   date given with APPEND is not kept).
 
@@ -367,7 +374,7 @@ impl Session {
                 mailbox_wildcard,
             } if authed => self.list(&tag, "LSUB", &reference, &mailbox_wildcard),
             CommandBody::Subscribe { mailbox } | CommandBody::Unsubscribe { mailbox } if authed => {
-                if is_inbox(&mailbox) {
+                if self.folder_name(&mailbox).is_some() {
                     self.done(&tag, "done");
                 } else {
                     self.tagged(&tag, "NO", Some("NONEXISTENT"), "no such mailbox");
@@ -397,9 +404,21 @@ impl Session {
                 message,
                 ..
             } if authed => {
-                if !is_inbox(&mailbox) {
-                    self.tagged(&tag, "NO", Some("TRYCREATE"), "only INBOX exists");
-                    return;
+                match self.folder_name(&mailbox) {
+                    Some(None) => {}
+                    Some(Some(_)) => {
+                        self.tagged(
+                            &tag,
+                            "NO",
+                            Some("CANNOT"),
+                            "APPEND goes to INBOX; tag folders follow tags",
+                        );
+                        return;
+                    }
+                    None => {
+                        self.tagged(&tag, "NO", Some("TRYCREATE"), "no such mailbox");
+                        return;
+                    }
                 }
                 let data = match &message {
                     imap_codec::imap_types::extensions::binary::LiteralOrLiteral8::Literal(l) => {
@@ -510,10 +529,17 @@ impl Session {
                 uid,
             } if selected => self.store(&tag, &sequence_set, kind, response, &flags, uid, out),
             CommandBody::Copy { mailbox, .. } | CommandBody::Move { mailbox, .. } if selected => {
-                if is_inbox(&mailbox) {
-                    self.tagged(&tag, "NO", Some("CANNOT"), "messages are already in INBOX");
+                if self.folder_name(&mailbox).is_some() {
+                    // INBOX holds every message already; a tag folder follows the message's
+                    // tags, which the API sets.
+                    self.tagged(
+                        &tag,
+                        "NO",
+                        Some("CANNOT"),
+                        "folders here are views: set tags over the API",
+                    );
                 } else {
-                    self.tagged(&tag, "NO", Some("TRYCREATE"), "only INBOX exists");
+                    self.tagged(&tag, "NO", Some("TRYCREATE"), "no such mailbox");
                 }
             }
             CommandBody::Login { .. }
@@ -563,7 +589,7 @@ impl Session {
         };
         match result {
             Ok(account) => {
-                let uids = self.registry.of(&account);
+                let uids = self.registry.of(&account, None);
                 let store = account.store.clone();
                 self.authed = Some(Authed { account, uids });
                 let code = format!("CAPABILITY {}", self.capabilities());
@@ -672,17 +698,23 @@ impl Session {
                 let line = format!("{verb} (\\HasNoChildren) \"/\" INBOX");
                 wire::untagged(&mut self.buf, &line);
             }
+            for name in self.tag_folders() {
+                if glob(&full, name.as_bytes()) {
+                    let mut line = format!("* {verb} (\\HasNoChildren) \"/\" ").into_bytes();
+                    wire::string(&mut line, name.as_bytes());
+                    line.extend_from_slice(b"\r\n");
+                    self.buf.extend_from_slice(&line);
+                }
+            }
         }
         self.done(tag, &format!("{verb} completed"));
     }
 
     fn status(&mut self, tag: &Tag<'_>, mailbox: &Mailbox<'_>, items: &[StatusDataItemName]) {
-        let Some(authed) = &self.authed else { return };
-        if !is_inbox(mailbox) {
+        let Some(folder) = self.open(mailbox, true) else {
             self.tagged(tag, "NO", Some("NONEXISTENT"), "no such mailbox");
             return;
-        }
-        let folder = Folder::open(authed.account.store.clone(), Arc::clone(&authed.uids), true);
+        };
         let mut parts = Vec::new();
         for item in items {
             match item {
@@ -699,26 +731,23 @@ impl Session {
                 _ => {}
             }
         }
-        wire::untagged(
-            &mut self.buf,
-            &format!("STATUS INBOX ({})", parts.join(" ")),
-        );
+        let mut line = b"* STATUS ".to_vec();
+        match &folder.tag {
+            Some(name) => wire::string(&mut line, name.as_bytes()),
+            None => line.extend_from_slice(b"INBOX"),
+        }
+        line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        self.buf.extend_from_slice(&line);
         self.done(tag, "STATUS completed");
     }
 
     fn select(&mut self, tag: &Tag<'_>, mailbox: &Mailbox<'_>, read_only: bool) {
         // Selecting closes what was selected, without expunging (RFC 3501 6.3.1).
         self.folder = None;
-        let Some(authed) = &self.authed else { return };
-        if !is_inbox(mailbox) {
+        let Some(folder) = self.open(mailbox, read_only) else {
             self.tagged(tag, "NO", Some("NONEXISTENT"), "no such mailbox");
             return;
-        }
-        let folder = Folder::open(
-            authed.account.store.clone(),
-            Arc::clone(&authed.uids),
-            read_only,
-        );
+        };
         let b = &mut self.buf;
         wire::untagged(b, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
         // \Seen is the store's read flag; the others live as long as the server process (as
@@ -752,6 +781,54 @@ impl Session {
         };
         self.folder = Some(folder);
         self.tagged(tag, "OK", Some(code), verb);
+    }
+
+    /// The virtual folders: one per tag the store's messages carry. Tags that are not printable
+    /// ASCII are left out (mailbox names would need modified UTF-7), as is one named INBOX.
+    fn tag_folders(&self) -> Vec<String> {
+        let Some(authed) = &self.authed else {
+            return Vec::new();
+        };
+        authed
+            .account
+            .store
+            .tags()
+            .into_iter()
+            .filter(|t| {
+                !t.is_empty()
+                    && t.bytes().all(|b| (0x20..0x7f).contains(&b))
+                    && !t.eq_ignore_ascii_case("INBOX")
+            })
+            .collect()
+    }
+
+    /// The tag a mailbox name means: `Some(None)` for INBOX, `Some(Some(tag))` for a tag
+    /// folder, `None` when there is no such folder.
+    fn folder_name(&self, mailbox: &Mailbox<'_>) -> Option<Option<String>> {
+        if is_inbox(mailbox) {
+            return Some(None);
+        }
+        let Mailbox::Other(other) = mailbox else {
+            return None;
+        };
+        let name = std::str::from_utf8(other.as_ref()).ok()?;
+        self.tag_folders().into_iter().find(|t| t == name).map(Some)
+    }
+
+    /// Opens a folder by name, when it exists.
+    fn open(&self, mailbox: &Mailbox<'_>, read_only: bool) -> Option<Folder> {
+        let tag = self.folder_name(mailbox)?;
+        let authed = self.authed.as_ref()?;
+        let uids = match &tag {
+            None => Arc::clone(&authed.uids),
+            Some(tag) => self.registry.of(&authed.account, Some(tag)),
+        };
+        Some(Folder::open(
+            authed.account.store.clone(),
+            uids,
+            read_only,
+            tag,
+        ))
     }
 
     /// Positions (0-based, ascending) a sequence set names, as sequence numbers or UIDs.

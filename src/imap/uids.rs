@@ -91,6 +91,19 @@ impl Uids {
         }
     }
 
+    /// Forgets `id`: it left a tag folder, and should it come back it is a new message there
+    /// with a new UID (RFC 3501 2.3.1.1). The UID itself is never given again.
+    pub fn forget(&self, id: &Uuid) {
+        let forgotten = {
+            let mut state = self.lock();
+            state.flags.remove(id);
+            state.by_id.remove(id).is_some()
+        };
+        if forgotten && let (Some(file), Some(writer)) = (&self.file, &self.writer) {
+            let _ = writer.send(Write::Append(file.clone(), format!("-{id}\n")));
+        }
+    }
+
     /// Forgets the flags of messages no longer in the store.
     pub fn keep_flags_of(&self, present: &HashSet<Uuid>) {
         self.lock().flags.retain(|id, _| present.contains(id));
@@ -130,10 +143,16 @@ impl Uids {
         uids
     }
 
-    /// Drops the entries of messages the store no longer holds and rewrites the file with the rest.
-    fn compact(&self, store: &Store) {
+    /// Drops the entries of messages the folder no longer holds (gone from the store, or no
+    /// longer carrying the folder's tag) and rewrites the file with the rest.
+    fn compact(&self, store: &Store, tag: Option<&str>) {
         let snapshot = store.snapshot();
-        let present: HashSet<Uuid> = snapshot.messages().iter().map(|m| m.id).collect();
+        let present: HashSet<Uuid> = snapshot
+            .messages()
+            .iter()
+            .filter(|m| tag.is_none_or(|tag| m.tags().iter().any(|t| t == tag)))
+            .map(|m| m.id)
+            .collect();
         let contents = {
             let mut state = self.lock();
             state.by_id.retain(|id, _| present.contains(id));
@@ -156,8 +175,9 @@ impl Uids {
     }
 }
 
-/// A store whose map is in use: the store, its file name when persisted, the map.
-type Opened = (Store, Option<String>, Arc<Uids>);
+/// A folder whose map is in use: its store, its tag (a virtual folder) or none (INBOX), its file
+/// name when persisted, the map.
+type Opened = (Store, Option<String>, Option<String>, Arc<Uids>);
 
 /// Every store's map, found by store.
 #[derive(Debug)]
@@ -219,17 +239,22 @@ impl Registry {
         })
     }
 
-    /// The map of the store `account` reads.
-    pub fn of(&self, account: &Account) -> Arc<Uids> {
-        let file = match (&account.mailbox, account.store.is_mailbox()) {
-            (Some(name), _) => Some(format!("mailbox-{}.uids", hex(name.as_str()))),
-            (None, false) => Some("root.uids".to_string()),
+    /// The map of INBOX (`tag` none) or of a tag's virtual folder, in the store `account` reads.
+    pub fn of(&self, account: &Account, tag: Option<&str>) -> Arc<Uids> {
+        let base = match (&account.mailbox, account.store.is_mailbox()) {
+            (Some(name), _) => Some(format!("mailbox-{}", hex(name.as_str()))),
+            (None, false) => Some("root".to_string()),
             // A team view: several mailboxes seen as one, made per login scope.
             (None, true) => None,
         };
+        let file = base.map(|base| match tag {
+            Some(tag) => format!("{base}-tag-{}.uids", hex(tag)),
+            None => format!("{base}.uids"),
+        });
+        let tag = tag.map(str::to_string);
         let mut maps = self.maps.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, _, uids)) = maps.iter().find(|(store, name, _)| {
-            store.same(&account.store) || (file.is_some() && *name == file)
+        if let Some((_, _, _, uids)) = maps.iter().find(|(store, folder, name, _)| {
+            *folder == tag && (store.same(&account.store) || (file.is_some() && *name == file))
         }) {
             return Arc::clone(uids);
         }
@@ -247,10 +272,10 @@ impl Registry {
         if persisted.is_some() {
             uids.file = persisted;
             uids.writer = self.writer.clone();
-            uids.compact(&account.store);
+            uids.compact(&account.store, tag.as_deref());
         }
         let uids = Arc::new(uids);
-        maps.push((account.store.clone(), file, Arc::clone(&uids)));
+        maps.push((account.store.clone(), tag, file, Arc::clone(&uids)));
         uids
     }
 }
@@ -276,6 +301,12 @@ fn parse(text: &str) -> Option<Uids> {
     {
         let mut state = uids.lock();
         for line in lines {
+            if let Some(id) = line.strip_prefix('-') {
+                if let Ok(id) = id.parse::<Uuid>() {
+                    state.by_id.remove(&id);
+                }
+                continue;
+            }
             // A torn last line (a crash mid-append) is skipped.
             let Some((uid, id)) = line.split_once(' ') else {
                 continue;

@@ -52,6 +52,8 @@ pub struct Folder {
     pub store: Store,
     pub uids: Arc<Uids>,
     pub read_only: bool,
+    /// The tag of a virtual folder: the messages carrying it. `None` for INBOX (all).
+    pub tag: Option<String>,
     /// In sequence order, UIDs ascending.
     pub entries: Vec<Entry>,
     pending: Vec<Event>,
@@ -60,11 +62,12 @@ pub struct Folder {
 
 impl Folder {
     /// Opens the folder from the store as it is now.
-    pub fn open(store: Store, uids: Arc<Uids>, read_only: bool) -> Folder {
+    pub fn open(store: Store, uids: Arc<Uids>, read_only: bool, tag: Option<String>) -> Folder {
         let mut folder = Folder {
             store,
             uids,
             read_only,
+            tag,
             entries: Vec::new(),
             pending: Vec::new(),
             resync: false,
@@ -76,7 +79,12 @@ impl Folder {
     /// The store's messages now, oldest first, with UIDs given to any new ones in that order.
     fn current(&self) -> Vec<Entry> {
         let snapshot = self.store.snapshot();
-        let mut messages: Vec<Arc<StoredMessage>> = snapshot.messages().to_vec();
+        let mut messages: Vec<Arc<StoredMessage>> = snapshot
+            .messages()
+            .iter()
+            .filter(|m| self.holds(m))
+            .cloned()
+            .collect();
         messages.reverse();
         let uids = self.uids.assign_all(messages.iter().map(|m| m.id));
         let present: HashSet<Uuid> = messages.iter().map(|m| m.id).collect();
@@ -95,6 +103,14 @@ impl Folder {
         entries
     }
 
+    /// True when the message belongs in this folder.
+    fn holds(&self, message: &StoredMessage) -> bool {
+        match &self.tag {
+            None => true,
+            Some(tag) => message.tags().iter().any(|t| t == tag),
+        }
+    }
+
     pub fn exists(&self) -> u32 {
         self.entries.len() as u32
     }
@@ -109,9 +125,13 @@ impl Folder {
     }
 
     fn position_of_id(&self, id: &Uuid) -> Option<usize> {
-        let uid = self.uids.get(id)?;
-        self.position_of_uid(uid)
-            .filter(|&i| self.entries[i].message.id == *id)
+        let by_uid = self
+            .uids
+            .get(id)
+            .and_then(|uid| self.position_of_uid(uid))
+            .filter(|&i| self.entries[i].message.id == *id);
+        // Another session may have forgotten the UID already (the message left a tag folder).
+        by_uid.or_else(|| self.entries.iter().position(|e| e.message.id == *id))
     }
 
     /// The highest UID in the folder, 0 when empty.
@@ -124,9 +144,22 @@ impl Folder {
         if self.resync {
             return;
         }
-        if matches!(event, Event::Tags { .. }) {
-            return;
-        }
+        // In a tag folder a tag change is an arrival or a removal.
+        let event = match (&self.tag, event) {
+            (None, Event::Tags { .. }) => return,
+            (Some(_), Event::New(message)) if !self.holds(&message) => return,
+            (Some(tag), Event::Tags { id, tags }) => {
+                if tags.iter().any(|t| t == tag) {
+                    match self.store.get(&id) {
+                        Some(message) => Event::New(message),
+                        None => return,
+                    }
+                } else {
+                    Event::Deleted(id)
+                }
+            }
+            (_, event) => event,
+        };
         if self.pending.len() >= MAX_PENDING {
             self.lagged();
             return;
@@ -190,6 +223,9 @@ impl Folder {
                         if let Some(i) = self.position_of_id(&id) {
                             self.announce(&mut told, out);
                             self.entries.remove(i);
+                            if self.tag.is_some() {
+                                self.uids.forget(&id);
+                            }
                             told -= 1;
                             wire::untagged(out, &format!("{} EXPUNGE", i + 1));
                         }
@@ -229,7 +265,10 @@ impl Folder {
             if present.contains(&self.entries[i].message.id) {
                 i += 1;
             } else {
-                self.entries.remove(i);
+                let gone = self.entries.remove(i);
+                if self.tag.is_some() {
+                    self.uids.forget(&gone.message.id);
+                }
                 *told -= 1;
                 wire::untagged(out, &format!("{} EXPUNGE", i + 1));
             }
@@ -276,7 +315,7 @@ mod tests {
             .receive(Envelope::default(), b"Subject: a\r\n\r\na".to_vec())
             .await
             .unwrap();
-        let mut folder = Folder::open(store.clone(), Arc::new(Uids::new(1)), false);
+        let mut folder = Folder::open(store.clone(), Arc::new(Uids::new(1)), false, None);
         let mut events = store.subscribe();
         let b = store
             .receive(Envelope::default(), b"Subject: b\r\n\r\nb".to_vec())
@@ -306,7 +345,7 @@ mod tests {
             .receive(Envelope::default(), b"a".to_vec())
             .await
             .unwrap();
-        let mut folder = Folder::open(store.clone(), Arc::new(Uids::new(1)), false);
+        let mut folder = Folder::open(store.clone(), Arc::new(Uids::new(1)), false, None);
         store.delete(vec![a.id]).await;
         store
             .receive(Envelope::default(), b"b".to_vec())
