@@ -125,7 +125,10 @@ pub struct HookReport {
 
 struct Job {
     delivery: Uuid,
-    body: Bytes,
+    message: Arc<StoredMessage>,
+    /// The summary JSON, made at the first attempt (not at arrival: a hook that never answers
+    /// must not cost ingest anything but a queue push) and sent the same on every retry.
+    body: Option<Bytes>,
     /// When it may first be sent (after `--webhook-delay`).
     due: Instant,
     /// Until when it is retried.
@@ -320,7 +323,7 @@ async fn follow(hook: Arc<Hook>, limits: WebhookLimits) {
     }
 }
 
-fn enqueue(hook: &Hook, message: &StoredMessage, limits: WebhookLimits) {
+fn enqueue(hook: &Hook, message: &Arc<StoredMessage>, limits: WebhookLimits) {
     let now = Instant::now();
     let mut state = lock(&hook.state);
     if let Some(interval) = hook.spec.min_interval
@@ -332,14 +335,6 @@ fn enqueue(hook: &Hook, message: &StoredMessage, limits: WebhookLimits) {
         return;
     }
     state.last_taken = Some(now);
-    let body = match serde_json::to_vec(&crate::http::mailpit::model::MessageSummary::new(message))
-    {
-        Ok(body) => Bytes::from(body),
-        Err(e) => {
-            tracing::error!("webhook: cannot serialize a summary: {e}");
-            return;
-        }
-    };
     if state.queue.len() >= limits.queue.max(1)
         && let Some(old) = state.queue.pop_front()
     {
@@ -352,7 +347,8 @@ fn enqueue(hook: &Hook, message: &StoredMessage, limits: WebhookLimits) {
     let due = now + hook.spec.delay;
     state.queue.push_back(Job {
         delivery,
-        body,
+        message: Arc::clone(message),
+        body: None,
         due,
         until: due + limits.retry_for,
     });
@@ -369,6 +365,18 @@ fn enqueue(hook: &Hook, message: &StoredMessage, limits: WebhookLimits) {
     hook.wake.notify_one();
 }
 
+/// The body of every request: Mailpit's `MessageSummary` of the message.
+fn summary_json(message: &StoredMessage) -> Bytes {
+    match serde_json::to_vec(&crate::http::mailpit::model::MessageSummary::new(message)) {
+        Ok(body) => Bytes::from(body),
+        Err(e) => {
+            // Plain data: this does not happen; an empty object still tells the receiver.
+            tracing::error!("webhook: cannot serialize a summary: {e}");
+            Bytes::from_static(b"{}")
+        }
+    }
+}
+
 /// What one attempt came to.
 enum Outcome {
     Delivered,
@@ -382,15 +390,18 @@ async fn send_forever(hook: Arc<Hook>, client: reqwest::Client, policy: AddressP
         // The head of the queue, once it is due.
         let (delivery, body, due, until, attempt) = loop {
             let head = {
-                let state = lock(&hook.state);
-                state.queue.front().map(|j| {
-                    let attempt = state
+                let mut state = lock(&hook.state);
+                let attempt = state.queue.front().map_or(0, |j| {
+                    state
                         .log
                         .iter()
                         .rev()
                         .find(|d| d.id == j.delivery)
-                        .map_or(0, |d| d.attempts.len());
-                    (j.delivery, j.body.clone(), j.due, j.until, attempt + 1)
+                        .map_or(0, |d| d.attempts.len())
+                });
+                state.queue.front_mut().map(|j| {
+                    let body = j.body.get_or_insert_with(|| summary_json(&j.message)).clone();
+                    (j.delivery, body, j.due, j.until, attempt + 1)
                 })
             };
             match head {
