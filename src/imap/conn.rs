@@ -202,6 +202,12 @@ impl Conn<'_> {
                         store.delete(ids).await;
                         session.stored(outputs);
                     }
+                    Output::Retag { store, changes } => {
+                        for (id, tags) in changes {
+                            store.set_tags(vec![id], tags).await;
+                        }
+                        session.stored(outputs);
+                    }
                     Output::Append {
                         store,
                         user,

@@ -99,6 +99,13 @@ impl Session {
                         self.deliver(state, &mut more);
                         self.stored(&mut more);
                     }
+                    Output::Retag { store, changes } => {
+                        for (id, tags) in changes {
+                            store.set_tags_blocking(&[id], &tags);
+                        }
+                        self.deliver(state, &mut more);
+                        self.stored(&mut more);
+                    }
                     Output::Append {
                         store, data, seen, ..
                     } => {

@@ -1,4 +1,4 @@
-//! IMAP4rev1 (RFC 3501) with IDLE, UIDPLUS, MOVE (refused: one folder), ENABLE, LITERAL+,
+//! IMAP4rev1 (RFC 3501) with IDLE, UIDPLUS, MOVE (between tag folders), ENABLE, LITERAL+,
 //! SASL-IR, NAMESPACE, ID, UNSELECT and STARTTLS: one INBOX per login (the store the login
 //! reads) and a virtual folder per tag.
 //!
