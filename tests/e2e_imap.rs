@@ -575,6 +575,34 @@ fn uidvalidity_and_uids_survive_a_restart_with_storage() {
 }
 
 #[test]
+fn uids_a_client_saw_survive_a_kill_right_after() {
+    let storage = TempDir::new("imap-kill");
+    let dir = storage.0.to_str().unwrap().to_string();
+    let args = ["--imap", "127.0.0.1:0", "--storage", dir.as_str()];
+    let seen = {
+        let server = Server::start_with(&args);
+        for i in 0..3 {
+            send_mail(
+                server.smtp,
+                &["b@example.org"],
+                &mail(&format!("m{i}"), "x"),
+            );
+        }
+        server.wait_for_count(3);
+        uid_state(&server);
+        // New mail, seen by a client, then the server is killed (SIGKILL) at once: no time for
+        // a background write that was still queued.
+        send_mail(server.smtp, &["b@example.org"], &mail("late", "y"));
+        server.wait_for_count(4);
+        uid_state(&server)
+    };
+    assert_eq!(seen.1, ["1=m0", "2=m1", "3=m2", "4=late"]);
+    let server = Server::start_with(&args);
+    server.wait_for_count(4);
+    assert_eq!(uid_state(&server), seen, "UIDs changed across the restart");
+}
+
+#[test]
 fn bounds_idle_timeout_and_failed_logins() {
     let server = Server::start_with(&[
         "--imap",

@@ -191,6 +191,7 @@ impl Conn<'_> {
                     }
                     Output::Subscribe(store) => self.events = Some(store.subscribe()),
                     Output::StartTls => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         return Ok(Step::StartTls);
                     }
@@ -222,12 +223,14 @@ impl Conn<'_> {
                         session.appended(result, outputs);
                     }
                     Output::Fetch(job) => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         wire.clear();
                         render_fetch(job, writer).await?;
                     }
                     Output::Search(job) => wire.extend_from_slice(&render_search(job).await),
                     Output::Close => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         return Ok(Step::Close);
                     }
@@ -235,6 +238,8 @@ impl Conn<'_> {
             }
         }
         if !wire.is_empty() {
+            // A UID in these bytes must be on disk before the client sees it.
+            self.ctx.registry.durable().await;
             writer.write_all(&wire).await?;
         }
         Ok(Step::Go)

@@ -78,6 +78,13 @@ impl ImapContext {
             registry: Arc::new(registry),
         })
     }
+
+    /// Returns once every UID given so far is on disk (with `--storage`). A session already
+    /// awaits this before showing a UID; call it when the server stops, after the accept loops
+    /// and connections ended, so that UIDs given but not yet shown are kept too.
+    pub async fn finish(&self) {
+        self.registry.durable().await;
+    }
 }
 
 /// Serves one connection until the client leaves, it idles out or shutdown is asked.
