@@ -603,6 +603,36 @@ fn uids_a_client_saw_survive_a_kill_right_after() {
 }
 
 #[test]
+fn flags_one_session_sets_are_pushed_to_the_others() {
+    let server = Server::start_with(&["--imap", "127.0.0.1:0"]);
+    send_mail(server.smtp, &["bob@example.org"], &mail("flag me", "x"));
+    server.wait_for_count(1);
+    let mut idler = Raw::connect(server.imap.unwrap());
+    idler.command("a", "LOGIN u p");
+    idler.command("b", "SELECT INBOX");
+    idler.send("c IDLE\r\n");
+    assert_eq!(idler.line(), "+ idling\r\n");
+    let mut setter = Raw::connect(server.imap.unwrap());
+    setter.command("a", "LOGIN u p");
+    setter.command("b", "SELECT INBOX");
+    setter.command("c", "STORE 1 +FLAGS (\\Flagged $Label1)");
+    assert_eq!(idler.line(), "* 1 FETCH (FLAGS ($Label1 \\Flagged))\r\n");
+    setter.command("d", "STORE 1 -FLAGS.SILENT (\\Flagged)");
+    assert_eq!(idler.line(), "* 1 FETCH (FLAGS ($Label1))\r\n");
+    idler.send("DONE\r\n");
+    assert_eq!(idler.line(), "c OK IDLE terminated\r\n");
+    // Not idling: told with the next command's answer.
+    setter.command("e", "STORE 1 FLAGS (\\Answered)");
+    let lines = idler.command("d", "NOOP");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "* 1 FETCH (FLAGS (\\Answered))\r\n"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn bounds_idle_timeout_and_failed_logins() {
     let server = Server::start_with(&[
         "--imap",

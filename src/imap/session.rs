@@ -9,8 +9,9 @@
 //! their own UIDs; a message that gains the tag arrives there (EXISTS), one that loses it leaves
 //! (EXPUNGE) and gets a new UID should it come back. Notes on choices:
 //! - \Seen is the store's read flag, both ways. \Deleted, \Flagged, \Answered, \Draft and
-//!   keywords are kept beside the UIDs, in memory, shared by the store's sessions (another
-//!   session sees them at its next SELECT; they are not pushed, and not kept across a restart);
+//!   keywords are kept beside the UIDs, in memory, shared by the sessions on the folder (the
+//!   others are told with `* n FETCH (FLAGS …)`, at once while idling; not kept across a
+//!   restart);
 //!   EXPUNGE, UID EXPUNGE and CLOSE delete \Deleted messages from the store.
 //! - No message is ever \Recent (RFC 9051 dropped it; `* 0 RECENT` is honest here).
 //! - COPY to a tag folder gives the messages that tag; MOVE from a tag folder to another takes
@@ -38,7 +39,7 @@ use uuid::Uuid;
 use super::fetch::{self, FetchJob, Row};
 use super::framer::{Expect, Frame, Framer};
 use super::search::{Candidate, SearchJob, in_set};
-use super::uids::{Registry, Uids};
+use super::uids::{FlagChange, Registry, Uids};
 use super::view::Folder;
 use super::wire;
 use crate::login::{Account, LoginError};
@@ -82,6 +83,9 @@ pub enum Output {
     },
     /// From now on feed this store's events ([`Session::store_event`]).
     Subscribe(Store),
+    /// From now on feed these flag changes of the selected folder ([`Session::flag_change`]),
+    /// instead of the previous folder's.
+    WatchFlags(tokio::sync::broadcast::Receiver<super::uids::FlagChange>),
     /// Upgrade the connection, then call [`Session::tls_started`].
     StartTls,
     SetRead {
@@ -409,8 +413,12 @@ impl Session {
                 mailbox,
                 item_names,
             } if authed => self.status(&tag, &mailbox, &item_names),
-            CommandBody::Select { mailbox, .. } if authed => self.select(&tag, &mailbox, false),
-            CommandBody::Examine { mailbox, .. } if authed => self.select(&tag, &mailbox, true),
+            CommandBody::Select { mailbox, .. } if authed => {
+                self.select(&tag, &mailbox, false, out)
+            }
+            CommandBody::Examine { mailbox, .. } if authed => {
+                self.select(&tag, &mailbox, true, out)
+            }
             CommandBody::Append {
                 mailbox,
                 flags,
@@ -671,6 +679,29 @@ impl Session {
         }
     }
 
+    /// Another session changed flags (other than \Seen) in a folder. While idling it is told
+    /// at once.
+    pub fn flag_change(&mut self, change: FlagChange, out: &mut Vec<Output>) {
+        if let Some(folder) = &mut self.folder {
+            folder.flag_change(change);
+            if self.expect == Expect::IdleDone {
+                self.flush_folder(true);
+                self.flush_buf(out);
+            }
+        }
+    }
+
+    /// The flag changes channel lost some: every message's flags are compared again.
+    pub fn flags_lagged(&mut self, out: &mut Vec<Output>) {
+        if let Some(folder) = &mut self.folder {
+            folder.flags_lagged();
+            if self.expect == Expect::IdleDone {
+                self.flush_folder(true);
+                self.flush_buf(out);
+            }
+        }
+    }
+
     /// The store's event channel lost events: the folder resynchronises.
     pub fn lagged(&mut self, out: &mut Vec<Output>) {
         if let Some(folder) = &mut self.folder {
@@ -750,13 +781,20 @@ impl Session {
         self.done(tag, "STATUS completed");
     }
 
-    fn select(&mut self, tag: &Tag<'_>, mailbox: &Mailbox<'_>, read_only: bool) {
+    fn select(
+        &mut self,
+        tag: &Tag<'_>,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        out: &mut Vec<Output>,
+    ) {
         // Selecting closes what was selected, without expunging (RFC 3501 6.3.1).
         self.folder = None;
-        let Some(folder) = self.open(mailbox, read_only) else {
+        let Some((folder, changes)) = self.open_watched(mailbox, read_only) else {
             self.tagged(tag, "NO", Some("NONEXISTENT"), "no such mailbox");
             return;
         };
+        self.emit(Output::WatchFlags(changes), out);
         let b = &mut self.buf;
         wire::untagged(b, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
         // \Seen is the store's read flag; the others live as long as the server process (as
@@ -822,6 +860,24 @@ impl Session {
         };
         let name = std::str::from_utf8(other.as_ref()).ok()?;
         self.tag_folders().into_iter().find(|t| t == name).map(Some)
+    }
+
+    /// Opens a folder by name, when it exists, with the flag changes other sessions make there
+    /// from before it was read.
+    fn open_watched(
+        &self,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+    ) -> Option<(Folder, tokio::sync::broadcast::Receiver<FlagChange>)> {
+        let tag = self.folder_name(mailbox)?;
+        let authed = self.authed.as_ref()?;
+        let uids = match &tag {
+            None => Arc::clone(&authed.uids),
+            Some(tag) => self.registry.of(&authed.account, Some(tag)),
+        };
+        let changes = uids.flag_changes();
+        let folder = Folder::open(authed.account.store.clone(), uids, read_only, tag);
+        Some((folder, changes))
     }
 
     /// Opens a folder by name, when it exists.

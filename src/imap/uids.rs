@@ -35,6 +35,17 @@ pub struct Uids {
     state: Mutex<State>,
     file: Option<PathBuf>,
     writer: Option<Writer>,
+    /// Flag changes (other than \Seen), for the other sessions on the folder.
+    changes: tokio::sync::broadcast::Sender<FlagChange>,
+}
+
+/// A message's flags other than \Seen, as one session just set them.
+#[derive(Debug, Clone)]
+pub struct FlagChange {
+    /// The map (folder) it happened in: its address.
+    pub map: usize,
+    pub id: Uuid,
+    pub flags: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +106,18 @@ impl Uids {
             }),
             file: None,
             writer: None,
+            changes: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Which map this is, to tell flag changes of one folder from another's.
+    pub fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The flag changes sessions make from now on.
+    pub fn flag_changes(&self) -> tokio::sync::broadcast::Receiver<FlagChange> {
+        self.changes.subscribe()
     }
 
     pub fn validity(&self) -> u32 {
@@ -116,12 +138,25 @@ impl Uids {
         self.lock().flags.get(id).cloned().unwrap_or_default()
     }
 
+    /// Sets the flags other than \Seen of `id`, telling the other sessions on the folder when
+    /// they changed.
     pub fn set_flags(&self, id: Uuid, flags: &BTreeSet<String>) {
-        let mut state = self.lock();
-        if flags.is_empty() {
-            state.flags.remove(&id);
-        } else {
-            state.flags.insert(id, flags.clone());
+        let changed = {
+            let mut state = self.lock();
+            let old = if flags.is_empty() {
+                state.flags.remove(&id)
+            } else {
+                state.flags.insert(id, flags.clone())
+            };
+            old.unwrap_or_default() != *flags
+        };
+        if changed {
+            // No receiver (no other session) is no error.
+            let _ = self.changes.send(FlagChange {
+                map: self.address(),
+                id,
+                flags: flags.clone(),
+            });
         }
     }
 
