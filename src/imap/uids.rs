@@ -262,8 +262,14 @@ pub struct Registry {
 impl Registry {
     /// A registry in memory only (no `--storage`).
     pub fn in_memory() -> Registry {
+        Registry::in_memory_with_validity(now_validity())
+    }
+
+    /// [`Registry::in_memory`] with a UIDVALIDITY chosen by the caller (for tests that compare
+    /// transcripts of several runs).
+    pub fn in_memory_with_validity(validity: u32) -> Registry {
         Registry {
-            startup_validity: now_validity(),
+            startup_validity: validity.max(1),
             dir: None,
             loaded: Mutex::new(HashMap::new()),
             maps: Mutex::new(Vec::new()),
