@@ -575,6 +575,64 @@ fn uidvalidity_and_uids_survive_a_restart_with_storage() {
 }
 
 #[test]
+fn uids_a_client_saw_survive_a_kill_right_after() {
+    let storage = TempDir::new("imap-kill");
+    let dir = storage.0.to_str().unwrap().to_string();
+    let args = ["--imap", "127.0.0.1:0", "--storage", dir.as_str()];
+    let seen = {
+        let server = Server::start_with(&args);
+        for i in 0..3 {
+            send_mail(
+                server.smtp,
+                &["b@example.org"],
+                &mail(&format!("m{i}"), "x"),
+            );
+        }
+        server.wait_for_count(3);
+        uid_state(&server);
+        // New mail, seen by a client, then the server is killed (SIGKILL) at once: no time for
+        // a background write that was still queued.
+        send_mail(server.smtp, &["b@example.org"], &mail("late", "y"));
+        server.wait_for_count(4);
+        uid_state(&server)
+    };
+    assert_eq!(seen.1, ["1=m0", "2=m1", "3=m2", "4=late"]);
+    let server = Server::start_with(&args);
+    server.wait_for_count(4);
+    assert_eq!(uid_state(&server), seen, "UIDs changed across the restart");
+}
+
+#[test]
+fn flags_one_session_sets_are_pushed_to_the_others() {
+    let server = Server::start_with(&["--imap", "127.0.0.1:0"]);
+    send_mail(server.smtp, &["bob@example.org"], &mail("flag me", "x"));
+    server.wait_for_count(1);
+    let mut idler = Raw::connect(server.imap.unwrap());
+    idler.command("a", "LOGIN u p");
+    idler.command("b", "SELECT INBOX");
+    idler.send("c IDLE\r\n");
+    assert_eq!(idler.line(), "+ idling\r\n");
+    let mut setter = Raw::connect(server.imap.unwrap());
+    setter.command("a", "LOGIN u p");
+    setter.command("b", "SELECT INBOX");
+    setter.command("c", "STORE 1 +FLAGS (\\Flagged $Label1)");
+    assert_eq!(idler.line(), "* 1 FETCH (FLAGS ($Label1 \\Flagged))\r\n");
+    setter.command("d", "STORE 1 -FLAGS.SILENT (\\Flagged)");
+    assert_eq!(idler.line(), "* 1 FETCH (FLAGS ($Label1))\r\n");
+    idler.send("DONE\r\n");
+    assert_eq!(idler.line(), "c OK IDLE terminated\r\n");
+    // Not idling: told with the next command's answer.
+    setter.command("e", "STORE 1 FLAGS (\\Answered)");
+    let lines = idler.command("d", "NOOP");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "* 1 FETCH (FLAGS (\\Answered))\r\n"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn bounds_idle_timeout_and_failed_logins() {
     let server = Server::start_with(&[
         "--imap",

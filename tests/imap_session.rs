@@ -50,7 +50,12 @@ fn world() -> (Store, Arc<Registry>) {
             .insert(StoredMessage::new(Envelope::default(), raw.to_vec()))
             .unwrap();
     }
-    (store, Arc::new(Registry::in_memory()))
+    // One UIDVALIDITY for every run, so the transcripts of the runs compare equal even when
+    // the clock's second turns between them.
+    (
+        store,
+        Arc::new(Registry::in_memory_with_validity(1_700_000_000)),
+    )
 }
 
 fn once(store: &Store, registry: &Arc<Registry>, starttls: bool, reads: &[&[u8]]) -> Transcript {
@@ -350,11 +355,12 @@ fn search_and_uid_search() {
 }
 
 #[test]
-fn copy_and_move_are_refused() {
-    let t = run(b"a LOGIN u pw\r\nb SELECT INBOX\r\nc COPY 1 Archive\r\nd MOVE 1 INBOX\r\ne UID MOVE 1 Trash\r\n");
+fn copy_and_move_to_folders_that_cannot_take_them_are_refused() {
+    let t = run(b"a LOGIN u pw\r\nb SELECT INBOX\r\nc COPY 1 Archive\r\nd MOVE 1 INBOX\r\ne UID MOVE 1 Trash\r\nf COPY 1 INBOX\r\n");
     has(&t, "c NO [TRYCREATE]");
     has(&t, "d NO [CANNOT]");
     has(&t, "e NO [TRYCREATE]");
+    has(&t, "f NO [CANNOT]");
 }
 
 #[test]
@@ -590,7 +596,8 @@ fn tags_are_virtual_folders() {
     has(&t, "* 1 EXISTS\r\n");
     has(&t, "* 1 FETCH (UID 1 FLAGS ())\r\nh OK");
     has(&t, "i NO [CANNOT]");
-    has(&t, "j NO [CANNOT]");
+    // MAIL2 is in Work already: it keeps its UID there.
+    has(&t, " 1 2] COPY completed\r\n");
     // Tag names are matched exactly, INBOX alone ignores case.
     has(&t, "k NO [NONEXISTENT]");
     has(&t, "* STATUS \"x y\" (MESSAGES 1)\r\nl OK");
@@ -637,4 +644,37 @@ fn a_tag_folder_follows_tag_changes_with_new_uids() {
         String::from_utf8_lossy(&wire),
         "c OK IDLE terminated\r\n* 1 FETCH (UID 2 FLAGS ())\r\n* 2 FETCH (UID 3 FLAGS ())\r\nd OK FETCH completed\r\n"
     );
+}
+
+#[test]
+fn copy_and_move_set_and_clear_tags() {
+    let (store, registry) = tagged_world();
+    let ids: Vec<_> = store.snapshot().messages().iter().map(|m| m.id).collect();
+    let (mail2, mail) = (ids[0], ids[1]);
+    let t = once(
+        &store,
+        &registry,
+        false,
+        &[b"a LOGIN u pw\r\nb SELECT \"x y\"\r\nc SELECT INBOX\r\nd UID COPY 1 \"x y\"\r\ne MOVE 1 Work\r\nf SELECT Work\r\ng STORE 2 +FLAGS (\\Flagged)\r\nh UID MOVE 2 \"x y\"\r\ni FETCH 1:* UID\r\nj SELECT \"x y\"\r\nk UID FETCH 1:* FLAGS\r\nl MOVE 1 INBOX\r\nm COPY 1 \"x y\"\r\n"],
+    )
+    .text();
+    // MAIL gains "x y": it is new there, after MAIL2 (UID 1).
+    has(&t, "d OK [COPYUID ");
+    has(&t, " 1 2] COPY completed\r\n");
+    // From INBOX a MOVE cannot take a message out: INBOX is all the mail.
+    has(&t, "e NO [CANNOT]");
+    // Work to "x y": MAIL2 (UID 2 in Work) already is in "x y" (UID 1), and leaves Work.
+    has(&t, " 2 1] moved\r\n* 2 EXPUNGE\r\nh OK MOVE completed");
+    has(&t, "* 1 FETCH (UID 1)\r\ni OK");
+    // Flags travel with the message.
+    has(
+        &t,
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n* 2 FETCH (UID 2 FLAGS ())\r\nk OK",
+    );
+    // Back to INBOX: the tag goes, the COPYUID names the INBOX UID.
+    has(&t, " 1 2] moved\r\n* 1 EXPUNGE\r\nl OK MOVE completed");
+    has(&t, "m NO [CANNOT]");
+    let tags = |id| store.get(&id).unwrap().tags();
+    assert_eq!(tags(mail), ["Work", "x y"]);
+    assert_eq!(tags(mail2), Vec::<String>::new());
 }

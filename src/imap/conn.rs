@@ -14,6 +14,7 @@ use super::ImapContext;
 use super::fetch::{FetchJob, INLINE_RENDER};
 use super::search::SearchJob;
 use super::session::{Output, Session};
+use super::uids::FlagChange;
 use crate::message::Envelope;
 use crate::smtp::conn::auth_failure_delay;
 use crate::store::Event;
@@ -46,6 +47,7 @@ where
         ctx,
         shutdown,
         events: None,
+        flags: None,
     };
     let stream = match conn.run(&mut session, stream, Some(greeting)).await? {
         End::Closed => return Ok(()),
@@ -83,12 +85,15 @@ struct Conn<'a> {
     shutdown: watch::Receiver<bool>,
     /// The logged-in store's changes.
     events: Option<broadcast::Receiver<Event>>,
+    /// Other sessions' flag changes in the selected folder.
+    flags: Option<broadcast::Receiver<FlagChange>>,
 }
 
 /// What woke the loop.
 enum Wake {
     Read(io::Result<usize>),
     Event(Result<Event, broadcast::error::RecvError>),
+    Flags(Result<FlagChange, broadcast::error::RecvError>),
     Idle,
     Shutdown,
 }
@@ -115,9 +120,11 @@ impl Conn<'_> {
         loop {
             let wake = {
                 let events = self.events.as_mut();
+                let flags = self.flags.as_mut();
                 tokio::select! {
                     read = reader.read(&mut buf) => Wake::Read(read),
                     event = recv(events) => Wake::Event(event),
+                    change = recv(flags) => Wake::Flags(change),
                     () = &mut idle => Wake::Idle,
                     _ = self.shutdown.changed() => Wake::Shutdown,
                 }
@@ -136,6 +143,11 @@ impl Conn<'_> {
                     session.lagged(&mut outputs)
                 }
                 Wake::Event(Err(broadcast::error::RecvError::Closed)) => self.events = None,
+                Wake::Flags(Ok(change)) => session.flag_change(change, &mut outputs),
+                Wake::Flags(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    session.flags_lagged(&mut outputs)
+                }
+                Wake::Flags(Err(broadcast::error::RecvError::Closed)) => self.flags = None,
                 Wake::Idle => {
                     writer.write_all(&session.timeout_reply()).await?;
                     let _ = writer.shutdown().await;
@@ -190,7 +202,9 @@ impl Conn<'_> {
                         session.logged_in(result, outputs);
                     }
                     Output::Subscribe(store) => self.events = Some(store.subscribe()),
+                    Output::WatchFlags(changes) => self.flags = Some(changes),
                     Output::StartTls => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         return Ok(Step::StartTls);
                     }
@@ -200,6 +214,12 @@ impl Conn<'_> {
                     }
                     Output::Delete { store, ids } => {
                         store.delete(ids).await;
+                        session.stored(outputs);
+                    }
+                    Output::Retag { store, changes } => {
+                        for (id, tags) in changes {
+                            store.set_tags(vec![id], tags).await;
+                        }
                         session.stored(outputs);
                     }
                     Output::Append {
@@ -216,12 +236,14 @@ impl Conn<'_> {
                         session.appended(result, outputs);
                     }
                     Output::Fetch(job) => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         wire.clear();
                         render_fetch(job, writer).await?;
                     }
                     Output::Search(job) => wire.extend_from_slice(&render_search(job).await),
                     Output::Close => {
+                        self.ctx.registry.durable().await;
                         writer.write_all(&wire).await?;
                         return Ok(Step::Close);
                     }
@@ -229,6 +251,8 @@ impl Conn<'_> {
             }
         }
         if !wire.is_empty() {
+            // A UID in these bytes must be on disk before the client sees it.
+            self.ctx.registry.durable().await;
             writer.write_all(&wire).await?;
         }
         Ok(Step::Go)
@@ -241,10 +265,10 @@ enum Step {
     StartTls,
 }
 
-/// The next store event, or never when not logged in.
-async fn recv(
-    events: Option<&mut broadcast::Receiver<Event>>,
-) -> Result<Event, broadcast::error::RecvError> {
+/// The next event of a channel, or never when there is none (not logged in, nothing selected).
+async fn recv<T: Clone>(
+    events: Option<&mut broadcast::Receiver<T>>,
+) -> Result<T, broadcast::error::RecvError> {
     match events {
         Some(events) => events.recv().await,
         None => std::future::pending().await,

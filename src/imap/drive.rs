@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 use super::session::{Output, Session};
+use super::uids::FlagChange;
 use crate::login::{Account, LoginError};
 use crate::message::{Envelope, StoredMessage};
 use crate::store::{Event, Store, StoreError};
@@ -39,6 +40,7 @@ impl Transcript {
 #[derive(Debug, Default)]
 struct Loop {
     events: Option<broadcast::Receiver<Event>>,
+    flags: Option<broadcast::Receiver<FlagChange>>,
     starttls: bool,
 }
 
@@ -86,6 +88,7 @@ impl Session {
                         self.logged_in(result, &mut more);
                     }
                     Output::Subscribe(store) => state.events = Some(store.subscribe()),
+                    Output::WatchFlags(changes) => state.flags = Some(changes),
                     Output::StartTls => state.starttls = true,
                     Output::SetRead { store, ids, read } => {
                         for id in ids {
@@ -96,6 +99,13 @@ impl Session {
                     }
                     Output::Delete { store, ids } => {
                         store.delete_blocking(&ids);
+                        self.deliver(state, &mut more);
+                        self.stored(&mut more);
+                    }
+                    Output::Retag { store, changes } => {
+                        for (id, tags) in changes {
+                            store.set_tags_blocking(&[id], &tags);
+                        }
                         self.deliver(state, &mut more);
                         self.stored(&mut more);
                     }

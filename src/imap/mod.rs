@@ -1,4 +1,4 @@
-//! IMAP4rev1 (RFC 3501) with IDLE, UIDPLUS, MOVE (refused: one folder), ENABLE, LITERAL+,
+//! IMAP4rev1 (RFC 3501) with IDLE, UIDPLUS, MOVE (between tag folders), ENABLE, LITERAL+,
 //! SASL-IR, NAMESPACE, ID, UNSELECT and STARTTLS: one INBOX per login (the store the login
 //! reads) and a virtual folder per tag.
 //!
@@ -77,6 +77,13 @@ impl ImapContext {
             session: Arc::new(session),
             registry: Arc::new(registry),
         })
+    }
+
+    /// Returns once every UID given so far is on disk (with `--storage`). A session already
+    /// awaits this before showing a UID; call it when the server stops, after the accept loops
+    /// and connections ended, so that UIDs given but not yet shown are kept too.
+    pub async fn finish(&self) {
+        self.registry.durable().await;
     }
 }
 

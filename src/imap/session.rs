@@ -9,13 +9,18 @@
 //! their own UIDs; a message that gains the tag arrives there (EXISTS), one that loses it leaves
 //! (EXPUNGE) and gets a new UID should it come back. Notes on choices:
 //! - \Seen is the store's read flag, both ways. \Deleted, \Flagged, \Answered, \Draft and
-//!   keywords are kept beside the UIDs, in memory, shared by the store's sessions (another
-//!   session sees them at its next SELECT; they are not pushed, and not kept across a restart);
+//!   keywords are kept beside the UIDs, in memory, shared by the sessions on the folder (the
+//!   others are told with `* n FETCH (FLAGS …)`, at once while idling; not kept across a
+//!   restart);
 //!   EXPUNGE, UID EXPUNGE and CLOSE delete \Deleted messages from the store.
 //! - No message is ever \Recent (RFC 9051 dropped it; `* 0 RECENT` is honest here).
-//! - CREATE, DELETE, RENAME, COPY and MOVE are refused: INBOX holds every message already and a
-//!   tag folder follows the tags the API sets (COPY/MOVE to a folder that exists: NO [CANNOT];
-//!   to one that does not: NO [TRYCREATE]). APPEND goes to INBOX only.
+//! - COPY to a tag folder gives the messages that tag; MOVE from a tag folder to another takes
+//!   the source tag away and gives the target's, MOVE from a tag folder to INBOX only takes the
+//!   tag away (COPYUID, then EXPUNGE in the source, RFC 6851). INBOX holds every message, so
+//!   COPY to INBOX and MOVE out of it are NO [CANNOT]. A folder that does not exist is
+//!   NO [TRYCREATE], and CREATE, DELETE and RENAME are refused (a tag exists while a message
+//!   carries it: set it over the API, or COPY to an existing tag folder). APPEND goes to INBOX
+//!   only.
 //! - EXPUNGE in a tag folder deletes the message from the store, as in INBOX (it is the same
 //!   message); flags other than \Seen are kept per folder.
 //! - APPEND stores the message as if it had arrived now (INTERNALDATE is the arrival time; a
@@ -34,7 +39,7 @@ use uuid::Uuid;
 use super::fetch::{self, FetchJob, Row};
 use super::framer::{Expect, Frame, Framer};
 use super::search::{Candidate, SearchJob, in_set};
-use super::uids::{Registry, Uids};
+use super::uids::{FlagChange, Registry, Uids};
 use super::view::Folder;
 use super::wire;
 use crate::login::{Account, LoginError};
@@ -78,6 +83,9 @@ pub enum Output {
     },
     /// From now on feed this store's events ([`Session::store_event`]).
     Subscribe(Store),
+    /// From now on feed these flag changes of the selected folder ([`Session::flag_change`]),
+    /// instead of the previous folder's.
+    WatchFlags(tokio::sync::broadcast::Receiver<super::uids::FlagChange>),
     /// Upgrade the connection, then call [`Session::tls_started`].
     StartTls,
     SetRead {
@@ -88,6 +96,11 @@ pub enum Output {
     Delete {
         store: Store,
         ids: Vec<Uuid>,
+    },
+    /// Give each message exactly these tags (COPY and MOVE between folders).
+    Retag {
+        store: Store,
+        changes: Vec<(Uuid, Vec<String>)>,
     },
     /// Store a message as if received, then call [`Session::appended`].
     Append {
@@ -108,7 +121,8 @@ enum Waiting {
     Login(Tag<'static>),
     Append(Tag<'static>),
     StartTls,
-    /// A store change ([`Output::SetRead`], [`Output::Delete`]): the next command must see it.
+    /// A store change ([`Output::SetRead`], [`Output::Delete`], [`Output::Retag`]): the next
+    /// command must see it.
     Store,
 }
 
@@ -229,14 +243,17 @@ impl Session {
     /// Emits an output after the bytes written so far.
     fn emit(&mut self, output: Output, out: &mut Vec<Output>) {
         self.flush_buf(out);
-        if matches!(output, Output::SetRead { .. } | Output::Delete { .. }) {
+        if matches!(
+            output,
+            Output::SetRead { .. } | Output::Delete { .. } | Output::Retag { .. }
+        ) {
             // The rest of this command may go on; the next one waits for [`Session::stored`].
             self.waiting = Some(Waiting::Store);
         }
         out.push(output);
     }
 
-    /// The loop carried out an [`Output::SetRead`] or [`Output::Delete`].
+    /// The loop carried out an [`Output::SetRead`], [`Output::Delete`] or [`Output::Retag`].
     pub fn stored(&mut self, out: &mut Vec<Output>) {
         if matches!(self.waiting, Some(Waiting::Store)) {
             self.waiting = None;
@@ -396,8 +413,12 @@ impl Session {
                 mailbox,
                 item_names,
             } if authed => self.status(&tag, &mailbox, &item_names),
-            CommandBody::Select { mailbox, .. } if authed => self.select(&tag, &mailbox, false),
-            CommandBody::Examine { mailbox, .. } if authed => self.select(&tag, &mailbox, true),
+            CommandBody::Select { mailbox, .. } if authed => {
+                self.select(&tag, &mailbox, false, out)
+            }
+            CommandBody::Examine { mailbox, .. } if authed => {
+                self.select(&tag, &mailbox, true, out)
+            }
             CommandBody::Append {
                 mailbox,
                 flags,
@@ -528,20 +549,16 @@ impl Session {
                 flags,
                 uid,
             } if selected => self.store(&tag, &sequence_set, kind, response, &flags, uid, out),
-            CommandBody::Copy { mailbox, .. } | CommandBody::Move { mailbox, .. } if selected => {
-                if self.folder_name(&mailbox).is_some() {
-                    // INBOX holds every message already; a tag folder follows the message's
-                    // tags, which the API sets.
-                    self.tagged(
-                        &tag,
-                        "NO",
-                        Some("CANNOT"),
-                        "folders here are views: set tags over the API",
-                    );
-                } else {
-                    self.tagged(&tag, "NO", Some("TRYCREATE"), "no such mailbox");
-                }
-            }
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } if selected => self.copy(&tag, &sequence_set, &mailbox, uid, false, out),
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } if selected => self.copy(&tag, &sequence_set, &mailbox, uid, true, out),
             CommandBody::Login { .. }
             | CommandBody::Authenticate { .. }
             | CommandBody::StartTLS
@@ -662,6 +679,29 @@ impl Session {
         }
     }
 
+    /// Another session changed flags (other than \Seen) in a folder. While idling it is told
+    /// at once.
+    pub fn flag_change(&mut self, change: FlagChange, out: &mut Vec<Output>) {
+        if let Some(folder) = &mut self.folder {
+            folder.flag_change(change);
+            if self.expect == Expect::IdleDone {
+                self.flush_folder(true);
+                self.flush_buf(out);
+            }
+        }
+    }
+
+    /// The flag changes channel lost some: every message's flags are compared again.
+    pub fn flags_lagged(&mut self, out: &mut Vec<Output>) {
+        if let Some(folder) = &mut self.folder {
+            folder.flags_lagged();
+            if self.expect == Expect::IdleDone {
+                self.flush_folder(true);
+                self.flush_buf(out);
+            }
+        }
+    }
+
     /// The store's event channel lost events: the folder resynchronises.
     pub fn lagged(&mut self, out: &mut Vec<Output>) {
         if let Some(folder) = &mut self.folder {
@@ -741,13 +781,20 @@ impl Session {
         self.done(tag, "STATUS completed");
     }
 
-    fn select(&mut self, tag: &Tag<'_>, mailbox: &Mailbox<'_>, read_only: bool) {
+    fn select(
+        &mut self,
+        tag: &Tag<'_>,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        out: &mut Vec<Output>,
+    ) {
         // Selecting closes what was selected, without expunging (RFC 3501 6.3.1).
         self.folder = None;
-        let Some(folder) = self.open(mailbox, read_only) else {
+        let Some((folder, changes)) = self.open_watched(mailbox, read_only) else {
             self.tagged(tag, "NO", Some("NONEXISTENT"), "no such mailbox");
             return;
         };
+        self.emit(Output::WatchFlags(changes), out);
         let b = &mut self.buf;
         wire::untagged(b, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
         // \Seen is the store's read flag; the others live as long as the server process (as
@@ -815,6 +862,24 @@ impl Session {
         self.tag_folders().into_iter().find(|t| t == name).map(Some)
     }
 
+    /// Opens a folder by name, when it exists, with the flag changes other sessions make there
+    /// from before it was read.
+    fn open_watched(
+        &self,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+    ) -> Option<(Folder, tokio::sync::broadcast::Receiver<FlagChange>)> {
+        let tag = self.folder_name(mailbox)?;
+        let authed = self.authed.as_ref()?;
+        let uids = match &tag {
+            None => Arc::clone(&authed.uids),
+            Some(tag) => self.registry.of(&authed.account, Some(tag)),
+        };
+        let changes = uids.flag_changes();
+        let folder = Folder::open(authed.account.store.clone(), uids, read_only, tag);
+        Some((folder, changes))
+    }
+
     /// Opens a folder by name, when it exists.
     fn open(&self, mailbox: &Mailbox<'_>, read_only: bool) -> Option<Folder> {
         let tag = self.folder_name(mailbox)?;
@@ -848,6 +913,121 @@ impl Session {
             })
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// COPY and MOVE (RFC 3501 6.4.7, RFC 6851, COPYUID of RFC 4315). Folders are tags, so
+    /// COPY to a tag folder gives the messages that tag; MOVE from a tag folder takes the
+    /// source tag away as well (to INBOX: only that). INBOX holds every message, so nothing can
+    /// be copied there, nor moved out of it.
+    fn copy(
+        &mut self,
+        tag: &Tag<'_>,
+        set: &SequenceSet,
+        mailbox: &Mailbox<'_>,
+        uid: bool,
+        moving: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(target) = self.folder_name(mailbox) else {
+            self.tagged(
+                tag,
+                "NO",
+                Some("TRYCREATE"),
+                "no such mailbox (a folder is a tag: set it on a message over the API first)",
+            );
+            return;
+        };
+        let (Some(folder), Some(authed)) = (&self.folder, &self.authed) else {
+            return;
+        };
+        let verb = if moving { "MOVE" } else { "COPY" };
+        let refusal = match (&folder.tag, &target) {
+            (_, None) if !moving => Some("INBOX holds every message already"),
+            (None, _) if moving => Some(
+                "INBOX holds every message of the catch, none can leave it: COPY to a tag \
+                 folder adds the tag",
+            ),
+            (Some(from), Some(to)) if from == to => Some("the messages are in that folder"),
+            _ => None,
+        };
+        if let Some(text) = refusal {
+            self.tagged(tag, "NO", Some("CANNOT"), text);
+            return;
+        }
+        if moving && folder.read_only {
+            self.tagged(
+                tag,
+                "NO",
+                Some("READ-ONLY"),
+                "the mailbox was opened with EXAMINE",
+            );
+            return;
+        }
+        let chosen = Self::positions(folder, set, uid);
+        let target_uids = match &target {
+            Some(name) => self.registry.of(&authed.account, Some(name)),
+            None => Arc::clone(&authed.uids),
+        };
+        if target.is_none() {
+            // A message gets its INBOX UID in arrival order, as everywhere.
+            let snapshot = authed.account.store.snapshot();
+            let mut ids: Vec<Uuid> = snapshot.messages().iter().map(|m| m.id).collect();
+            ids.reverse();
+            target_uids.assign_all(ids);
+        }
+        let mut changes = Vec::new();
+        let (mut from_uids, mut to_uids) = (Vec::new(), Vec::new());
+        for &i in &chosen {
+            let entry = &folder.entries[i];
+            let mut tags = entry.message.tags();
+            if moving && let Some(from) = &folder.tag {
+                tags.retain(|t| t != from);
+            }
+            if let Some(to) = &target
+                && !tags.contains(to)
+            {
+                tags.push(to.clone());
+            }
+            // Flags other than \Seen travel with the message (RFC 3501 6.4.7).
+            target_uids.set_flags(entry.message.id, &entry.flags);
+            from_uids.push(entry.uid.to_string());
+            to_uids.push(target_uids.assign(entry.message.id).to_string());
+            changes.push((entry.message.id, tags));
+        }
+        let store = folder.store.clone();
+        let code = (!chosen.is_empty()).then(|| {
+            format!(
+                "COPYUID {} {} {}",
+                target_uids.validity(),
+                from_uids.join(","),
+                to_uids.join(",")
+            )
+        });
+        if !changes.is_empty() {
+            self.emit(Output::Retag { store, changes }, out);
+        }
+        if !moving {
+            self.flush_folder(true);
+            self.tagged(tag, "OK", code.as_deref(), "COPY completed");
+            return;
+        }
+        if let Some(code) = &code {
+            wire::status(&mut self.buf, None, "OK", Some(code), "moved");
+        }
+        let Some(folder) = &mut self.folder else {
+            return;
+        };
+        let mut lines = Vec::new();
+        // Highest first: each EXPUNGE leaves the lower numbers as they were. The tag change's
+        // events find them gone already.
+        for &i in chosen.iter().rev() {
+            let gone = folder.entries.remove(i);
+            folder.uids.forget(&gone.message.id);
+            wire::untagged(&mut lines, &format!("{} EXPUNGE", i + 1));
+        }
+        self.buf.extend_from_slice(&lines);
+        self.flush_folder(true);
+        self.tagged(tag, "OK", None, &format!("{verb} completed"));
     }
 
     fn expunge(&mut self, tag: &Tag<'_>, only: Option<&SequenceSet>, out: &mut Vec<Output>) {

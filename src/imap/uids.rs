@@ -4,7 +4,10 @@
 //!
 //! With `--storage`, each named mailbox's map and the root's live in `DIR/imap/` as a small
 //! text file: a header (`validity`, `next`) then one `uid uuid` line per assignment, appended by
-//! one writer thread so that no async worker waits on the disk. At startup the files are read;
+//! one writer thread so that no async worker waits on the disk. A UID must be on disk before a
+//! client sees it (or a restart could give that message another UID): the I/O loop awaits
+//! [`Registry::durable`] before each write to the socket, which returns at once when nothing
+//! is queued. At startup the files are read;
 //! when a store is first opened its file is rewritten with only the messages that still exist
 //! (deletions made while we were down simply drop out), keeping `next`, so a UID is never
 //! reused and the UIDVALIDITY survives restarts. A team view (several mailboxes at once) is not
@@ -14,6 +17,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,7 +34,18 @@ pub struct Uids {
     validity: u32,
     state: Mutex<State>,
     file: Option<PathBuf>,
-    writer: Option<mpsc::Sender<Write>>,
+    writer: Option<Writer>,
+    /// Flag changes (other than \Seen), for the other sessions on the folder.
+    changes: tokio::sync::broadcast::Sender<FlagChange>,
+}
+
+/// A message's flags other than \Seen, as one session just set them.
+#[derive(Debug, Clone)]
+pub struct FlagChange {
+    /// The map (folder) it happened in: its address.
+    pub map: usize,
+    pub id: Uuid,
+    pub flags: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +62,36 @@ struct State {
 enum Write {
     Append(PathBuf, String),
     Replace(PathBuf, String),
+    /// Answered once everything queued before it is written.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The writer thread's queue, and how many changes in it are not written yet.
+#[derive(Debug, Clone)]
+struct Writer {
+    tx: mpsc::Sender<Write>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn send(&self, write: Write) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        // The writer thread outlives every session; if it died the map still works in memory.
+        if self.tx.send(write).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Returns once every change queued so far is written.
+    async fn durable(&self) {
+        if self.pending.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Write::Barrier(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
 }
 
 impl Uids {
@@ -61,7 +106,18 @@ impl Uids {
             }),
             file: None,
             writer: None,
+            changes: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Which map this is, to tell flag changes of one folder from another's.
+    pub fn address(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    /// The flag changes sessions make from now on.
+    pub fn flag_changes(&self) -> tokio::sync::broadcast::Receiver<FlagChange> {
+        self.changes.subscribe()
     }
 
     pub fn validity(&self) -> u32 {
@@ -82,12 +138,25 @@ impl Uids {
         self.lock().flags.get(id).cloned().unwrap_or_default()
     }
 
+    /// Sets the flags other than \Seen of `id`, telling the other sessions on the folder when
+    /// they changed.
     pub fn set_flags(&self, id: Uuid, flags: &BTreeSet<String>) {
-        let mut state = self.lock();
-        if flags.is_empty() {
-            state.flags.remove(&id);
-        } else {
-            state.flags.insert(id, flags.clone());
+        let changed = {
+            let mut state = self.lock();
+            let old = if flags.is_empty() {
+                state.flags.remove(&id)
+            } else {
+                state.flags.insert(id, flags.clone())
+            };
+            old.unwrap_or_default() != *flags
+        };
+        if changed {
+            // No receiver (no other session) is no error.
+            let _ = self.changes.send(FlagChange {
+                map: self.address(),
+                id,
+                flags: flags.clone(),
+            });
         }
     }
 
@@ -100,7 +169,7 @@ impl Uids {
             state.by_id.remove(id).is_some()
         };
         if forgotten && let (Some(file), Some(writer)) = (&self.file, &self.writer) {
-            let _ = writer.send(Write::Append(file.clone(), format!("-{id}\n")));
+            writer.send(Write::Append(file.clone(), format!("-{id}\n")));
         }
     }
 
@@ -137,8 +206,7 @@ impl Uids {
         if !lines.is_empty()
             && let (Some(file), Some(writer)) = (&self.file, &self.writer)
         {
-            // The writer thread outlives every session; if it died the map still works in memory.
-            let _ = writer.send(Write::Append(file.clone(), lines));
+            writer.send(Write::Append(file.clone(), lines));
         }
         uids
     }
@@ -166,7 +234,7 @@ impl Uids {
             out
         };
         if let (Some(file), Some(writer)) = (&self.file, &self.writer) {
-            let _ = writer.send(Write::Replace(file.clone(), contents));
+            writer.send(Write::Replace(file.clone(), contents));
         }
     }
 
@@ -188,14 +256,20 @@ pub struct Registry {
     /// Maps read from disk at startup, by file name, not yet claimed by a store.
     loaded: Mutex<HashMap<String, Uids>>,
     maps: Mutex<Vec<Opened>>,
-    writer: Option<mpsc::Sender<Write>>,
+    writer: Option<Writer>,
 }
 
 impl Registry {
     /// A registry in memory only (no `--storage`).
     pub fn in_memory() -> Registry {
+        Registry::in_memory_with_validity(now_validity())
+    }
+
+    /// [`Registry::in_memory`] with a UIDVALIDITY chosen by the caller (for tests that compare
+    /// transcripts of several runs).
+    pub fn in_memory_with_validity(validity: u32) -> Registry {
         Registry {
-            startup_validity: now_validity(),
+            startup_validity: validity.max(1),
             dir: None,
             loaded: Mutex::new(HashMap::new()),
             maps: Mutex::new(Vec::new()),
@@ -227,16 +301,26 @@ impl Registry {
             }
         }
         let (tx, rx) = mpsc::channel::<Write>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let done = Arc::clone(&pending);
         std::thread::Builder::new()
             .name("imap-uids".into())
-            .spawn(move || write_loop(rx))?;
+            .spawn(move || write_loop(rx, &done))?;
         Ok(Registry {
             startup_validity: now_validity(),
             dir: Some(dir),
             loaded: Mutex::new(loaded),
             maps: Mutex::new(Vec::new()),
-            writer: Some(tx),
+            writer: Some(Writer { tx, pending }),
         })
+    }
+
+    /// Returns once every UID given so far is written to disk (at once without `--storage`, or
+    /// when nothing is queued). Await it before showing a UID to a client, and at shutdown.
+    pub async fn durable(&self) {
+        if let Some(writer) = &self.writer {
+            writer.durable().await;
+        }
     }
 
     /// The map of INBOX (`tag` none) or of a tag's virtual folder, in the store `account` reads.
@@ -322,9 +406,10 @@ fn parse(text: &str) -> Option<Uids> {
     Some(uids)
 }
 
-fn write_loop(rx: mpsc::Receiver<Write>) {
+fn write_loop(rx: mpsc::Receiver<Write>, pending: &AtomicUsize) {
     for write in rx {
         let result = match &write {
+            Write::Barrier(_) => Ok(()),
             Write::Append(path, lines) => std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)
@@ -337,6 +422,14 @@ fn write_loop(rx: mpsc::Receiver<Write>) {
         };
         if let Err(e) = result {
             tracing::warn!("IMAP: cannot write the UID map: {e}");
+        }
+        match write {
+            Write::Barrier(done) => {
+                let _ = done.send(());
+            }
+            Write::Append(..) | Write::Replace(..) => {
+                pending.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -353,6 +446,28 @@ mod tests {
         assert_eq!(uids.assign(a), 1);
         assert_eq!(uids.next(), 3);
         assert_eq!(uids.validity(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_uid_is_on_disk_once_durable_returns() {
+        let dir = std::env::temp_dir().join(format!("mailsnare-uids-{}", Uuid::now_v7()));
+        let registry = Registry::persistent(&dir).unwrap();
+        let account = Account {
+            user: "u".into(),
+            mailbox: None,
+            store: Store::new(Default::default()),
+        };
+        let uids = registry.of(&account, None);
+        let ids: Vec<Uuid> = (0..500).map(|_| Uuid::now_v7()).collect();
+        for id in &ids {
+            uids.assign(*id);
+        }
+        registry.durable().await;
+        let text = std::fs::read_to_string(dir.join("imap").join("root.uids")).unwrap();
+        let back = parse(&text).unwrap();
+        assert_eq!(back.get(&ids[499]), Some(500));
+        assert_eq!(back.next(), 501);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::uids::Uids;
+use super::uids::{FlagChange, Uids};
 use super::wire;
 use crate::message::StoredMessage;
 use crate::store::{Event, Store};
@@ -57,6 +57,8 @@ pub struct Folder {
     /// In sequence order, UIDs ascending.
     pub entries: Vec<Entry>,
     pending: Vec<Event>,
+    /// Flag changes other sessions made, not told yet.
+    flag_changes: Vec<FlagChange>,
     resync: bool,
 }
 
@@ -70,6 +72,7 @@ impl Folder {
             tag,
             entries: Vec::new(),
             pending: Vec::new(),
+            flag_changes: Vec::new(),
             resync: false,
         };
         folder.entries = folder.current();
@@ -167,6 +170,41 @@ impl Folder {
         self.pending.push(event);
     }
 
+    /// Queues another session's flag change for the next flush.
+    pub fn flag_change(&mut self, change: FlagChange) {
+        if change.map == self.uids.address() && self.flag_changes.len() < MAX_PENDING {
+            self.flag_changes.push(change);
+        }
+    }
+
+    /// Flag changes were lost: every message's flags are read again at the next flush.
+    pub fn flags_lagged(&mut self) {
+        self.flag_changes = self
+            .entries
+            .iter()
+            .map(|e| FlagChange {
+                map: self.uids.address(),
+                id: e.message.id,
+                flags: self.uids.flags_of(&e.message.id),
+            })
+            .collect();
+    }
+
+    /// Tells the flag changes of other sessions: FETCH (FLAGS …) for each message whose flags
+    /// differ from what the client was told (its own changes do not).
+    fn flush_flags(&mut self, told: &mut usize, out: &mut Vec<u8>) {
+        for change in std::mem::take(&mut self.flag_changes) {
+            if let Some(i) = self.position_of_id(&change.id)
+                && self.entries[i].flags != change.flags
+            {
+                self.entries[i].flags = change.flags;
+                self.announce(told, out);
+                let line = format!("{} FETCH (FLAGS {})", i + 1, self.entries[i].flag_list());
+                wire::untagged(out, &line);
+            }
+        }
+    }
+
     /// Events were lost: the next flush compares with a snapshot.
     pub fn lagged(&mut self) {
         self.pending.clear();
@@ -244,6 +282,7 @@ impl Folder {
             }
             self.pending = kept;
         }
+        self.flush_flags(&mut told, out);
         if told != self.entries.len() {
             wire::untagged(out, &format!("{} EXISTS", self.entries.len()));
         }

@@ -1,7 +1,7 @@
 // IMAP through imapflow (the IMAP client many Node mail tools use): open INBOX, fetch envelope,
 // source and body structure, set \Seen (the API shows it read), see a new SMTP message arrive
-// while imapflow idles (its `exists` event), MOVE refused (one folder per login), and delete
-// (the API no longer has it).
+// while imapflow idles (its `exists` event), MOVE between tag folders (the tags change), MOVE out
+// of INBOX refused (INBOX is all the mail), and delete (the API no longer has it).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +38,7 @@ function next(emitter, event, ms = 10_000) {
   });
 }
 
-test('imapflow reads, flags, idles, is refused a move and deletes', async () => {
+test('imapflow reads, flags, idles, moves between tag folders and deletes', async () => {
   assert.ok(imapPort > 0, `no IMAP port in:\n${server.stderr()}`);
   const first = await sendMail(server, {
     from: 'Ann <ann@example.com>',
@@ -76,6 +76,30 @@ test('imapflow reads, flags, idles, is refused a move and deletes', async () => 
   const moved = await imap.messageMove('1', 'Archive');
   assert.ok(!moved, 'MOVE to a folder that does not exist is refused');
   assert.equal((await api('/api/v1/messages')).total, 2);
+
+  // Tag folders: the first message gets tag a, the second tag b (folder b exists only while a
+  // message carries the tag), then the first moves from folder a to folder b.
+  const secondId = (await api('/api/v1/messages')).messages.find((m) => m.Subject === 'during idle').ID;
+  for (const [tag, id] of [['a', first.id], ['b', secondId]]) {
+    const res = await fetch(new URL('/api/v1/tags', server.baseURL), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Tags: [tag], IDs: [id] }),
+    });
+    assert.equal(res.status, 200);
+  }
+  const fromInbox = await imap.messageMove('1', 'a');
+  assert.ok(!fromInbox, 'MOVE out of INBOX is refused: it holds every message');
+  const boxA = await imap.mailboxOpen('a');
+  assert.equal(boxA.exists, 1);
+  const move = await imap.messageMove('1', 'b');
+  assert.ok(move, 'MOVE between tag folders works');
+  assert.equal(move.destination, 'b');
+  assert.equal(move.uidMap?.size, 1, 'COPYUID maps the UID');
+  assert.deepEqual((await api(`/api/v1/message/${first.id}`)).Tags, ['b']);
+  const folders = (await imap.list()).map((f) => f.path).sort();
+  assert.deepEqual(folders, ['INBOX', 'b'], 'folder a went with its last message');
+  await imap.mailboxOpen('INBOX');
 
   assert.ok(await imap.messageDelete('1'));
   const after = await api('/api/v1/messages');
