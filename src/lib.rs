@@ -79,6 +79,12 @@ pub struct Server {
     imap: Readers,
 }
 
+/// The running reader accept loops, and the IMAP context to finish at shutdown.
+type RunningReaders = (
+    Vec<tokio::task::JoinHandle<()>>,
+    Option<Arc<imap::ImapContext>>,
+);
+
 /// One mail-reading protocol's bound listeners (plain, implicit TLS) and its TLS acceptor.
 #[derive(Default)]
 struct Readers {
@@ -327,7 +333,7 @@ impl Server {
     fn spawn_readers(
         &mut self,
         shutdown: &watch::Receiver<bool>,
-    ) -> io::Result<Vec<tokio::task::JoinHandle<()>>> {
+    ) -> io::Result<RunningReaders> {
         let checks = Arc::new(Semaphore::new(self.config.max_auth_checks));
         let logins = |c: &config::ReaderConfig| {
             login::Logins::new(
@@ -362,6 +368,7 @@ impl Server {
             );
         }
         let imap = std::mem::take(&mut self.imap);
+        let mut imap_ctx = None;
         if imap.plain.is_some() || imap.tls.is_some() {
             let c = &self.config.imap;
             let ctx = Arc::new(imap::ImapContext::new(
@@ -371,6 +378,7 @@ impl Server {
                 hostname,
                 storage,
             )?);
+            imap_ctx = Some(Arc::clone(&ctx));
             let stop = shutdown.clone();
             let kind = listen::Listener {
                 protocol: "imap",
@@ -383,7 +391,7 @@ impl Server {
                 }),
             );
         }
-        Ok(tasks)
+        Ok((tasks, imap_ctx))
     }
 
     /// Serves SMTP and HTTP until `shutdown` completes, then stops accepting, lets open SMTP
@@ -406,7 +414,7 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let chaos = Arc::new(self.config.chaos.engine());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let readers = self.spawn_readers(&stop_rx)?;
+        let (readers, imap_ctx) = self.spawn_readers(&stop_rx)?;
         let webhooks = webhooks::Webhooks::start(
             &self.config.webhooks.hooks,
             self.config.webhooks.limits,
@@ -496,6 +504,10 @@ impl Server {
         }
         for reader in readers {
             reader.await.map_err(io::Error::other)?;
+        }
+        // Every UID handed out is on disk before the process ends.
+        if let Some(imap) = imap_ctx {
+            imap.finish().await;
         }
         hub_task.abort();
         sweeper.abort();
