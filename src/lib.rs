@@ -330,10 +330,7 @@ impl Server {
     }
 
     /// Starts the POP3 and IMAP accept loops that are configured.
-    fn spawn_readers(
-        &mut self,
-        shutdown: &watch::Receiver<bool>,
-    ) -> io::Result<RunningReaders> {
+    fn spawn_readers(&mut self, shutdown: &watch::Receiver<bool>) -> io::Result<RunningReaders> {
         let checks = Arc::new(Semaphore::new(self.config.max_auth_checks));
         let logins = |c: &config::ReaderConfig| {
             login::Logins::new(

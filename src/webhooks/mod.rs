@@ -400,7 +400,10 @@ async fn send_forever(hook: Arc<Hook>, client: reqwest::Client, policy: AddressP
                         .map_or(0, |d| d.attempts.len())
                 });
                 state.queue.front_mut().map(|j| {
-                    let body = j.body.get_or_insert_with(|| summary_json(&j.message)).clone();
+                    let body = j
+                        .body
+                        .get_or_insert_with(|| summary_json(&j.message))
+                        .clone();
                     (j.delivery, body, j.due, j.until, attempt + 1)
                 })
             };
