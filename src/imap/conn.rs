@@ -18,7 +18,6 @@ use super::uids::FlagChange;
 use crate::message::Envelope;
 use crate::smtp::conn::auth_failure_delay;
 use crate::store::Event;
-use crate::tls::HANDSHAKE_TIMEOUT;
 
 /// Bytes read per syscall.
 const READ_BUFFER: usize = 16 * 1024;
@@ -56,19 +55,10 @@ where
     let Some(acceptor) = &ctx.tls else {
         return Ok(());
     };
-    let tls = match Box::pin(tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        acceptor.accept(stream),
-    ))
-    .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!("IMAP STARTTLS handshake failed: {e}");
-            return Ok(());
-        }
-        Err(_) => {
-            tracing::debug!("IMAP STARTTLS handshake timed out");
+    let tls = match Box::pin(crate::tls::handshake(acceptor, stream)).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            tracing::debug!("IMAP STARTTLS handshake: {e}");
             return Ok(());
         }
     };
