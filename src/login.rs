@@ -56,11 +56,6 @@ impl Logins {
         }
     }
 
-    /// True when passwords are checked (otherwise any login is accepted).
-    pub fn checks_passwords(&self) -> bool {
-        self.passwords.is_some()
-    }
-
     /// Checks `user`'s password (on the blocking pool, at most a few at once) and opens what the
     /// user reads.
     pub async fn login(&self, user: &str, password: &str) -> Result<Account, LoginError> {
