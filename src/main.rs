@@ -44,11 +44,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker_threads)
-        .enable_all()
-        .build()
-    {
+    // One worker is the main thread itself (a current-thread runtime): no hand-over to a worker,
+    // and its allocations come from glibc's main heap, which grows in large steps. A spawned
+    // worker's heap grew a page at a time: one mprotect call per message stored (profiled).
+    let mut builder = if config.worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(config.worker_threads);
+        builder
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mailsnare: cannot start the runtime: {e}");
