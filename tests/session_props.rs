@@ -530,7 +530,7 @@ proptest! {
     ) {
         let envelope = Envelope { rcpt_to: vec!["x@y".into()], ..Envelope::default() };
         let summary = Summary::parse_default(&raw, &envelope);
-        prop_assert!(summary.snippet.chars().count() <= SNIPPET_CHARS);
+        prop_assert!(summary.snippet(&raw).chars().count() <= SNIPPET_CHARS);
         let named = summary.to.iter().chain(&summary.cc).chain(&summary.bcc)
             .any(|a| a.address.eq_ignore_ascii_case("x@y"));
         prop_assert!(named, "the envelope recipient is in To, Cc or Bcc");

@@ -146,7 +146,7 @@ fn listed(m: &StoredMessage) -> Listed {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         read: m.is_read(),
-        snippet: s.snippet.clone(),
+        snippet: s.snippet(&m.raw),
         attachments: s.attachments,
     }
 }

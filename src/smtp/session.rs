@@ -778,6 +778,8 @@ impl Session {
             // Only reachable with `mailhog`: the header addresses stand in for RCPT.
             rcpts = crate::mime::headers::addressing(&data).recipients;
         }
+        // The envelope lives as long as the message: no spare slots from the RCPT pushes.
+        rcpts.shrink_to_fit();
         let envelope = Envelope {
             helo: self.helo.clone().unwrap_or_default(),
             esmtp: self.esmtp,

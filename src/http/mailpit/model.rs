@@ -45,7 +45,7 @@ pub struct MessageSummary<'a> {
     pub tags: Vec<String>,
     pub size: usize,
     pub attachments: usize,
-    pub snippet: &'a str,
+    pub snippet: String,
 }
 
 impl<'a> MessageSummary<'a> {
@@ -66,7 +66,7 @@ impl<'a> MessageSummary<'a> {
             tags: m.tags(),
             size: m.size(),
             attachments: s.attachments,
-            snippet: &s.snippet,
+            snippet: s.snippet(&m.raw),
         }
     }
 }
