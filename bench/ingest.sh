@@ -9,6 +9,8 @@
 # Env:
 #   MAILSNARE_BIN  use this binary instead of `cargo build --release`
 #   BENCH_SCALE    multiply message counts (e.g. 0.01 for a CI smoke run)
+#   BENCH_ROUNDS   sink/mailsnare pairs per shape, run alternately; rates are their medians
+#                  (default 5: a single ~1 s round moves by a fifth on a noisy machine)
 #   BENCH_TIMEOUT  seconds allowed per smtp-source run (default 300)
 #   BENCH_KEEP_LOGS=1  keep server/smtp-source logs (always kept on failure)
 #
@@ -30,6 +32,8 @@ done
 SCALE="${BENCH_SCALE:-1}"
 RUN_TIMEOUT="${BENCH_TIMEOUT:-300}"
 SESSIONS=16
+ROUNDS="${BENCH_ROUNDS:-5}"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "error: BENCH_ROUNDS must be a positive integer" >&2; exit 2; }
 
 # scaled COUNT -> integer >= 1
 scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s + 0.5); if (v < 1) v = 1; print v }'; }
@@ -188,22 +192,27 @@ COUNT[keepalive]=$(scaled 20000); SIZE[keepalive]=2048;   KEEP[keepalive]=1
 COUNT[perconn]=$(scaled 20000);   SIZE[perconn]=2048;     KEEP[perconn]=0
 COUNT[large]=$(scaled 2000);      SIZE[large]=102400;     KEEP[large]=1
 
-declare -A SINK_RATE SNARE_RATE RATIO STORED RSS RAW RSSRATIO GROWTH IDLE
+declare -A SINK_RATE SNARE_RATE RATIO STORED RSS RAW RSSRATIO GROWTH IDLE ROUND_RATIOS
 IDLE_RSS=""
-echo "mailsnare ingest bench: bin=$BIN scale=$SCALE sessions=$SESSIONS cores=$(nproc)"
+echo "mailsnare ingest bench: bin=$BIN scale=$SCALE sessions=$SESSIONS rounds=$ROUNDS cores=$(nproc)"
 
-for shape in "${SHAPES[@]}"; do
-    n=${COUNT[$shape]}; sz=${SIZE[$shape]}; keep=${KEEP[$shape]}
-    echo "== $shape: $n msgs, -l $sz, $SESSIONS sessions, $([[ $keep == 1 ]] && echo kept-alive || echo 'one msg/connection')"
+# median of the numbers given (sorted numerically; the lower middle one for an even count)
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# One round of one shape: smtp-sink, then a fresh mailsnare, driven alike. Sets R_SINK, R_SNARE
+# (msg/s or ERR), R_RSS, R_IDLE (KiB) and R_RAW (bytes stored), and checks for loss.
+one_round() {
+    local shape=$1 round=$2 n=${COUNT[$1]} sz=${SIZE[$1]} keep=${KEEP[$1]}
+    R_SINK=ERR; R_SNARE=ERR; R_RSS=0; R_IDLE=0; R_RAW="?"
 
     # smtp-sink baseline. Default mode accepts everything and discards it;
     # no -c (per-event terminal output) and no dump files so it is a fast
     # sink. -u is mandatory when root. Backlog 1000 keeps connect bursts
     # from being refused.
+    local port sink_pid sink_args=()
     port=$(free_port)
-    sink_args=()
     (( EUID == 0 )) && sink_args=(-u nobody)
-    smtp-sink "${sink_args[@]}" "127.0.0.1:$port" 1000 >"$WORK/$shape.sink.log" 2>&1 &
+    smtp-sink "${sink_args[@]}" "127.0.0.1:$port" 1000 >"$WORK/$shape.$round.sink.log" 2>&1 &
     sink_pid=$!
     PIDS+=("$sink_pid")
     # wait until it accepts connections (bounded)
@@ -211,84 +220,101 @@ for shape in "${SHAPES[@]}"; do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
     done
-    if run_source "$shape.sink" "127.0.0.1:$port" "$n" "$sz" "$keep"; then
-        SINK_RATE[$shape]=$(fdiv "$n" "$ELAPSED")
-        echo "  smtp-sink : ${ELAPSED}s  ${SINK_RATE[$shape]} msg/s"
+    if run_source "$shape.$round.sink" "127.0.0.1:$port" "$n" "$sz" "$keep"; then
+        R_SINK=$(fdiv "$n" "$ELAPSED")
     else
-        SINK_RATE[$shape]="ERR"; FAILED=1
+        FAILED=1
     fi
     stop_pid "$sink_pid"
 
-    # mailsnare, fresh process per shape so shapes don't influence each other.
-    start_mailsnare "$WORK/$shape.mailsnare.log"
-    IDLE[$shape]=$(rss_kib "$SNARE_PID")
-    [[ $shape == keepalive ]] && IDLE_RSS=${IDLE[$shape]}
-    echo "  mailsnare idle RSS after startup: $(fdiv "${IDLE[$shape]}" 1024) MiB"
-    source_ok=1
-    if run_source "$shape.mailsnare" "$SMTP_ADDR" "$n" "$sz" "$keep"; then
-        SNARE_RATE[$shape]=$(fdiv "$n" "$ELAPSED")
-        echo "  mailsnare : ${ELAPSED}s  ${SNARE_RATE[$shape]} msg/s"
+    # mailsnare, a fresh process per round so rounds and shapes don't influence each other.
+    start_mailsnare "$WORK/$shape.$round.mailsnare.log"
+    R_IDLE=$(rss_kib "$SNARE_PID")
+    local source_ok=1
+    if run_source "$shape.$round.mailsnare" "$SMTP_ADDR" "$n" "$sz" "$keep"; then
+        R_SNARE=$(fdiv "$n" "$ELAPSED")
     else
-        SNARE_RATE[$shape]="ERR"; FAILED=1; source_ok=0
+        FAILED=1; source_ok=0
     fi
     if ! kill -0 "$SNARE_PID" 2>/dev/null; then
-        echo "  ! mailsnare CRASHED during $shape; log tail:" >&2
-        tail -20 "$WORK/$shape.mailsnare.log" | sed 's/^/    /' >&2
+        echo "  ! mailsnare CRASHED during $shape round $round; log tail:" >&2
+        tail -20 "$WORK/$shape.$round.mailsnare.log" | sed 's/^/    /' >&2
         FAILED=1
         stop_pid "$SNARE_PID"
-        STORED[$shape]="crash"; RATIO[$shape]="n/a"; RSSRATIO[$shape]="n/a"; GROWTH[$shape]="n/a"
-        continue
-    fi
-    if [[ ${SINK_RATE[$shape]} != ERR && ${SNARE_RATE[$shape]} != ERR ]]; then
-        RATIO[$shape]=$(fdiv "${SNARE_RATE[$shape]}" "${SINK_RATE[$shape]}" "%.2f")
-    else
-        RATIO[$shape]="n/a"
+        STORED[$shape]="crash"
+        return
     fi
 
     # A 250 after "." should mean "stored"; record the immediate count and
     # only then allow 5 s of grace to tell lag apart from real loss.
+    local stored first
     stored=$(stored_total)
     if [[ "$stored" != "$n" ]]; then
         first=$stored
         for _ in $(seq 50); do sleep 0.1; stored=$(stored_total); [[ "$stored" == "$n" ]] && break; done
         [[ "$stored" == "$n" ]] && echo "  ! WARN stored count lagged: $first right after smtp-source, $stored later"
     fi
-    STORED[$shape]=${stored:-?}
-    echo "  stored=${STORED[$shape]} sent=$n"
+    [[ ${STORED[$shape]:-} == crash ]] || STORED[$shape]=${stored:-?}
     if (( ! source_ok )); then
         # smtp-source aborted, so fewer than $n were accepted: not a loss check
         echo "  (smtp-source aborted; stored count is not comparable to sent)"
     elif [[ "$stored" != "$n" ]]; then
-        echo "  LOSS: $shape stored=${STORED[$shape]} sent=$n"
+        echo "  LOSS: $shape round $round stored=${stored:-?} sent=$n"
+        STORED[$shape]=${stored:-?}
         FAILED=1
     fi
 
-    RSS[$shape]=$(rss_kib "$SNARE_PID")
-    RAW[$shape]=$(stored_bytes)
-    if [[ ${RAW[$shape]} =~ ^[0-9]+$ && ${RAW[$shape]} -gt 0 ]]; then
-        RSSRATIO[$shape]=$(fdiv "$(( ${RSS[$shape]} * 1024 ))" "${RAW[$shape]}" "%.2f")
-    else
-        RSSRATIO[$shape]="n/a"
-    fi
-    # growth over idle isolates per-message cost from the fixed runtime cost
-    if [[ ${RSSRATIO[$shape]} != n/a ]]; then
-        GROWTH[$shape]=$(fdiv "$(( (${RSS[$shape]} - ${IDLE[$shape]}) * 1024 ))" "${RAW[$shape]}" "%.2f")
-    else
-        GROWTH[$shape]="n/a"
-    fi
-    echo "  RSS=$(fdiv "${RSS[$shape]}" 1024) MiB raw=$(fdiv "${RAW[$shape]}" 1048576) MiB (${RAW[$shape]} B) RSS/raw=${RSSRATIO[$shape]} (RSS-idle)/raw=${GROWTH[$shape]}"
+    R_RSS=$(rss_kib "$SNARE_PID")
+    R_RAW=$(stored_bytes)
     stop_pid "$SNARE_PID"
+    local ratio=n/a
+    [[ $R_SINK != ERR && $R_SNARE != ERR ]] && ratio=$(fdiv "$R_SNARE" "$R_SINK" "%.2f")
+    echo "  round $round: smtp-sink ${R_SINK} msg/s, mailsnare ${R_SNARE} msg/s, ratio $ratio, RSS $(fdiv "$R_RSS" 1024) MiB (idle $(fdiv "$R_IDLE" 1024) MiB), stored=$stored sent=$n"
+    ROUND_RATIOS[$shape]="${ROUND_RATIOS[$shape]:-}${ROUND_RATIOS[$shape]:+ }$ratio"
+}
+
+for shape in "${SHAPES[@]}"; do
+    n=${COUNT[$shape]}; sz=${SIZE[$shape]}; keep=${KEEP[$shape]}
+    echo "== $shape: $n msgs, -l $sz, $SESSIONS sessions, $([[ $keep == 1 ]] && echo kept-alive || echo 'one msg/connection'), $ROUNDS rounds"
+    sinks=(); snares=(); rsses=(); idles=(); raws=()
+    for round in $(seq "$ROUNDS"); do
+        one_round "$shape" "$round"
+        [[ $R_SINK != ERR ]] && sinks+=("$R_SINK")
+        [[ $R_SNARE != ERR ]] && snares+=("$R_SNARE")
+        (( R_RSS > 0 )) && rsses+=("$R_RSS") && idles+=("$R_IDLE")
+        [[ $R_RAW =~ ^[0-9]+$ ]] && raws+=("$R_RAW")
+    done
+    # Each server's median rate over the rounds: one round is ~1 s, and this machine's noise
+    # moves a single round by a fifth either way.
+    SINK_RATE[$shape]=ERR; SNARE_RATE[$shape]=ERR; RATIO[$shape]=n/a; RSSRATIO[$shape]=n/a; GROWTH[$shape]=n/a
+    (( ${#sinks[@]} == ROUNDS )) && SINK_RATE[$shape]=$(median "${sinks[@]}")
+    (( ${#snares[@]} == ROUNDS )) && SNARE_RATE[$shape]=$(median "${snares[@]}")
+    if [[ ${SINK_RATE[$shape]} != ERR && ${SNARE_RATE[$shape]} != ERR ]]; then
+        RATIO[$shape]=$(fdiv "${SNARE_RATE[$shape]}" "${SINK_RATE[$shape]}" "%.2f")
+    fi
+    RSS[$shape]=0; IDLE[$shape]=0; RAW[$shape]=0
+    if (( ${#rsses[@]} )); then
+        RSS[$shape]=$(median "${rsses[@]}"); IDLE[$shape]=$(median "${idles[@]}")
+    fi
+    (( ${#raws[@]} )) && RAW[$shape]=$(median "${raws[@]}")
+    [[ $shape == keepalive ]] && IDLE_RSS=${IDLE[$shape]}
+    if (( ${RAW[$shape]} > 0 && ${RSS[$shape]} > 0 )); then
+        RSSRATIO[$shape]=$(fdiv "$(( ${RSS[$shape]} * 1024 ))" "${RAW[$shape]}" "%.2f")
+        # growth over idle isolates per-message cost from the fixed runtime cost
+        GROWTH[$shape]=$(fdiv "$(( (${RSS[$shape]} - ${IDLE[$shape]}) * 1024 ))" "${RAW[$shape]}" "%.2f")
+    fi
+    echo "  median: smtp-sink ${SINK_RATE[$shape]} msg/s, mailsnare ${SNARE_RATE[$shape]} msg/s, ratio ${RATIO[$shape]} (rounds: ${ROUND_RATIOS[$shape]:-}); RSS $(fdiv "${RSS[$shape]}" 1024) MiB, raw $(fdiv "${RAW[$shape]}" 1048576) MiB, RSS/raw ${RSSRATIO[$shape]}"
 done
 
 echo
-echo "== summary (scale=$SCALE, idle RSS $(fdiv "$IDLE_RSS" 1024) MiB; RSS/raw target < 2 for keepalive)"
-printf '%-10s %6s %6s %10s %11s %6s %8s %8s %8s %9s\n' \
-    shape sent stored sink_msg/s snare_msg/s ratio RSS_MiB raw_MiB RSS/raw dRSS/raw
+echo "== summary (scale=$SCALE, medians of $ROUNDS rounds, idle RSS $(fdiv "$IDLE_RSS" 1024) MiB; RSS/raw target <= 2 for keepalive)"
+printf '%-10s %6s %6s %10s %11s %6s %8s %8s %8s %9s  %s\n' \
+    shape sent stored sink_msg/s snare_msg/s ratio RSS_MiB raw_MiB RSS/raw dRSS/raw rounds
 for shape in "${SHAPES[@]}"; do
-    printf '%-10s %6s %6s %10s %11s %6s %8s %8s %8s %9s\n' \
+    printf '%-10s %6s %6s %10s %11s %6s %8s %8s %8s %9s  %s\n' \
         "$shape" "${COUNT[$shape]}" "${STORED[$shape]:-?}" "${SINK_RATE[$shape]:-?}" "${SNARE_RATE[$shape]:-?}" \
         "${RATIO[$shape]:-?}" "$(fdiv "${RSS[$shape]:-0}" 1024)" "$(fdiv "${RAW[$shape]:-0}" 1048576)" \
-        "${RSSRATIO[$shape]:-?}" "${GROWTH[$shape]:-?}"
+        "${RSSRATIO[$shape]:-?}" "${GROWTH[$shape]:-?}" "${ROUND_RATIOS[$shape]:-}"
 done
 
 if (( FAILED )); then
