@@ -4,11 +4,12 @@
 //! in advance: the haystack is read as it is stored, and only where the needle's rarest byte
 //! occurs is anything compared.
 
-/// The bytes that count as a space (Mailpit's cleanString replaces these before matching).
+/// The bytes that count as a space (Mailpit's cleanString replaces these before matching; its
+/// final split on white space also takes vertical tab and form feed, as [`fold`] does).
 pub const fn is_separator(b: u8) -> bool {
     matches!(
         b,
-        b' ' | b'\t' | b'\r' | b'\n' | b'<' | b'>' | b'"' | b',' | b';' | b'(' | b')'
+        b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c | b'<' | b'>' | b'"' | b',' | b';' | b'(' | b')'
     )
 }
 
@@ -241,6 +242,9 @@ mod tests {
         );
         assert!(!found("a x b", "a xx b"), "inner words are whole");
         assert!(found("a x b", "a; x\r\n b"));
+        // Found by the search fuzz target: fold() read these as spaces, the matcher did not.
+        assert!(found("i voic", "i\u{c}voice"), "form feed");
+        assert!(found("i\u{b}voic", "I VOICE"), "vertical tab");
     }
 
     #[test]
