@@ -668,49 +668,36 @@ impl Session {
         self.advance(out);
     }
 
-    /// A change to the logged-in store. While idling it is told at once.
-    pub fn store_event(&mut self, event: Event, out: &mut Vec<Output>) {
+    /// Applies a change to the selected folder, if any; while idling it is told at once.
+    fn update_folder(&mut self, out: &mut Vec<Output>, change: impl FnOnce(&mut Folder)) {
         if let Some(folder) = &mut self.folder {
-            folder.event(event);
+            change(folder);
             if self.expect == Expect::IdleDone {
                 self.flush_folder(true);
                 self.flush_buf(out);
             }
         }
+    }
+
+    /// A change to the logged-in store. While idling it is told at once.
+    pub fn store_event(&mut self, event: Event, out: &mut Vec<Output>) {
+        self.update_folder(out, |folder| folder.event(event));
     }
 
     /// Another session changed flags (other than \Seen) in a folder. While idling it is told
     /// at once.
     pub fn flag_change(&mut self, change: FlagChange, out: &mut Vec<Output>) {
-        if let Some(folder) = &mut self.folder {
-            folder.flag_change(change);
-            if self.expect == Expect::IdleDone {
-                self.flush_folder(true);
-                self.flush_buf(out);
-            }
-        }
+        self.update_folder(out, |folder| folder.flag_change(change));
     }
 
     /// The flag changes channel lost some: every message's flags are compared again.
     pub fn flags_lagged(&mut self, out: &mut Vec<Output>) {
-        if let Some(folder) = &mut self.folder {
-            folder.flags_lagged();
-            if self.expect == Expect::IdleDone {
-                self.flush_folder(true);
-                self.flush_buf(out);
-            }
-        }
+        self.update_folder(out, Folder::flags_lagged);
     }
 
     /// The store's event channel lost events: the folder resynchronises.
     pub fn lagged(&mut self, out: &mut Vec<Output>) {
-        if let Some(folder) = &mut self.folder {
-            folder.lagged();
-            if self.expect == Expect::IdleDone {
-                self.flush_folder(true);
-                self.flush_buf(out);
-            }
-        }
+        self.update_folder(out, Folder::lagged);
     }
 
     fn list(
@@ -869,31 +856,26 @@ impl Session {
         mailbox: &Mailbox<'_>,
         read_only: bool,
     ) -> Option<(Folder, tokio::sync::broadcast::Receiver<FlagChange>)> {
-        let tag = self.folder_name(mailbox)?;
-        let authed = self.authed.as_ref()?;
-        let uids = match &tag {
-            None => Arc::clone(&authed.uids),
-            Some(tag) => self.registry.of(&authed.account, Some(tag)),
-        };
+        let (store, tag, uids) = self.folder_map(mailbox)?;
         let changes = uids.flag_changes();
-        let folder = Folder::open(authed.account.store.clone(), uids, read_only, tag);
-        Some((folder, changes))
+        Some((Folder::open(store, uids, read_only, tag), changes))
     }
 
     /// Opens a folder by name, when it exists.
     fn open(&self, mailbox: &Mailbox<'_>, read_only: bool) -> Option<Folder> {
+        let (store, tag, uids) = self.folder_map(mailbox)?;
+        Some(Folder::open(store, uids, read_only, tag))
+    }
+
+    /// A folder's store, tag (none for INBOX) and UID map, when it exists.
+    fn folder_map(&self, mailbox: &Mailbox<'_>) -> Option<(Store, Option<String>, Arc<Uids>)> {
         let tag = self.folder_name(mailbox)?;
         let authed = self.authed.as_ref()?;
         let uids = match &tag {
             None => Arc::clone(&authed.uids),
             Some(tag) => self.registry.of(&authed.account, Some(tag)),
         };
-        Some(Folder::open(
-            authed.account.store.clone(),
-            uids,
-            read_only,
-            tag,
-        ))
+        Some((authed.account.store.clone(), tag, uids))
     }
 
     /// Positions (0-based, ascending) a sequence set names, as sequence numbers or UIDs.
