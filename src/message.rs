@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 /// Longest snippet kept per message, in characters.
 pub const SNIPPET_CHARS: usize = 200;
+/// How far into a body [`Summary::snippet`] reads first.
+const SNIPPET_SCAN: usize = 4096;
 
 /// The SMTP envelope and connection facts of one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -340,10 +342,24 @@ impl Summary {
     /// The list snippet of the message `raw`: the start of its first text body. Worked out when
     /// asked (a list page asks 50 times) rather than kept: ~200 bytes less per stored message.
     pub fn snippet(&self, raw: &[u8]) -> String {
-        self.bodies
-            .first()
-            .map(|b| snippet(b.resolve(raw)))
-            .unwrap_or_default()
+        let Some(body) = self.bodies.first() else {
+            return String::new();
+        };
+        // Only the body's start is read (checked as UTF-8), not a whole large body per listed
+        // message: up to its last ASCII blank in the first 4 KiB, so no word is cut. That is
+        // the whole answer once it fills the snippet; a body that is mostly blanks is read whole.
+        let bytes = body.bytes(raw);
+        if let Some(cut) = bytes
+            .get(..SNIPPET_SCAN)
+            .and_then(|head| head.iter().rposition(u8::is_ascii_whitespace))
+            && let Ok(head) = std::str::from_utf8(&bytes[..cut])
+        {
+            let short = snippet(head);
+            if short.chars().count() + 1 >= SNIPPET_CHARS {
+                return short;
+            }
+        }
+        snippet(body.resolve(raw))
     }
 
     /// The prefilter over everything a search reads: subject, addresses, envelope, bodies and
@@ -496,6 +512,24 @@ mod tests {
         for raw in [&b""[..], b"\xff\xfe\x00garbage", b"Subject: unterminated"] {
             let s = Summary::parse_default(raw, &envelope(&["x@y"]));
             assert_eq!(s.bcc, [Address::bare("x@y")]);
+        }
+    }
+
+    #[test]
+    fn a_snippet_read_from_the_start_of_a_long_body_is_the_whole_bodys() {
+        let bodies = [
+            "word ".repeat(20_000),
+            format!("{}\r\n{}", "é".repeat(3_000), "x ".repeat(5_000)),
+            format!("{} end", " \t\r\n".repeat(2_000)),
+            format!("{} {}", "a".repeat(198), "b ".repeat(3_000)),
+            format!("{} {}", "a".repeat(199), "b ".repeat(3_000)),
+        ];
+        for body in bodies {
+            let raw = format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{body}");
+            let s = Summary::parse_default(raw.as_bytes(), &envelope(&[]));
+            let whole = snippet(s.bodies[0].resolve(raw.as_bytes()));
+            let start: String = whole.chars().take(20).collect();
+            assert_eq!(s.snippet(raw.as_bytes()), whole, "{start:?}…");
         }
     }
 
