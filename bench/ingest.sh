@@ -254,13 +254,13 @@ one_round() {
         for _ in $(seq 50); do sleep 0.1; stored=$(stored_total); [[ "$stored" == "$n" ]] && break; done
         [[ "$stored" == "$n" ]] && echo "  ! WARN stored count lagged: $first right after smtp-source, $stored later"
     fi
-    [[ ${STORED[$shape]:-} == crash ]] || STORED[$shape]=${stored:-?}
+    # The summary shows the last round's count, or the first one that went wrong.
+    [[ -z ${STORED[$shape]:-} || ${STORED[$shape]} == "$n" ]] && STORED[$shape]=${stored:-?}
     if (( ! source_ok )); then
         # smtp-source aborted, so fewer than $n were accepted: not a loss check
         echo "  (smtp-source aborted; stored count is not comparable to sent)"
     elif [[ "$stored" != "$n" ]]; then
         echo "  LOSS: $shape round $round stored=${stored:-?} sent=$n"
-        STORED[$shape]=${stored:-?}
         FAILED=1
     fi
 
